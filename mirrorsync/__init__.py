@@ -1,0 +1,3 @@
+"""mirrorsync: mirror python-build-standalone releases into a verified static tree."""
+
+__version__ = "0.1.0"

@@ -1,0 +1,180 @@
+"""Frozen records that flow through mirrorsync: upstream releases, parsed names, plans, reports."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Literal
+
+Flavor = Literal["install_only", "install_only_stripped", "full"]
+FLAVORS: tuple[Flavor, ...] = ("install_only", "install_only_stripped", "full")
+VARIANTS = ("default", "freethreaded", "debug", "freethreaded+debug")
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class AssetName:
+    """A python-build-standalone archive name, parsed into the fields the filters see.
+
+    ``render()`` gives back the exact name it was parsed from.
+    """
+
+    python: str
+    """The CPython version, e.g. ``3.12.4`` or ``3.15.0a5``."""
+    name_tag: str | None
+    """The release tag written in the name (era C, ``+20240713``), else None."""
+    platform: str
+    """Canonical target triple; legacy words are mapped (``linux64`` -> ``x86_64-…-linux-gnu``)."""
+    platform_written: str
+    """The platform exactly as written in the name (a triple or an era A word)."""
+    linkage: str | None
+    """Windows ``shared`` / ``static`` infix, else None."""
+    build: str
+    """Build options as written (``pgo+lto``, ``freethreaded+debug``), ``""`` when absent."""
+    flavor: Flavor
+    """``install_only``, ``install_only_stripped`` or ``full`` (every ``.tar.zst``)."""
+    flavor_written: bool
+    """Whether the flavor word appears in the name (era A/B full archives have none)."""
+    built_at: str | None
+    """Era A/B build stamp ``YYYYMMDDTHHMM``, else None."""
+    ext: Literal["tar.zst", "tar.gz"]
+
+    @property
+    def variant(self) -> str:
+        """``default``, ``freethreaded``, ``debug`` or ``freethreaded+debug`` (from build)."""
+        opts = set(self.build.split("+")) if self.build else set()
+        parts = [v for v in ("freethreaded", "debug") if v in opts]
+        return "+".join(parts) or "default"
+
+    def render(self) -> str:
+        """The file name these fields describe."""
+        parts = [f"cpython-{self.python}"]
+        if self.name_tag is not None:
+            parts[0] += f"+{self.name_tag}"
+        parts.append(self.platform_written)
+        if self.linkage:
+            parts.append(self.linkage)
+        if self.build:
+            parts.append(self.build)
+        if self.flavor_written:
+            parts.append(self.flavor)
+        if self.built_at:
+            parts.append(self.built_at)
+        return "-".join(parts) + "." + self.ext
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class UpstreamAsset:
+    """One file attached to an upstream release, as the listing describes it."""
+
+    name: str
+    size: int
+    url: str
+    """Where to download it (GitHub: ``browser_download_url``, used verbatim)."""
+    digest: str | None = None
+    """Lower-case sha256 hex from the listing (GitHub's ``digest``), when published."""
+    id: int | None = None
+    updated_at: str | None = None
+    state: str = "uploaded"
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Release:
+    """One upstream release."""
+
+    tag: str
+    id: int | None = None
+    draft: bool = False
+    prerelease: bool = False
+    published_at: str | None = None
+    assets: tuple[UpstreamAsset, ...] = ()
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Asset:
+    """A parsed archive of a release: what selection, planning and fetching work on."""
+
+    tag: str
+    """The release's tag, always (never a date found in the name)."""
+    parsed: AssetName
+    upstream: UpstreamAsset
+    sha256: str | None = None
+    """The expected sha256 once checksums are resolved; None when upstream publishes none."""
+    sha256_source: str | None = None
+    """Where ``sha256`` came from: ``digest``, ``SHA256SUMS`` or ``sidecar``."""
+
+    @property
+    def name(self) -> str:
+        return self.upstream.name
+
+    @property
+    def path(self) -> str:
+        """The path below the mirror root: ``<tag>/<name>``."""
+        return f"{self.tag}/{self.upstream.name}"
+
+    @property
+    def size(self) -> int:
+        return self.upstream.size
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class IndexEntry:
+    """One file of the mirror as ``index.json`` records it."""
+
+    path: str
+    size: int
+    sha256: str
+    verified: bool
+    python: str
+    platform: str
+    flavor: str
+    build: str
+    variant: str
+    linkage: str | None = None
+    upstream_id: int | None = None
+    upstream_updated_at: str | None = None
+
+    @property
+    def tag(self) -> str:
+        return self.path.split("/", 1)[0]
+
+    @property
+    def name(self) -> str:
+        return self.path.split("/", 1)[1]
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Plan:
+    """What a run will do: fetch + keep is exactly the selected set; prune is what may go."""
+
+    fetch: tuple[Asset, ...]
+    keep: tuple[IndexEntry, ...]
+    prune: tuple[IndexEntry, ...]
+    unparsed: tuple[str, ...] = ()
+    missing_tags: tuple[str, ...] = ()
+    """Tags named in ``releases.tags`` that upstream lacks (or only has as draft/prerelease)."""
+    skipped_releases: tuple[str, ...] = ()
+    """Releases skipped because their tag is not a safe path component."""
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Failure:
+    """One path that could not be mirrored, and why."""
+
+    path: str
+    error: str
+
+
+@dataclass(slots=True, kw_only=True)
+class SyncReport:
+    """The outcome of one run; filled in as the run progresses."""
+
+    fetched: int = 0
+    kept: int = 0
+    pruned: int = 0
+    bytes_downloaded: int = 0
+    failed: list[Failure] = field(default_factory=list)
+    unparsed: tuple[str, ...] = ()
+    seconds: float = 0.0
+
+    @property
+    def status(self) -> str:
+        return "partial" if self.failed else "success"

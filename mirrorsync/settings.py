@@ -1,0 +1,78 @@
+"""The validated configuration as frozen records (parsed from YAML by ``config.py``)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class UpstreamConfig:
+    source: str = "github"
+    repo: str = "astral-sh/python-build-standalone"
+    api_url: str = "https://api.github.com"
+    token_env: str = "GITHUB_TOKEN"  # noqa: S105 - the name of a variable, not a secret
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ReleasesConfig:
+    latest: int | None = 1
+    """The newest N releases; None means no limit. Already resolved against since/tags."""
+    since: str | None = None
+    """Normalised ``YYYYMMDD``: only tags on or after it."""
+    tags: tuple[str, ...] = ()
+    """When non-empty, exactly these tags (latest and since are then ignored)."""
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class SelectConfig:
+    python: tuple[str, ...] = ()
+    prereleases: bool = False
+    latest_patch: bool = False
+    platforms: tuple[str, ...] = ()
+    flavors: tuple[str, ...] = ()
+    variants: tuple[str, ...] = ()
+    builds: tuple[str, ...] = ()
+    exclude: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class TargetConfig:
+    path: Path = Path("mirror")
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class DownloadConfig:
+    concurrency: int = 8
+    retries: int = 5
+    timeout: float = 60.0
+    """Seconds a connection may stall without receiving data (never a total-time limit)."""
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class PruneMax:
+    """Prune refuses to delete more than ``count`` files, or ``percent`` % of the mirror's files."""
+
+    count: int | None = None
+    percent: float | None = 25.0
+
+    def limit(self, total_files: int) -> int:
+        """The largest number of files a prune may delete in a mirror of ``total_files``."""
+        if self.count is not None:
+            return self.count
+        assert self.percent is not None  # noqa: S101 - one of the two is always set
+        return int(total_files * self.percent / 100)
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Config:
+    upstream: UpstreamConfig = field(default_factory=UpstreamConfig)
+    releases: ReleasesConfig = field(default_factory=ReleasesConfig)
+    select: SelectConfig = field(default_factory=SelectConfig)
+    target: TargetConfig = field(default_factory=TargetConfig)
+    download: DownloadConfig = field(default_factory=DownloadConfig)
+    prune: bool = False
+    prune_max: PruneMax = field(default_factory=PruneMax)
+    diff_file: Path | None = None
+    source: Path | None = None
+    """The file this configuration was read from, if any."""
