@@ -1,0 +1,90 @@
+"""On-disk caches in the state directory, so that an unchanged upstream costs only 304s."""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import json
+import logging
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from mirrorsync.tree import write_atomic
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class CachedPage:
+    """A listing page as last seen: its validator, body and the next page's URL."""
+
+    url: str
+    etag: str
+    body: str
+    next_url: str | None
+
+
+class StateCache:
+    """Listing pages by URL and small upstream files by asset identity, under ``directory``.
+
+    A corrupt or unreadable entry is treated as absent: the cache only ever saves requests.
+    """
+
+    def __init__(self, directory: Path) -> None:
+        self.directory = directory
+
+    def _path(self, kind: str, key: str) -> Path:
+        digest = hashlib.sha256(key.encode("utf-8")).hexdigest()[:32]
+        return self.directory / kind / f"{digest}.json"
+
+    def _read(self, path: Path) -> dict[str, Any] | None:
+        try:
+            data = json.loads(path.read_bytes())
+        except FileNotFoundError:
+            return None
+        except (OSError, ValueError) as e:
+            log.warning("%s: ignoring unreadable cache entry (%s)", path, e)
+            return None
+        return data if isinstance(data, dict) else None
+
+    def _write(self, path: Path, data: dict[str, Any]) -> None:
+        try:
+            write_atomic(path, json.dumps(data, separators=(",", ":")).encode("utf-8"))
+        except OSError as e:  # a cache that cannot be written costs requests, nothing else
+            log.warning("%s: cannot write cache entry (%s)", path, e)
+
+    def page(self, url: str) -> CachedPage | None:
+        data = self._read(self._path("pages", url))
+        if data is None:
+            return None
+        try:
+            return CachedPage(
+                url=str(data["url"]),
+                etag=str(data["etag"]),
+                body=str(data["body"]),
+                next_url=None if data["next_url"] is None else str(data["next_url"]),
+            )
+        except KeyError:
+            return None
+
+    def store_page(self, page: CachedPage) -> None:
+        self._write(
+            self._path("pages", page.url),
+            {"url": page.url, "etag": page.etag, "body": page.body, "next_url": page.next_url},
+        )
+
+    def file(self, key: str, *, identity: str) -> str | None:
+        data = self._read(self._path("files", key))
+        if data is None or data.get("identity") != identity:
+            return None
+        text = data.get("text")
+        return text if isinstance(text, str) else None
+
+    def store_file(self, key: str, *, identity: str, text: str) -> None:
+        self._write(self._path("files", key), {"key": key, "identity": identity, "text": text})
+
+    def clear_pages(self) -> None:
+        with contextlib.suppress(FileNotFoundError):
+            for entry in (self.directory / "pages").iterdir():
+                entry.unlink(missing_ok=True)

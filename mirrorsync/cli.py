@@ -1,0 +1,211 @@
+"""The command line: arguments, config lookup, logging, progress, JSON output, exit codes."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import json
+import logging
+import os
+import signal
+import sys
+from collections.abc import Awaitable, Callable, Mapping, Sequence
+from pathlib import Path
+from typing import Any, TextIO, TypeVar
+
+from tqdm import tqdm
+
+from mirrorsync import __version__
+from mirrorsync.config import find_config, load_config
+from mirrorsync.errors import ConfigError, Interrupted, MirrorsyncError
+from mirrorsync.report import plan_document, plan_text, sync_document, sync_summary
+from mirrorsync.settings import Config
+from mirrorsync.sync import NoProgress, Outcome, Progress, Runtime, run_sync
+
+log = logging.getLogger("mirrorsync")
+T = TypeVar("T")
+
+EXIT_USAGE = 2
+EXIT_INTERRUPTED = Interrupted.exit_code
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="mirrorsync",
+        description="Mirror python-build-standalone releases into a verified static tree.",
+    )
+    parser.add_argument("--version", action="version", version=f"mirrorsync {__version__}")
+    commands = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+
+    def config_option(p: argparse.ArgumentParser) -> None:
+        p.add_argument(
+            "-c",
+            "--config",
+            metavar="FILE",
+            help="the configuration file (default: $MIRRORSYNC_CONFIG, else ./mirror.yaml)",
+        )
+
+    def output_options(p: argparse.ArgumentParser) -> None:
+        p.add_argument(
+            "--json", action="store_true", help="print one JSON document on stdout, nothing else"
+        )
+        noise = p.add_mutually_exclusive_group()
+        noise.add_argument(
+            "-q", "--quiet", action="store_true", help="only warnings, errors and a summary line"
+        )
+        noise.add_argument("-v", "--verbose", action="store_true", help="debug logging")
+
+    sync = commands.add_parser("sync", help="bring the mirror up to date with upstream")
+    config_option(sync)
+    sync.add_argument(
+        "--dry-run", action="store_true", help="show what would change and change nothing"
+    )
+    output_options(sync)
+
+    plan = commands.add_parser("plan", help="show what a sync would do (sync --dry-run)")
+    config_option(plan)
+    output_options(plan)
+    return parser
+
+
+class _TqdmHandler(logging.Handler):
+    """Log lines that do not tear the progress bar apart."""
+
+    def emit(self, record: logging.LogRecord) -> None:
+        with contextlib.suppress(Exception):
+            tqdm.write(self.format(record), file=sys.stderr)
+
+
+def _configure_logging(*, quiet: bool, verbose: bool, bars: bool) -> None:
+    level = logging.WARNING if quiet else logging.DEBUG if verbose else logging.INFO
+    handler: logging.Handler = _TqdmHandler() if bars else logging.StreamHandler(sys.stderr)
+    handler.setFormatter(logging.Formatter("%(levelname)s: %(message)s"))
+    log.handlers[:] = [handler]
+    log.setLevel(level)
+    log.propagate = False
+    logging.getLogger("mirrorsync.retry").setLevel(logging.DEBUG if verbose else logging.WARNING)
+
+
+class TqdmProgress:
+    """Bytes and files with their rate, on a terminal only."""
+
+    def __init__(self, stream: TextIO) -> None:
+        self._stream = stream
+        self._bar: tqdm[Any] | None = None
+        self._files = 0
+        self._done = 0
+
+    def begin(self, *, files: int, total_bytes: int) -> None:
+        if not files:
+            return
+        self._files, self._done = files, 0
+        self._bar = tqdm(
+            total=total_bytes,
+            unit="B",
+            unit_scale=True,
+            unit_divisor=1024,
+            desc="downloading",
+            file=self._stream,
+            dynamic_ncols=True,
+        )
+        self._bar.set_postfix_str(f"0/{files} files")
+
+    def advance(self, nbytes: int) -> None:
+        if self._bar is not None:
+            self._bar.update(nbytes)
+
+    def file_done(self, path: str) -> None:  # noqa: ARG002 - part of the Progress protocol
+        self._done += 1
+        if self._bar is not None:
+            self._bar.set_postfix_str(f"{self._done}/{self._files} files")
+
+    def end(self) -> None:
+        if self._bar is not None:
+            self._bar.close()
+            self._bar = None
+
+
+async def _interruptible(work: Awaitable[T]) -> T:
+    """Run ``work`` so that SIGINT and SIGTERM cancel it cleanly; raise ``Interrupted`` then."""
+    loop = asyncio.get_running_loop()
+    task = asyncio.ensure_future(work)
+    received: list[int] = []
+
+    def stop(signum: int) -> None:
+        received.append(signum)
+        task.cancel()
+
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(signum, stop, signum)
+    try:
+        return await task
+    except asyncio.CancelledError:
+        if received:
+            name = signal.Signals(received[0]).name
+            raise Interrupted(f"interrupted by {name}; the mirror is consistent") from None
+        raise
+    finally:
+        for signum in (signal.SIGINT, signal.SIGTERM):
+            loop.remove_signal_handler(signum)
+
+
+def _emit_json(doc: Mapping[str, Any]) -> None:
+    sys.stdout.write(json.dumps(doc, indent=1) + "\n")
+    sys.stdout.flush()
+
+
+def _load(args: argparse.Namespace, environ: Mapping[str, str]) -> Config:
+    path = find_config(args.config, environ, Path.cwd())
+    return load_config(path)
+
+
+def main(argv: Sequence[str] | None = None, *, environ: Mapping[str, str] | None = None) -> int:
+    """Run the command line; returns the exit code."""
+    env = os.environ if environ is None else environ
+    args = build_parser().parse_args(argv)
+    bars = sys.stderr.isatty() and not args.quiet and not args.json
+    _configure_logging(quiet=args.quiet, verbose=args.verbose, bars=bars)
+    dry_run = args.command == "plan" or bool(getattr(args, "dry_run", False))
+    try:
+        cfg = _load(args, env)
+    except ConfigError as e:
+        for problem in e.problems:
+            log.error("%s", problem)
+        if args.json:
+            _emit_json({"status": "failed", "error": str(e)})
+        return e.exit_code
+    token = env.get(cfg.upstream.token_env) or None
+    progress: Progress = TqdmProgress(sys.stderr) if bars and not dry_run else NoProgress()
+    runtime = Runtime(progress=progress, token=token)
+    return _run(lambda: run_sync(cfg, dry_run=dry_run, runtime=runtime), args, dry_run=dry_run)
+
+
+def _run(
+    start: Callable[[], Awaitable[Outcome]], args: argparse.Namespace, *, dry_run: bool
+) -> int:
+    try:
+        outcome = asyncio.run(_interruptible(start()))
+    except MirrorsyncError as e:
+        if args.json:
+            _emit_json({"status": "failed", "error": str(e)})
+        else:
+            sys.stderr.write(f"mirrorsync: failed: {e}\n")
+        return e.exit_code
+    except KeyboardInterrupt:
+        log.error("interrupted")
+        return EXIT_INTERRUPTED
+    if dry_run:
+        if args.json:
+            _emit_json(plan_document(outcome.plan))
+        else:
+            sys.stdout.write(plan_text(outcome.plan) + "\n")
+        return outcome.exit_code
+    report = outcome.report
+    status = "success" if outcome.exit_code == 0 else "partial"
+    if outcome.refused:
+        status = "failed"
+    if args.json:
+        _emit_json(sync_document(report, status=status, error=outcome.refused))
+    sys.stderr.write(sync_summary(report, status=status) + "\n")
+    return outcome.exit_code

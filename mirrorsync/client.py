@@ -1,0 +1,109 @@
+"""The one HTTP client of a run: timeouts, connection limits, and the token only for its host."""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import AsyncIterator, Mapping
+from dataclasses import dataclass
+from http import HTTPStatus
+
+import aiohttp
+from yarl import URL
+
+from mirrorsync import __version__
+
+USER_AGENT = f"mirrorsync/{__version__}"
+MAX_REDIRECTS = 10
+REDIRECTS = frozenset(
+    {
+        HTTPStatus.MOVED_PERMANENTLY,
+        HTTPStatus.FOUND,
+        HTTPStatus.SEE_OTHER,
+        HTTPStatus.TEMPORARY_REDIRECT,
+        HTTPStatus.PERMANENT_REDIRECT,
+    }
+)
+
+
+class TooManyRedirects(aiohttp.ClientError):
+    """A redirect chain longer than ``MAX_REDIRECTS``."""
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Answer:
+    """A response with the URL it finally came from and whether a redirect changed hosts."""
+
+    response: aiohttp.ClientResponse
+    url: URL
+    redirected: bool
+
+
+class HttpClient:
+    """Wraps one ``aiohttp.ClientSession``; follows redirects itself to control the token."""
+
+    def __init__(
+        self, session: aiohttp.ClientSession, *, token: str | None, token_origin: URL | None
+    ) -> None:
+        self.session = session
+        self._token = token
+        self._token_origin = token_origin
+        self.requests = 0
+        """Requests sent (each redirect hop counts): a figure for summaries and tests."""
+
+    def _headers(self, url: URL, extra: Mapping[str, str] | None) -> dict[str, str]:
+        headers = dict(extra or {})
+        if self._token and self._token_origin is not None and url.origin() == self._token_origin:
+            headers["Authorization"] = f"Bearer {self._token}"
+        return headers
+
+    @contextlib.asynccontextmanager
+    async def get(
+        self,
+        url: str | URL,
+        *,
+        headers: Mapping[str, str] | None = None,
+        decompress: bool = True,
+    ) -> AsyncIterator[Answer]:
+        """GET ``url`` following redirects; the token goes only to its own origin, never beyond.
+
+        ``decompress=False`` keeps archives byte-identical whatever ``Content-Encoding`` a server
+        or CDN adds.
+        """
+        current = URL(url, encoded=True) if isinstance(url, str) else url
+        redirected = False
+        for _ in range(MAX_REDIRECTS + 1):
+            self.requests += 1
+            response = await self.session.get(
+                current,
+                headers=self._headers(current, headers),
+                allow_redirects=False,
+                auto_decompress=decompress,
+            )
+            try:
+                location = response.headers.get("Location")
+                if response.status in REDIRECTS and location:
+                    target = current.join(URL(location, encoded=True))
+                    redirected = redirected or target.origin() != current.origin()
+                    current = target
+                    continue
+                yield Answer(response=response, url=current, redirected=redirected)
+                return
+            finally:
+                response.release()
+        raise TooManyRedirects(f"more than {MAX_REDIRECTS} redirects from {url}")
+
+
+@contextlib.asynccontextmanager
+async def open_client(
+    *, concurrency: int, stall_timeout: float, token: str | None, api_url: str
+) -> AsyncIterator[HttpClient]:
+    """One session for the whole run: stall timeouts only, never a total-time limit."""
+    timeout = aiohttp.ClientTimeout(total=None, sock_connect=30, sock_read=stall_timeout)
+    connector = aiohttp.TCPConnector(limit=concurrency + 4, ttl_dns_cache=300)
+    async with aiohttp.ClientSession(
+        connector=connector,
+        timeout=timeout,
+        headers={"User-Agent": USER_AGENT},
+        trust_env=True,  # HTTP(S)_PROXY and NO_PROXY, as every command-line tool does
+    ) as session:
+        yield HttpClient(session, token=token, token_origin=URL(api_url).origin())

@@ -1,0 +1,223 @@
+"""The GitHub releases API as a ``ReleaseSource``: pagination, conditional requests, rate limits."""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Awaitable, Callable, Mapping
+from http import HTTPStatus
+from typing import TypeVar
+
+import aiohttp
+from yarl import URL
+
+from mirrorsync.cache import CachedPage, StateCache
+from mirrorsync.checksums import parse_digest
+from mirrorsync.client import HttpClient
+from mirrorsync.errors import UpstreamError
+from mirrorsync.model import Release, UpstreamAsset
+from mirrorsync.retry import (
+    IncompleteBody,
+    RetryPolicy,
+    TransientHTTPError,
+    rate_limit_wait,
+)
+
+log = logging.getLogger(__name__)
+T = TypeVar("T")
+
+API_HEADERS = {
+    "Accept": "application/vnd.github+json",
+    "X-GitHub-Api-Version": "2022-11-28",
+    "Accept-Encoding": "gzip",
+}
+PER_PAGE = 10
+"""PBS release objects embed hundreds of assets: big pages time out server-side (upstream.md §7)."""
+MAX_PAGES = 1000
+LOW_RATE_LIMIT = 10
+
+
+def release_from_json(data: object) -> Release:
+    """One release object of the API; raises ``UpstreamError`` when its shape is wrong."""
+    if not isinstance(data, dict):
+        raise UpstreamError(f"unexpected listing: a release is not an object: {data!r:.80}")
+    tag = data.get("tag_name")
+    if not isinstance(tag, str):
+        raise UpstreamError(f"unexpected listing: a release has no tag_name: {data.get('id')!r}")
+    raw_assets = data.get("assets") or []
+    if not isinstance(raw_assets, list):
+        raise UpstreamError(f"unexpected listing: release {tag!r}: assets is not a list")
+    assets = tuple(a for a in map(_asset_from_json, raw_assets) if a is not None)
+    rid = data.get("id")
+    published = data.get("published_at")
+    return Release(
+        tag=tag,
+        id=rid if isinstance(rid, int) else None,
+        draft=data.get("draft") is True,
+        prerelease=data.get("prerelease") is True,
+        published_at=published if isinstance(published, str) else None,
+        assets=assets,
+    )
+
+
+def _asset_from_json(data: object) -> UpstreamAsset | None:
+    # An asset object without a usable name, size or URL cannot be mirrored; it is dropped here
+    # and the rest of the release stays usable.
+    if not isinstance(data, dict):
+        return None
+    name, size, url = data.get("name"), data.get("size"), data.get("browser_download_url")
+    if not isinstance(name, str) or not isinstance(url, str):
+        return None
+    if not isinstance(size, int) or isinstance(size, bool) or size < 0:
+        return None
+    aid, updated, state, digest = (data.get(k) for k in ("id", "updated_at", "state", "digest"))
+    return UpstreamAsset(
+        name=name,
+        size=size,
+        url=url,
+        digest=parse_digest(digest if isinstance(digest, str) else None),
+        id=aid if isinstance(aid, int) and not isinstance(aid, bool) else None,
+        updated_at=updated if isinstance(updated, str) else None,
+        state=state if isinstance(state, str) else "uploaded",
+    )
+
+
+def _check_status(
+    status: int, headers: Mapping[str, str], body: str, *, url: URL, now: float
+) -> None:
+    """Turn an error status into a transient error (retried) or an ``UpstreamError`` (final)."""
+    if status < HTTPStatus.BAD_REQUEST:
+        return
+    wait = rate_limit_wait(status, headers, body, now=now)
+    if wait is not None:
+        raise TransientHTTPError(f"rate limited by {url.host} ({status})", status=status, wait=wait)
+    if status >= HTTPStatus.INTERNAL_SERVER_ERROR:
+        raise TransientHTTPError(f"{url.host} answered {status}", status=status)
+    message = _api_message(body)
+    hint = {
+        HTTPStatus.UNAUTHORIZED.value: "the token is invalid or expired",
+        HTTPStatus.NOT_FOUND.value: "check upstream.repo and upstream.api_url",
+    }.get(status)
+    raise UpstreamError(f"{url} answered {status}{message}", hint=hint)
+
+
+def _api_message(body: str) -> str:
+    try:
+        data = json.loads(body)
+    except ValueError:
+        return ""
+    message = data.get("message") if isinstance(data, dict) else None
+    return f": {message}" if isinstance(message, str) else ""
+
+
+class GitHubReleases:
+    """Lists the releases of one repository through a GitHub-compatible REST API."""
+
+    def __init__(
+        self,
+        http: HttpClient,
+        *,
+        api_url: str,
+        repo: str,
+        retry: RetryPolicy,
+        cache: StateCache | None,
+        per_page: int = PER_PAGE,
+        has_token: bool = False,
+    ) -> None:
+        self._http = http
+        self._api_url = api_url.rstrip("/")
+        self._repo = repo
+        self._retry = retry
+        self._cache = cache
+        self._per_page = per_page
+        self._has_token = has_token
+        self.description = f"github:{repo}"
+        self.pages_fetched = 0
+        self.pages_unchanged = 0
+
+    async def list_releases(self) -> list[Release]:
+        url: str | None = f"{self._api_url}/repos/{self._repo}/releases?per_page={self._per_page}"
+        seen: set[str] = set()
+        releases: list[Release] = []
+        while url is not None:
+            if url in seen or len(seen) >= MAX_PAGES:
+                raise UpstreamError(f"the listing's pagination loops or never ends (at {url})")
+            seen.add(url)
+            body, url = await self._page(url)
+            try:
+                data = json.loads(body)
+            except ValueError as e:
+                raise UpstreamError(f"unexpected listing from {self._api_url}: {e}") from e
+            if not isinstance(data, list):
+                raise UpstreamError(f"unexpected listing from {self._api_url}: not a JSON array")
+            releases.extend(release_from_json(item) for item in data)
+        return releases
+
+    async def _page(self, url: str) -> tuple[str, str | None]:
+        cached = self._cache.page(url) if self._cache else None
+
+        async def attempt() -> tuple[str, str | None]:
+            headers = dict(API_HEADERS)
+            if cached is not None:
+                headers["If-None-Match"] = cached.etag
+            async with self._http.get(url, headers=headers) as answer:
+                r = answer.response
+                self._note_rate_limit(r.headers)
+                if r.status == HTTPStatus.NOT_MODIFIED and cached is not None:
+                    self.pages_unchanged += 1
+                    return cached.body, cached.next_url
+                body = await r.text(encoding="utf-8", errors="replace")
+                _check_status(r.status, r.headers, body, url=answer.url, now=self._retry.clock())
+                next_link = r.links.get("next")
+                next_url = str(next_link["url"]) if next_link else None
+                self.pages_fetched += 1
+                etag = r.headers.get("ETag")
+                if self._cache is not None and etag:
+                    self._cache.store_page(
+                        CachedPage(url=url, etag=etag, body=body, next_url=next_url)
+                    )
+                return body, next_url
+
+        return await self._run(attempt, what=f"listing {url}")
+
+    async def read_small(self, asset: UpstreamAsset, *, limit: int) -> bytes:
+        async def attempt() -> bytes:
+            async with self._http.get(asset.url) as answer:
+                r = answer.response
+                if r.status == HTTPStatus.FORBIDDEN and answer.redirected:
+                    # An expired signed URL: start again from the download URL.
+                    raise TransientHTTPError("download link expired", status=r.status, wait=0)
+                text = "" if r.status < HTTPStatus.BAD_REQUEST else await r.text(errors="replace")
+                _check_status(r.status, r.headers, text, url=answer.url, now=self._retry.clock())
+                data = await r.content.read(limit + 1)
+                if len(data) > limit:
+                    raise UpstreamError(f"{asset.name} is larger than {limit} bytes")
+                if r.content_length is not None and len(data) != r.content_length:
+                    raise IncompleteBody(f"{asset.name}: got {len(data)} of {r.content_length}")
+                return data
+
+        return await self._run(attempt, what=asset.name)
+
+    async def _run(self, attempt: Callable[[], Awaitable[T]], *, what: str) -> T:
+        try:
+            return await self._retry.run(attempt, what=what)
+        except (aiohttp.ClientError, TimeoutError, TransientHTTPError, IncompleteBody) as e:
+            reason = str(e) or type(e).__name__
+            raise UpstreamError(f"{what}: {reason} (retries exhausted)") from e
+
+    def _note_rate_limit(self, headers: Mapping[str, str]) -> None:
+        remaining = headers.get("x-ratelimit-remaining")
+        if remaining is None:
+            return
+        log.debug(
+            "rate limit: %s of %s left, resets at %s",
+            remaining,
+            headers.get("x-ratelimit-limit"),
+            headers.get("x-ratelimit-reset"),
+        )
+        if not self._has_token and remaining.isdigit() and int(remaining) < LOW_RATE_LIMIT:
+            log.warning(
+                "only %s anonymous GitHub API requests left this hour; set GITHUB_TOKEN "
+                "(or upstream.token_env) to raise the limit",
+                remaining,
+            )

@@ -1,0 +1,56 @@
+"""A non-blocking lock on the mirror, held for a whole run; released by the kernel on death."""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import json
+import os
+import socket
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from pathlib import Path
+
+from mirrorsync.errors import LockHeld, TargetError
+from mirrorsync.tree import describe_os_error
+
+
+def _holder_text(path: Path) -> str:
+    try:
+        info = json.loads(path.read_text(encoding="utf-8"))
+        return f"pid {info['pid']}, host {info['host']}, since {info['started']}"
+    except (OSError, ValueError, KeyError, TypeError):
+        return "holder unknown"
+
+
+@contextlib.contextmanager
+def hold_lock(path: Path, *, now: datetime | None = None) -> Iterator[None]:
+    """Hold ``path`` exclusively for the block; raise ``LockHeld`` at once if another run has it.
+
+    ``flock`` locks die with their process, so a run killed with ``kill -9`` never leaves a
+    lock that blocks the next one.
+    """
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+    except OSError as e:
+        raise TargetError(f"{path}: cannot open the lock ({describe_os_error(e)})") from e
+    try:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            raise LockHeld(
+                f"another run holds the lock on this mirror ({_holder_text(path)})",
+                hint=f"lock file {path}",
+            ) from None
+        started = (now or datetime.now(UTC)).strftime("%Y-%m-%dT%H:%M:%SZ")
+        info = {"pid": os.getpid(), "host": socket.gethostname(), "started": started}
+        os.ftruncate(fd, 0)
+        os.pwrite(fd, json.dumps(info).encode("utf-8") + b"\n", 0)
+        try:
+            yield
+        finally:
+            os.ftruncate(fd, 0)
+            fcntl.flock(fd, fcntl.LOCK_UN)
+    finally:
+        os.close(fd)

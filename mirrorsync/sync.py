@@ -1,0 +1,534 @@
+"""Orchestration of ``sync`` and ``plan``: list, select, plan, fetch, publish, prune, record."""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import json
+import logging
+import time
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any, Protocol, TypeVar
+
+from mirrorsync import __version__
+from mirrorsync.cache import StateCache
+from mirrorsync.catalog import Catalog, build_catalog
+from mirrorsync.checksums import parse_sha256sums, parse_sidecar, resolve_expected
+from mirrorsync.client import HttpClient, open_client
+from mirrorsync.errors import (
+    AssetError,
+    DownloadError,
+    GuardRefused,
+    MirrorsyncError,
+    StateError,
+    TargetError,
+    UpstreamError,
+)
+from mirrorsync.fetch import fetch_asset
+from mirrorsync.filters import select_assets, select_releases
+from mirrorsync.github import GitHubReleases
+from mirrorsync.lock import hold_lock
+from mirrorsync.manifest import (
+    INDEX_PATH,
+    SUMS_NAME,
+    entry_for,
+    parse_index,
+    render_index,
+    render_status,
+    render_tag_sums,
+    timestamp,
+)
+from mirrorsync.model import Asset, Failure, IndexEntry, Plan, SyncReport, UpstreamAsset
+from mirrorsync.plan import make_plan
+from mirrorsync.retry import RetryPolicy
+from mirrorsync.settings import Config
+from mirrorsync.source import ReleaseSource
+from mirrorsync.tree import LocalTree, describe_os_error, write_atomic
+
+log = logging.getLogger(__name__)
+T = TypeVar("T")
+
+GENERATOR = f"mirrorsync {__version__}"
+CHECKSUM_FILE_LIMIT = 8 << 20
+"""A release's SHA256SUMS is ~100 KB; anything far larger is not a checksum list."""
+HASH_BLOCK = 1 << 20
+STATUS_PATH = "status.json"
+
+
+class Progress(Protocol):
+    """How a run reports progress; ``cli`` implements it with tqdm on a terminal."""
+
+    def begin(self, *, files: int, total_bytes: int) -> None: ...
+    def advance(self, nbytes: int) -> None: ...
+    def file_done(self, path: str) -> None: ...
+    def end(self) -> None: ...
+
+
+class NoProgress:
+    """Progress that shows nothing (cron, ``--quiet``, not a terminal)."""
+
+    def begin(self, *, files: int, total_bytes: int) -> None:
+        pass
+
+    def advance(self, nbytes: int) -> None:
+        pass
+
+    def file_done(self, path: str) -> None:
+        pass
+
+    def end(self) -> None:
+        pass
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Runtime:
+    """What a run takes from its surroundings: time, retries, progress, the token."""
+
+    retry: RetryPolicy = field(default_factory=RetryPolicy)
+    now: Callable[[], datetime] = lambda: datetime.now(UTC)
+    progress: Progress = field(default_factory=NoProgress)
+    token: str | None = None
+
+
+@dataclass(slots=True, kw_only=True)
+class Outcome:
+    """The result of ``sync`` or ``plan``: the plan, the report and the exit code."""
+
+    plan: Plan
+    report: SyncReport
+    exit_code: int = 0
+    refused: str | None = None
+    """Why a safety guard refused the prune, when it did."""
+
+
+async def run_sync(
+    cfg: Config, *, dry_run: bool = False, runtime: Runtime | None = None
+) -> Outcome:
+    """Run ``sync`` (or ``plan`` with ``dry_run``) for ``cfg``; raises ``MirrorsyncError``."""
+    rt = runtime or Runtime()
+    tree = LocalTree(cfg.target.path)
+    if dry_run:
+        return await _Run(cfg, tree, rt, dry_run=True).execute()
+    tree.prepare()
+    with hold_lock(tree.state_dir / "lock", now=rt.now()):
+        return await _Run(cfg, tree, rt, dry_run=False).execute()
+
+
+class _Run:
+    def __init__(self, cfg: Config, tree: LocalTree, rt: Runtime, *, dry_run: bool) -> None:
+        self.cfg = cfg
+        self.tree = tree
+        self.rt = rt
+        self.dry_run = dry_run
+        self.started = rt.now()
+        self.t0 = time.monotonic()
+        self.report = SyncReport()
+        # Without a state directory (a plan of a mirror that does not exist yet) nothing is cached.
+        self.cache = StateCache(tree.state_dir / "cache") if tree.state_dir.is_dir() else None
+        self.previous: dict[str, IndexEntry] = {}
+        self.entries: dict[str, IndexEntry] = {}
+        """What the mirror holds now: the index the run will write."""
+        self.changes: list[tuple[str, str]] = []
+        """(change, path) for the diff file: added, changed, removed."""
+        self.unverifiable: dict[str, str] = {}
+        """Paths whose release has a checksum list that could not be read, and why."""
+
+    # -- the whole run -------------------------------------------------------------------------
+
+    async def execute(self) -> Outcome:
+        upstream = self.cfg.upstream
+        async with open_client(
+            concurrency=self.cfg.download.concurrency,
+            stall_timeout=self.cfg.download.timeout,
+            token=self.rt.token,
+            api_url=upstream.api_url,
+        ) as http:
+            source = GitHubReleases(
+                http,
+                api_url=upstream.api_url,
+                repo=upstream.repo,
+                retry=self.rt.retry,
+                cache=self.cache,
+                has_token=self.rt.token is not None,
+            )
+            try:
+                plan = await self._plan(source)
+                if self.dry_run:
+                    return Outcome(plan=plan, report=self.report, exit_code=_plan_exit(plan))
+                return await self._apply(plan, http)
+            except BaseException as e:
+                if not self.dry_run:
+                    self._record_abort(e)
+                raise
+
+    async def _plan(self, source: ReleaseSource) -> Plan:
+        releases = await source.list_releases()
+        if not releases:
+            raise GuardRefused(
+                f"the upstream listing of {source.description} is empty; refusing to act on it",
+                hint="check upstream.repo and upstream.api_url",
+            )
+        chosen = select_releases(releases, self.cfg.releases)
+        for tag in chosen.unsafe_tags:
+            log.warning("skipping release %r: its tag is not a safe directory name", tag)
+        for tag in chosen.missing_tags:
+            log.error("release %s: not found upstream (or a draft or prerelease)", tag)
+        catalog = build_catalog(chosen.releases)
+        for path in catalog.in_progress:
+            log.info("%s: still being uploaded upstream; skipped this run", path)
+        if catalog.unparsed:
+            log.warning(
+                "%d upstream file(s) with names this version does not understand were skipped: %s",
+                len(catalog.unparsed),
+                ", ".join(repr(n) for n in catalog.unparsed[:5])
+                + (" …" if len(catalog.unparsed) > 5 else ""),  # noqa: PLR2004
+            )
+        selected = await self._resolve_checksums(
+            select_assets(catalog.assets, self.cfg.select), catalog, source
+        )
+        self.previous = await self._load_index()
+        published = await self._present(self.previous)
+        self.report.unparsed = catalog.unparsed
+        return make_plan(
+            selected,
+            published,
+            unparsed=catalog.unparsed,
+            missing_tags=chosen.missing_tags,
+            skipped_releases=chosen.unsafe_tags,
+        )
+
+    async def _apply(self, plan: Plan, http: HttpClient) -> Outcome:
+        self.entries = {e.path: e for e in plan.keep}
+        # Deselected files stay listed (and on disk) until a prune removes them.
+        self.entries.update({e.path: e for e in plan.prune})
+        fetch = await self._adopt(plan.fetch)
+        self.report.kept = len(plan.keep) + (len(plan.fetch) - len(fetch))
+        await self._fetch_all(fetch, http)
+        self._write_indexes()
+        outcome = Outcome(plan=plan, report=self.report, exit_code=0)
+        if self.report.failed or plan.missing_tags:
+            outcome.exit_code = 1
+        elif self.cfg.prune and plan.prune:
+            refused = self._prune_guard(plan)
+            if refused:
+                outcome.exit_code = GuardRefused.exit_code
+                outcome.refused = refused
+            else:
+                await self._prune(plan)
+        keep = {self.tree.staging_path(f.path) for f in self.report.failed}
+        self.tree.sweep_staging(keep=keep)
+        self.report.seconds = time.monotonic() - self.t0
+        status = (
+            "success"
+            if outcome.exit_code == 0
+            else ("refused" if outcome.refused else self.report.status)
+        )
+        self._finish(status)
+        return outcome
+
+    # -- listing and checksums -----------------------------------------------------------------
+
+    async def _resolve_checksums(
+        self, selected: Iterable[Asset], catalog: Catalog, source: ReleaseSource
+    ) -> list[Asset]:
+        """Attach the expected sha256: the API digest, else SHA256SUMS, else the sidecar."""
+        assets = list(selected)
+        limit = asyncio.Semaphore(self.cfg.download.concurrency)
+        tags = {a.tag for a in assets if a.upstream.digest is None} & set(catalog.sums)
+        sums = await self._gather(
+            {tag: (catalog.sums[tag], f"{tag}/{SUMS_NAME}") for tag in tags},
+            parse_sha256sums,
+            source=source,
+            limit=limit,
+        )
+        wanted = {
+            a.path: (catalog.sidecars[a.path], f"{a.path}.sha256")
+            for a in assets
+            if a.upstream.digest is None
+            and a.name not in sums.get(a.tag, {})
+            and a.path in catalog.sidecars
+        }
+        sidecars = await self._gather(wanted, parse_sidecar, source=source, limit=limit)
+        resolved = [
+            resolve_expected(a, sums=sums.get(a.tag), sidecar=sidecars.get(a.path)) for a in assets
+        ]
+        for a in resolved:
+            # A checksum list exists but could not be read: never fetch such an asset unverified.
+            if a.sha256 is None and a.tag in catalog.sums and a.tag not in sums:
+                self.unverifiable[a.path] = f"{a.tag}/{SUMS_NAME} could not be read"
+        return resolved
+
+    async def _gather(
+        self,
+        files: Mapping[str, tuple[UpstreamAsset, str]],
+        parse: Callable[[str], T],
+        *,
+        source: ReleaseSource,
+        limit: asyncio.Semaphore,
+    ) -> dict[str, T]:
+        """Read and parse small checksum files concurrently; unreadable ones are left out."""
+        results: dict[str, T] = {}
+
+        async def load(key: str, up: UpstreamAsset, label: str) -> None:
+            async with limit:
+                text = await self._checksum_text(source, up, key=label)
+            if text is None:
+                return
+            try:
+                results[key] = parse(text)
+            except ValueError as e:
+                log.warning("%s is malformed and not used: %s", label, e)
+
+        async with asyncio.TaskGroup() as tg:
+            for key, (up, label) in sorted(files.items()):
+                tg.create_task(load(key, up, label), name=label)
+        return results
+
+    async def _checksum_text(
+        self, source: ReleaseSource, up: UpstreamAsset, *, key: str
+    ) -> str | None:
+        identity = f"{up.id}|{up.updated_at}|{up.size}|{up.url}"
+        if self.cache is not None:
+            cached = self.cache.file(key, identity=identity)
+            if cached is not None:
+                return cached
+        try:
+            data = await source.read_small(up, limit=CHECKSUM_FILE_LIMIT)
+        except UpstreamError as e:
+            # The assets it covers then carry no expected sha256 from it; they still get the
+            # sidecar when there is one, else they fail below rather than pass unverified.
+            log.warning("%s: cannot be read: %s", key, e)
+            return None
+        text = data.decode("utf-8", errors="replace")
+        if self.cache is not None:
+            self.cache.store_file(key, identity=identity, text=text)
+        return text
+
+    # -- the current mirror --------------------------------------------------------------------
+
+    async def _load_index(self) -> dict[str, IndexEntry]:
+        data = await self.tree.read(INDEX_PATH)
+        if data is None:
+            return {}
+        try:
+            return parse_index(data)
+        except StateError as e:
+            if self.dry_run:
+                raise
+            # Never a crash, never a loss: set the damaged file aside and rebuild; files on disk
+            # that are still selected are adopted again by hashing them.
+            aside = self.tree.state_dir / f"index.json.corrupt-{int(time.time())}"
+            aside.write_bytes(data)
+            log.error("%s; it was moved to %s and the index is rebuilt", e, aside)
+            return {}
+
+    async def _present(self, entries: Mapping[str, IndexEntry]) -> dict[str, IndexEntry]:
+        """The entries whose files are on disk with the recorded size (one stat each)."""
+        present: dict[str, IndexEntry] = {}
+        for path, entry in entries.items():
+            size = await self.tree.size(path)
+            if size == entry.size:
+                present[path] = entry
+            else:
+                found = "missing" if size is None else f"{size} bytes on disk"
+                log.warning("%s: listed in the index but %s; fetching it again", path, found)
+        return present
+
+    async def _adopt(self, fetch: Iterable[Asset]) -> list[Asset]:
+        """Keep files already in place that a killed run published but did not index.
+
+        Only files whose size and upstream sha256 both match are adopted; the rest is fetched.
+        """
+        todo: list[Asset] = []
+        for asset in fetch:
+            if asset.path in self.previous or asset.sha256 is None:
+                todo.append(asset)
+                continue
+            final = self.tree.final_path(asset.path)
+            if await self.tree.size(asset.path) != asset.size:
+                todo.append(asset)
+                continue
+            digest = await asyncio.to_thread(_sha256_of, final)
+            if digest == asset.sha256:
+                log.info("%s: already in place and verified; adopted", asset.path)
+                self.entries[asset.path] = entry_for(asset, sha256=digest, size=asset.size)
+                self.changes.append(("added", asset.path))
+            else:
+                todo.append(asset)
+        return todo
+
+    # -- fetching ------------------------------------------------------------------------------
+
+    async def _fetch_all(self, fetch: list[Asset], http: HttpClient) -> None:
+        progress = self.rt.progress
+        progress.begin(files=len(fetch), total_bytes=sum(a.size for a in fetch))
+        limit = asyncio.Semaphore(self.cfg.download.concurrency)
+
+        async def one(asset: Asset) -> None:
+            async with limit:
+                try:
+                    if asset.path in self.unverifiable:
+                        raise DownloadError(asset.path, self.unverifiable[asset.path])
+                    got = await fetch_asset(
+                        http,
+                        asset,
+                        staged=self.tree.staging_path(asset.path),
+                        retry=self.rt.retry,
+                        on_bytes=progress.advance,
+                    )
+                    await self.tree.publish(got.staged, asset.path)
+                except AssetError as e:
+                    log.error("%s: %s", asset.path, e)
+                    self.report.failed.append(Failure(path=asset.path, error=str(e)))
+                    return
+            change = "changed" if asset.path in self.previous else "added"
+            self.changes.append((change, asset.path))
+            self.entries[asset.path] = entry_for(asset, sha256=got.sha256, size=got.size)
+            self.report.fetched += 1
+            self.report.bytes_downloaded += got.downloaded
+            progress.file_done(asset.path)
+            log.info("%s: fetched %d bytes", asset.path, got.size)
+
+        try:
+            async with asyncio.TaskGroup() as tg:
+                for asset in fetch:
+                    tg.create_task(one(asset), name=asset.path)
+        except* MirrorsyncError as group:
+            raise group.exceptions[0] from None
+        finally:
+            progress.end()
+
+    # -- publishing ----------------------------------------------------------------------------
+
+    def _write_indexes(self) -> None:
+        """Each touched release's SHA256SUMS, then index.json; only what changed is rewritten.
+
+        Synchronous on purpose: it also runs while a run is being interrupted.
+        """
+        entries = self.entries
+        touched = {p.split("/", 1)[0] for _, p in self.changes}
+        for tag in {e.tag for e in entries.values()} - touched:
+            if not self.tree.final_path(f"{tag}/{SUMS_NAME}").exists():
+                touched.add(tag)  # deleted by hand: restore it
+        sums = render_tag_sums(entries.values())
+        for tag in sorted(touched):
+            path = f"{tag}/{SUMS_NAME}"
+            if tag in sums:
+                self.tree.write_now(path, sums[tag])
+            else:
+                self.tree.final_path(path).unlink(missing_ok=True)
+        if entries == self.previous and self.tree.final_path(INDEX_PATH).exists():
+            return
+        self.tree.write_now(
+            INDEX_PATH,
+            render_index(
+                entries.values(),
+                generator=GENERATOR,
+                now=self.rt.now(),
+                upstream={"source": self.cfg.upstream.source, "repo": self.cfg.upstream.repo},
+            ),
+        )
+
+    def _prune_guard(self, plan: Plan) -> str | None:
+        limit = self.cfg.prune_max.limit(len(self.entries))
+        if len(plan.prune) <= limit:
+            return None
+        sample = ", ".join(e.path for e in plan.prune[:5])
+        message = (
+            f"prune refused: it would delete {len(plan.prune)} of {len(self.entries)} files, "
+            f"more than prune_max allows ({limit}); e.g. {sample}"
+        )
+        log.error("%s", message)
+        return message
+
+    async def _prune(self, plan: Plan) -> None:
+        """Delete what is no longer selected: only files the previous index listed."""
+        for entry in plan.prune:
+            self.entries.pop(entry.path, None)
+            self.changes.append(("removed", entry.path))
+        self._write_indexes()  # the indexes stop naming the files before the files go
+        for entry in plan.prune:
+            await self.tree.delete(entry.path)
+            self.report.pruned += 1
+            log.info("%s: pruned", entry.path)
+
+    # -- records -------------------------------------------------------------------------------
+
+    def _finish(self, status: str) -> None:
+        self._append_diff()
+        self._write_status(status)
+
+    def _record_abort(self, error: BaseException) -> None:
+        """On an error or interruption: index what was published, then record the outcome."""
+        if self.entries or self.changes:
+            try:
+                self._write_indexes()
+            except MirrorsyncError as e:
+                log.error("cannot write the indexes: %s", e)
+        interrupted = isinstance(error, asyncio.CancelledError | KeyboardInterrupt)
+        status = "interrupted" if interrupted else "failed"
+        try:
+            self._append_diff()
+            self._write_status(status, error=str(error) or type(error).__name__)
+        except (MirrorsyncError, OSError) as e:
+            log.error("cannot record the run's status: %s", e)
+
+    def _append_diff(self) -> None:
+        if self.cfg.diff_file is None or not self.changes:
+            return
+        lines = [f"# {timestamp(self.started)} {GENERATOR}"]
+        lines += [f"{change}\t{path}" for change, path in sorted(self.changes, key=lambda c: c[1])]
+        try:
+            self.cfg.diff_file.parent.mkdir(parents=True, exist_ok=True)
+            with self.cfg.diff_file.open("a", encoding="utf-8") as f:
+                f.write("\n".join(lines) + "\n")
+        except OSError as e:
+            raise TargetError(
+                f"{self.cfg.diff_file}: cannot append ({describe_os_error(e)})"
+            ) from e
+        self.changes.clear()
+
+    def _write_status(self, status: str, *, error: str | None = None) -> None:
+        path = self.tree.state_dir / STATUS_PATH
+        try:
+            previous = json.loads(path.read_bytes())
+        except (OSError, ValueError):
+            previous = None
+        extra: dict[str, Any] = {
+            "fetched": self.report.fetched,
+            "kept": self.report.kept,
+            "pruned": self.report.pruned,
+            "failed": [{"path": f.path, "error": f.error} for f in self.report.failed],
+            "bytes_downloaded": self.report.bytes_downloaded,
+            "generator": GENERATOR,
+        }
+        if error:
+            extra["error"] = error
+        write_atomic(
+            path,
+            render_status(
+                previous=previous if isinstance(previous, dict) else None,
+                status=status,
+                started=self.started,
+                ended=self.rt.now(),
+                upstream=f"{self.cfg.upstream.api_url}/repos/{self.cfg.upstream.repo}",
+                size=sum(e.size for e in self.entries.values()),
+                files=len(self.entries),
+                extra=extra,
+            ),
+        )
+
+
+def _plan_exit(plan: Plan) -> int:
+    return 1 if plan.missing_tags else 0
+
+
+def _sha256_of(path: Path) -> str:
+    h = hashlib.sha256()
+    with path.open("rb") as f:
+        while block := f.read(HASH_BLOCK):
+            h.update(block)
+    return h.hexdigest()
