@@ -136,8 +136,13 @@ async def _interruptible(work: Awaitable[T]) -> T:
         received.append(signum)
         task.cancel()
 
+    handled: list[signal.Signals] = []
     for signum in (signal.SIGINT, signal.SIGTERM):
-        loop.add_signal_handler(signum, stop, signum)
+        try:
+            loop.add_signal_handler(signum, stop, signum)
+            handled.append(signum)
+        except (ValueError, RuntimeError, NotImplementedError):
+            pass  # not the main thread (an embedding program): its signals stay its own
     try:
         return await task
     except asyncio.CancelledError:
@@ -146,7 +151,7 @@ async def _interruptible(work: Awaitable[T]) -> T:
             raise Interrupted(f"interrupted by {name}; the mirror is consistent") from None
         raise
     finally:
-        for signum in (signal.SIGINT, signal.SIGTERM):
+        for signum in handled:
             loop.remove_signal_handler(signum)
 
 

@@ -7,7 +7,7 @@ import hashlib
 import json
 import logging
 import time
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Awaitable, Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -83,14 +83,23 @@ class NoProgress:
         pass
 
 
+def _utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
 @dataclass(frozen=True, slots=True, kw_only=True)
 class Runtime:
-    """What a run takes from its surroundings: time, retries, progress, the token."""
+    """What a run takes from its surroundings: time, progress, the token. Tests inject these."""
 
-    retry: RetryPolicy = field(default_factory=RetryPolicy)
-    now: Callable[[], datetime] = lambda: datetime.now(UTC)
+    sleep: Callable[[float], Awaitable[None]] = asyncio.sleep
+    clock: Callable[[], float] = time.time
+    """Epoch seconds, for rate-limit resets."""
+    now: Callable[[], datetime] = _utcnow
     progress: Progress = field(default_factory=NoProgress)
     token: str | None = None
+
+    def retry_policy(self, cfg: Config) -> RetryPolicy:
+        return RetryPolicy(retries=cfg.download.retries, sleep=self.sleep, clock=self.clock)
 
 
 @dataclass(slots=True, kw_only=True)
@@ -122,6 +131,7 @@ class _Run:
         self.cfg = cfg
         self.tree = tree
         self.rt = rt
+        self.retry = rt.retry_policy(cfg)
         self.dry_run = dry_run
         self.started = rt.now()
         self.t0 = time.monotonic()
@@ -150,7 +160,7 @@ class _Run:
                 http,
                 api_url=upstream.api_url,
                 repo=upstream.repo,
-                retry=self.rt.retry,
+                retry=self.retry,
                 cache=self.cache,
                 has_token=self.rt.token is not None,
             )
@@ -376,7 +386,7 @@ class _Run:
                         http,
                         asset,
                         staged=self.tree.staging_path(asset.path),
-                        retry=self.rt.retry,
+                        retry=self.retry,
                         on_bytes=progress.advance,
                     )
                     await self.tree.publish(got.staged, asset.path)
