@@ -209,18 +209,29 @@ class _Download:
         part, asset = self.part, self.asset
         batch: list[bytes] = []
         pending = 0
-        async for chunk in response.content.iter_any():
-            pending += len(chunk)
-            if part.size + pending > asset.size:
-                raise SizeMismatch(asset.path, expected=asset.size, actual=part.size + pending)
-            batch.append(chunk)
-            self.received += len(chunk)
-            self.on_bytes(len(chunk))
-            if pending >= WRITE_BATCH:
-                await asyncio.to_thread(part.write, b"".join(batch))
-                batch, pending = [], 0
+        try:
+            async for chunk in response.content.iter_any():
+                _check_not_too_long(asset, part.size + pending + len(chunk))
+                batch.append(chunk)
+                pending += len(chunk)
+                self.received += len(chunk)
+                self.on_bytes(len(chunk))
+                if pending >= WRITE_BATCH:
+                    data, batch, pending = b"".join(batch), [], 0
+                    await asyncio.to_thread(part.write, data)
+        except BaseException:
+            # Keep what did arrive (a reset, a stall, Ctrl-C): the next attempt resumes after it.
+            # A plain synchronous write of at most one batch: no await while unwinding.
+            if batch:
+                part.write(b"".join(batch))
+            raise
         if batch:
             await asyncio.to_thread(part.write, b"".join(batch))
+
+
+def _check_not_too_long(asset: Asset, size: int) -> None:
+    if size > asset.size:
+        raise SizeMismatch(asset.path, expected=asset.size, actual=size)
 
 
 def _resumes_at(response: aiohttp.ClientResponse, offset: int) -> bool:

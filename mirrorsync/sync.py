@@ -139,6 +139,9 @@ class _Run:
         # Without a state directory (a plan of a mirror that does not exist yet) nothing is cached.
         self.cache = StateCache(tree.state_dir / "cache") if tree.state_dir.is_dir() else None
         self.previous: dict[str, IndexEntry] = {}
+        """The entries of the index as the run found it."""
+        self.present: dict[str, IndexEntry] = {}
+        """Those of ``previous`` whose files are on disk with their recorded size."""
         self.entries: dict[str, IndexEntry] = {}
         """What the mirror holds now: the index the run will write."""
         self.changes: list[tuple[str, str]] = []
@@ -200,20 +203,20 @@ class _Run:
             select_assets(catalog.assets, self.cfg.select), catalog, source
         )
         self.previous = await self._load_index()
-        published = await self._present(self.previous)
+        self.present = await self._present(self.previous)
         self.report.unparsed = catalog.unparsed
         return make_plan(
             selected,
-            published,
+            self.present,
             unparsed=catalog.unparsed,
             missing_tags=chosen.missing_tags,
             skipped_releases=chosen.unsafe_tags,
         )
 
     async def _apply(self, plan: Plan, http: HttpClient) -> Outcome:
-        self.entries = {e.path: e for e in plan.keep}
-        # Deselected files stay listed (and on disk) until a prune removes them.
-        self.entries.update({e.path: e for e in plan.prune})
+        # Everything present stays listed: deselected files until a prune removes them, and
+        # old good copies until a verified replacement is renamed over them.
+        self.entries = dict(self.present)
         fetch = await self._adopt(plan.fetch)
         self.report.kept = len(plan.keep) + (len(plan.fetch) - len(fetch))
         await self._fetch_all(fetch, http)
