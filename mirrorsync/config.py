@@ -31,6 +31,7 @@ from mirrorsync.settings import (
     Config,
     DownloadConfig,
     PruneMax,
+    PublishConfig,
     ReleasesConfig,
     SelectConfig,
     TargetConfig,
@@ -263,6 +264,24 @@ def _api_url(value: object, at: _At) -> str:
     return text.rstrip("/")
 
 
+def _base_url(value: object, at: _At) -> str | None:
+    if value is None:
+        return None
+    text = _string(value, at).strip()
+    try:
+        parts = urlsplit(text)
+        port_ok = parts.port is None or parts.port > 0
+    except ValueError:
+        port_ok = False
+    if not port_ok or parts.scheme not in {"http", "https"} or not parts.hostname:
+        at.fail(f"expected an http:// or https:// URL, got {_describe(text)}")
+    if parts.username is not None or parts.password is not None:
+        at.fail(f"the URL carries credentials; {SECRETS}")
+    if parts.query or parts.fragment or any(c.isspace() for c in text):
+        at.fail(f"expected a URL without query, fragment or spaces, got {_describe(text)}")
+    return text.rstrip("/")
+
+
 def _token_env(value: object, at: _At) -> str:
     text = _string(value, at)
     if _TOKEN_VALUE.fullmatch(text):
@@ -469,7 +488,16 @@ _SECTIONS: dict[str, _Section] = {
         {"concurrency": _int_range(1, 256), "retries": _int_range(0, 100), "timeout": _seconds},
         later=frozenset({"max_rate"}),
     ),
-    "publish": _Section({}, later=frozenset({"base_url"})),
+    "publish": _Section(
+        {
+            "base_url": _base_url,
+            "download_metadata": _boolean,
+            "html": _boolean,
+            "astral_layout": _boolean,
+            "flat": _boolean,
+            "offline_scripts": _boolean,
+        }
+    ),
 }
 
 _DOCUMENT = _Section(
@@ -482,8 +510,8 @@ _DOCUMENT = _Section(
         "prune": _boolean,
         "prune_max": _prune_max,
         "diff_file": _optional_path,
+        "publish": _record(PublishConfig, _SECTIONS["publish"]),
     },
-    later=frozenset({"publish"}),
 )
 
 

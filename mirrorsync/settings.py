@@ -50,6 +50,24 @@ class DownloadConfig:
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
+class PublishConfig:
+    """What the mirror publishes for its clients besides the archives and their indexes."""
+
+    base_url: str | None = None
+    """The public URL of the mirror root, for absolute URLs in generated metadata."""
+    download_metadata: bool = True
+    """``download-metadata.json`` for ``UV_PYTHON_DOWNLOADS_JSON_URL``."""
+    html: bool = True
+    """``index.html`` at the root and in each release directory."""
+    astral_layout: bool = True
+    """The ``github/python-build-standalone/releases/download`` link (``UV_ASTRAL_MIRROR_URL``)."""
+    flat: bool = False
+    """``flat/<name>`` hard links for ``PBS_INSTALLER_BASE_URL`` (pbs-installer, PDM)."""
+    offline_scripts: bool = True
+    """``use-mirror.sh``, ``use-mirror.ps1`` and ``README.txt``: a tree that works where mounted."""
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
 class PruneMax:
     """Prune refuses to delete more than ``count`` files, or ``percent`` % of the mirror's files."""
 
@@ -74,5 +92,6 @@ class Config:
     prune: bool = False
     prune_max: PruneMax = field(default_factory=PruneMax)
     diff_file: Path | None = None
+    publish: PublishConfig = field(default_factory=PublishConfig)
     source: Path | None = None
     """The file this configuration was read from, if any."""

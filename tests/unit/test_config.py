@@ -14,6 +14,7 @@ from mirrorsync.settings import (
     Config,
     DownloadConfig,
     PruneMax,
+    PublishConfig,
     ReleasesConfig,
     SelectConfig,
     TargetConfig,
@@ -177,7 +178,16 @@ REJECTED = [
     ("download: {max_rate: 20M}", f"download.max_rate: {NOT_YET}"),
     ("download: {max_rate: null}", f"download.max_rate: {NOT_YET}"),
     ("select: {uv_metadata: uv.json}", f"select.uv_metadata: {NOT_YET}"),
-    ("publish: {base_url: 'https://m.example/'}", f"publish: {NOT_YET}"),
+    (
+        "publish: {base_url: 'ftp://m.example/'}",
+        "publish.base_url: expected an http:// or https:// URL, got 'ftp://m.example/'",
+    ),
+    (
+        "publish: {base_url: 'https://u:p@m.example/'}",
+        "publish.base_url: the URL carries credentials; " + SECRETS,
+    ),
+    ("publish: {html: 'yes'}", "publish.html: expected true or false, got 'yes'"),
+    ("publish: {flatten: true}", "publish.flatten: unknown key; did you mean 'flat'?"),
     ("target: {url: 's3://bucket/pbs'}", f"target.url: {NOT_YET}"),
     ("target: {endpoint_url: 'https://s3.example'}", f"target.endpoint_url: {NOT_YET}"),
     ("target: {region: eu-west-1}", f"target.region: {NOT_YET}"),
@@ -813,3 +823,23 @@ def test_find_config_rejects_an_empty_file_name() -> None:
     """`-c ''` is a usage error rather than a silent fallback to ./mirror.yaml."""
     with pytest.raises(ConfigError, match="expected a file name"):
         find_config("", {}, CWD)
+
+
+def test_publish_section_reads_into_its_record() -> None:
+    """publish keys parse into PublishConfig; base_url loses its trailing slash."""
+    cfg = parse_config(
+        yaml.safe_load(
+            "publish: {base_url: 'https://m.example/pbs/', flat: true, html: false,"
+            " astral_layout: false, offline_scripts: false, download_metadata: false}"
+        ),
+        base_dir=Path("/srv"),
+    )
+    assert cfg.publish == PublishConfig(
+        base_url="https://m.example/pbs",
+        flat=True,
+        html=False,
+        astral_layout=False,
+        offline_scripts=False,
+        download_metadata=False,
+    )
+    assert parse_config(None, base_dir=Path("/srv")).publish == PublishConfig()
