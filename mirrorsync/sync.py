@@ -18,6 +18,7 @@ from mirrorsync.cache import StateCache
 from mirrorsync.catalog import Catalog, build_catalog
 from mirrorsync.checksums import parse_sha256sums, parse_sidecar, resolve_expected
 from mirrorsync.client import HttpClient, open_client
+from mirrorsync.clients import publish_client_files
 from mirrorsync.errors import (
     AssetError,
     DownloadError,
@@ -42,6 +43,7 @@ from mirrorsync.manifest import (
     timestamp,
 )
 from mirrorsync.model import Asset, Failure, IndexEntry, Plan, SyncReport, UpstreamAsset
+from mirrorsync.pages import RunInfo
 from mirrorsync.plan import make_plan
 from mirrorsync.retry import RetryPolicy
 from mirrorsync.settings import Config
@@ -220,27 +222,48 @@ class _Run:
         fetch = await self._adopt(plan.fetch)
         self.report.kept = len(plan.keep) + (len(plan.fetch) - len(fetch))
         await self._fetch_all(fetch, http)
-        self._write_indexes()
         outcome = Outcome(plan=plan, report=self.report, exit_code=0)
+        prune: tuple[IndexEntry, ...] = ()
         if self.report.failed or plan.missing_tags:
             outcome.exit_code = 1
         elif self.cfg.prune and plan.prune:
-            refused = self._prune_guard(plan)
-            if refused:
+            outcome.refused = self._prune_guard(plan)
+            if outcome.refused:
                 outcome.exit_code = GuardRefused.exit_code
-                outcome.refused = refused
             else:
-                await self._prune(plan)
+                prune = plan.prune
+        for entry in prune:
+            self.entries.pop(entry.path, None)
+            self.changes.append(("removed", entry.path))
+        status = (
+            "success" if outcome.exit_code == 0 else "refused" if outcome.refused else "partial"
+        )
+        # Indexes and client files stop naming pruned files before the files go.
+        touched = self._write_indexes()
+        self._write_client_files(status=status, touched=touched)
+        for entry in prune:
+            await self.tree.delete(entry.path)
+            self.report.pruned += 1
+            log.info("%s: pruned", entry.path)
         keep = {self.tree.staging_path(f.path) for f in self.report.failed}
         self.tree.sweep_staging(keep=keep)
         self.report.seconds = time.monotonic() - self.t0
-        status = (
-            "success"
-            if outcome.exit_code == 0
-            else ("refused" if outcome.refused else self.report.status)
-        )
         self._finish(status)
         return outcome
+
+    def _write_client_files(self, *, status: str, touched: set[str]) -> None:
+        previous = self._read_status()
+        last_update = (previous or {}).get("last_update")
+        ended = self.rt.now()
+        run = RunInfo(
+            status=status,
+            ended=timestamp(ended),
+            last_update=timestamp(ended) if status == "success" else last_update,
+            generator=GENERATOR,
+        )
+        publish_client_files(
+            self.tree, self.entries, publish=self.cfg.publish, run=run, touched_tags=touched
+        )
 
     # -- listing and checksums -----------------------------------------------------------------
 
@@ -416,7 +439,7 @@ class _Run:
 
     # -- publishing ----------------------------------------------------------------------------
 
-    def _write_indexes(self) -> None:
+    def _write_indexes(self) -> set[str]:
         """Each touched release's SHA256SUMS, then index.json; only what changed is rewritten.
 
         Synchronous on purpose: it also runs while a run is being interrupted.
@@ -434,7 +457,7 @@ class _Run:
             else:
                 self.tree.final_path(path).unlink(missing_ok=True)
         if entries == self.previous and self.tree.final_path(INDEX_PATH).exists():
-            return
+            return touched
         self.tree.write_now(
             INDEX_PATH,
             render_index(
@@ -444,6 +467,7 @@ class _Run:
                 upstream={"source": self.cfg.upstream.source, "repo": self.cfg.upstream.repo},
             ),
         )
+        return touched
 
     def _prune_guard(self, plan: Plan) -> str | None:
         limit = self.cfg.prune_max.limit(len(self.entries))
@@ -456,17 +480,6 @@ class _Run:
         )
         log.error("%s", message)
         return message
-
-    async def _prune(self, plan: Plan) -> None:
-        """Delete what is no longer selected: only files the previous index listed."""
-        for entry in plan.prune:
-            self.entries.pop(entry.path, None)
-            self.changes.append(("removed", entry.path))
-        self._write_indexes()  # the indexes stop naming the files before the files go
-        for entry in plan.prune:
-            await self.tree.delete(entry.path)
-            self.report.pruned += 1
-            log.info("%s: pruned", entry.path)
 
     # -- records -------------------------------------------------------------------------------
 
@@ -504,12 +517,16 @@ class _Run:
             ) from e
         self.changes.clear()
 
+    def _read_status(self) -> dict[str, Any] | None:
+        try:
+            previous = json.loads((self.tree.state_dir / STATUS_PATH).read_bytes())
+        except (OSError, ValueError):
+            return None
+        return previous if isinstance(previous, dict) else None
+
     def _write_status(self, status: str, *, error: str | None = None) -> None:
         path = self.tree.state_dir / STATUS_PATH
-        try:
-            previous = json.loads(path.read_bytes())
-        except (OSError, ValueError):
-            previous = None
+        previous = self._read_status()
         extra: dict[str, Any] = {
             "fetched": self.report.fetched,
             "kept": self.report.kept,
@@ -523,7 +540,7 @@ class _Run:
         write_atomic(
             path,
             render_status(
-                previous=previous if isinstance(previous, dict) else None,
+                previous=previous,
                 status=status,
                 started=self.started,
                 ended=self.rt.now(),

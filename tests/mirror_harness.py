@@ -17,6 +17,7 @@ from fake_github import FakeGitHub
 from mirrorsync.config import load_config
 from mirrorsync.errors import MirrorsyncError
 from mirrorsync.sync import Outcome, Runtime, run_sync
+from mirrorsync.verify import CLIENT_LAYOUTS, ROOT_FILES, TAG_FILES
 
 
 def _merge(base: dict[str, Any], extra: dict[str, Any]) -> dict[str, Any]:
@@ -92,14 +93,19 @@ class Mirror:
         return {f["path"]: f for f in self.index()["files"]}
 
     def published(self) -> set[str]:
-        """Every file under the root except state, indexes and checksum lists."""
-        return {
-            p.relative_to(self.root).as_posix()
-            for p in self.root.rglob("*")
-            if p.is_file()
-            and p.parts[len(self.root.parts)] != ".mirrorsync"
-            and p.name not in ("index.json", "SHA256SUMS")
-        }
+        """Every file of the releases: no state, indexes, checksum lists or client files."""
+        found = set()
+        for p in self.root.rglob("*"):
+            rel = p.relative_to(self.root)
+            top = rel.parts[0]
+            if top in (".mirrorsync", *CLIENT_LAYOUTS) or not p.is_file() or p.is_symlink():
+                continue
+            if (len(rel.parts) == 1 and p.name in ROOT_FILES) or (
+                len(rel.parts) == 2 and p.name in TAG_FILES
+            ):
+                continue
+            found.add(rel.as_posix())
+        return found
 
     def status(self) -> dict[str, Any]:
         doc: dict[str, Any] = json.loads((self.root / ".mirrorsync" / "status.json").read_bytes())

@@ -1,0 +1,160 @@
+"""Files for clients beyond the tree itself: uv metadata, HTML pages, offline scripts, layouts.
+
+Everything here is written after the archives and the indexes, each file atomically and only when
+its content changed, so a run with nothing new rewrites nothing but the root page.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from collections import defaultdict
+from collections.abc import Iterable, Mapping
+from pathlib import Path
+
+from mirrorsync.model import IndexEntry
+from mirrorsync.offline import OFFLINE_FILES
+from mirrorsync.pages import RunInfo, render_root_page, render_tag_page
+from mirrorsync.settings import PublishConfig
+from mirrorsync.tree import LocalTree, describe_os_error
+from mirrorsync.uvmeta import render_uv_metadata, uv_download_metadata
+
+log = logging.getLogger(__name__)
+
+PAGE_NAME = "index.html"
+UV_METADATA = "download-metadata.json"
+UV_METADATA_MIRROR = "download-metadata.mirror.json"
+ASTRAL_LINK = Path("github", "python-build-standalone", "releases", "download")
+ASTRAL_TARGET = "../../.."
+FLAT_DIR = "flat"
+
+
+def write_if_changed(tree: LocalTree, path: str, data: bytes) -> bool:
+    """Write ``path`` atomically unless it already holds exactly ``data``; True if written."""
+    try:
+        if tree.final_path(path).read_bytes() == data:
+            return False
+    except FileNotFoundError:
+        pass
+    except OSError as e:
+        log.debug("%s: unreadable (%s); rewriting it", path, e)
+    tree.write_now(path, data)
+    return True
+
+
+def publish_client_files(
+    tree: LocalTree,
+    entries: Mapping[str, IndexEntry],
+    *,
+    publish: PublishConfig,
+    run: RunInfo,
+    touched_tags: Iterable[str],
+) -> list[str]:
+    """Write every client file the configuration asks for; returns the paths written."""
+    written: list[str] = []
+    files = list(entries.values())
+
+    def put(path: str, data: bytes) -> None:
+        if write_if_changed(tree, path, data):
+            written.append(path)
+
+    wanted = _root_files(files, publish)
+    for name in (UV_METADATA, UV_METADATA_MIRROR, *OFFLINE_FILES):
+        if name in wanted:
+            put(name, wanted[name])
+        else:
+            tree.final_path(name).unlink(missing_ok=True)
+    if publish.offline_scripts:
+        _make_executable(tree.final_path("use-mirror.sh"))
+    if publish.html:
+        by_tag: dict[str, list[IndexEntry]] = defaultdict(list)
+        for e in files:
+            by_tag[e.tag].append(e)
+        for tag in sorted(set(touched_tags) | _tags_without_page(tree, by_tag)):
+            if tag in by_tag:
+                put(f"{tag}/{PAGE_NAME}", render_tag_page(tag, by_tag[tag]))
+            else:
+                tree.final_path(f"{tag}/{PAGE_NAME}").unlink(missing_ok=True)
+        root_page = render_root_page(files, run=run, base_url=publish.base_url, extras=wanted)
+        put(PAGE_NAME, root_page)
+    _sync_astral_link(tree, enabled=publish.astral_layout)
+    _sync_flat_view(tree, files, enabled=publish.flat)
+    return written
+
+
+def _root_files(files: list[IndexEntry], publish: PublishConfig) -> dict[str, bytes]:
+    """The root's client files the configuration asks for, by name."""
+    wanted: dict[str, bytes] = {}
+    if publish.download_metadata:
+        wanted[UV_METADATA] = render_uv_metadata(uv_download_metadata(files))
+        if publish.base_url:
+            mirror_meta = uv_download_metadata(files, base_url=publish.base_url + "/")
+            wanted[UV_METADATA_MIRROR] = render_uv_metadata(mirror_meta)
+    if publish.offline_scripts:
+        wanted.update((name, text.encode("utf-8")) for name, text in OFFLINE_FILES.items())
+    return wanted
+
+
+def _tags_without_page(tree: LocalTree, by_tag: Mapping[str, list[IndexEntry]]) -> set[str]:
+    return {tag for tag in by_tag if not tree.final_path(f"{tag}/{PAGE_NAME}").exists()}
+
+
+def _make_executable(path: Path) -> None:
+    try:
+        mode = path.stat().st_mode
+        if mode & 0o111 != 0o111:  # noqa: PLR2004 - execute bits
+            path.chmod(mode | 0o111)
+    except OSError as e:  # FAT and some network shares have no modes: sh script.sh still works
+        log.debug("%s: cannot make it executable (%s)", path, e)
+
+
+def _sync_astral_link(tree: LocalTree, *, enabled: bool) -> None:
+    """``github/python-build-standalone/releases/download -> ../../..`` for UV_ASTRAL_MIRROR_URL."""
+    link = tree.root / ASTRAL_LINK
+    try:
+        if enabled:
+            if link.is_symlink():
+                if str(link.readlink()) == ASTRAL_TARGET:
+                    return
+                link.unlink()
+            elif link.exists():
+                log.warning("%s exists and is not a link; the Astral layout is not published", link)
+                return
+            link.parent.mkdir(parents=True, exist_ok=True)
+            link.symlink_to(ASTRAL_TARGET, target_is_directory=True)
+        elif link.is_symlink() and str(link.readlink()) == ASTRAL_TARGET:
+            link.unlink()
+            for parent in (link.parent, link.parent.parent, link.parent.parent.parent):
+                if parent.is_dir() and not any(parent.iterdir()):
+                    parent.rmdir()
+    except OSError as e:  # FAT (a USB stick) has no symlinks: everything else still works
+        log.warning("cannot publish the Astral layout link %s: %s", link, describe_os_error(e))
+
+
+def _sync_flat_view(tree: LocalTree, files: list[IndexEntry], *, enabled: bool) -> None:
+    """``flat/<name>`` hard links to every archive, for PBS_INSTALLER_BASE_URL."""
+    flat = tree.root / FLAT_DIR
+    wanted = {e.name: tree.final_path(e.path) for e in files} if enabled else {}
+    try:
+        if flat.is_dir():
+            for entry in flat.iterdir():
+                if entry.name not in wanted and entry.is_file():
+                    entry.unlink()
+        if not wanted:
+            if flat.is_dir() and not any(flat.iterdir()):
+                flat.rmdir()
+            return
+        flat.mkdir(exist_ok=True)
+        for name, source in sorted(wanted.items()):
+            link = flat / name
+            try:
+                if link.exists() and link.samefile(source):
+                    continue
+            except OSError:
+                pass
+            tmp = flat / f".{name}.{os.getpid()}.tmp"
+            tmp.unlink(missing_ok=True)
+            os.link(source, tmp)
+            tmp.replace(link)
+    except OSError as e:
+        log.warning("cannot publish the flat view %s: %s", flat, describe_os_error(e))

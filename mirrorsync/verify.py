@@ -1,0 +1,365 @@
+"""``mirrorsync verify``: check a mirror tree against its own ``index.json``, read-only.
+
+It needs nothing but the root (a copied tree on a USB stick has no config), never writes, never
+follows a symlink while walking, and never raises for what it finds: every finding is a
+``Problem``. The fast mode stats each listed file and compares each release's ``SHA256SUMS``
+with what ``index.json`` implies; ``full`` also re-hashes every listed file.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import os
+import stat
+from collections import defaultdict
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, BinaryIO, Literal
+
+from mirrorsync.checksums import parse_sha256sums
+from mirrorsync.errors import StateError, UnsafeName
+from mirrorsync.manifest import INDEX_PATH, SUMS_NAME, parse_index, render_tag_sums
+from mirrorsync.model import IndexEntry
+from mirrorsync.tree import STATE_DIR, LocalTree, check_relpath, describe_os_error
+
+ProblemKind = Literal["missing", "size", "sha256", "unlisted", "sums", "leftover", "index"]
+
+BLOCK = 1 << 20
+"""Bytes read and hashed per worker-thread hop in full mode."""
+
+ROOT_FILES = frozenset(
+    {
+        INDEX_PATH,
+        "index.html",
+        "download-metadata.json",
+        "download-metadata.mirror.json",
+        "use-mirror.sh",
+        "use-mirror.ps1",
+        "README.txt",
+    }
+)
+"""Files the root may hold besides releases: the manifest and generated client files."""
+TAG_FILES = frozenset({SUMS_NAME, "index.html"})
+"""Files a release directory may hold besides its assets."""
+CLIENT_LAYOUTS = frozenset({"flat", "github"})
+"""Root entries made of links into the release directories; never walked (``github/`` holds a
+``download -> ../../..`` symlink that loops)."""
+_MAX_NAMES = 3
+"""Names quoted per category in a ``sums`` detail before it says "and N more"."""
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Problem:
+    """One way the tree differs from its manifest."""
+
+    path: str
+    """Below the root, ``/``-separated (``index.json`` for problems of the manifest itself)."""
+    kind: ProblemKind
+    detail: str
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class VerifyReport:
+    """The outcome of one verification."""
+
+    problems: tuple[Problem, ...]
+    """Sorted by (path, kind)."""
+    files_checked: int
+    """Listed files looked at (stat, and in full mode hashed)."""
+    bytes_hashed: int
+
+    @property
+    def ok(self) -> bool:
+        return not self.problems
+
+
+def verify_document(report: VerifyReport) -> dict[str, Any]:
+    """The ``verify --json`` document."""
+    return {
+        "status": "ok" if report.ok else "problems",
+        "files_checked": report.files_checked,
+        "bytes_hashed": report.bytes_hashed,
+        "problems": [{"path": p.path, "kind": p.kind, "detail": p.detail} for p in report.problems],
+    }
+
+
+async def verify_tree(
+    root: Path,
+    *,
+    full: bool = False,
+    concurrency: int = 4,
+    on_bytes: Callable[[int], None] = lambda _: None,
+) -> VerifyReport:
+    """Check the tree at ``root`` against its ``index.json``; with ``full``, re-hash every file.
+
+    ``on_bytes`` is called on the event loop with each block's length while hashing.
+    """
+    if concurrency < 1:
+        raise ValueError(f"concurrency must be at least 1, got {concurrency}")
+    # Stats and directory listings are many small blocking calls: one worker thread does them all.
+    scan = await asyncio.to_thread(_scan, LocalTree(root))
+    problems = list(scan.problems)
+    bytes_hashed = 0
+    if full:
+        limit = asyncio.Semaphore(concurrency)
+
+        async def one(entry: IndexEntry, path: Path) -> None:
+            def count(n: int) -> None:
+                nonlocal bytes_hashed
+                bytes_hashed += n
+                on_bytes(n)
+
+            async with limit:
+                if (problem := await _check_hash(entry, path, on_bytes=count)) is not None:
+                    problems.append(problem)
+
+        async with asyncio.TaskGroup() as tg:
+            for entry, path in scan.to_hash:
+                tg.create_task(one(entry, path), name=entry.path)
+    problems.sort(key=lambda p: (p.path, p.kind, p.detail))
+    return VerifyReport(
+        problems=tuple(problems), files_checked=scan.files_checked, bytes_hashed=bytes_hashed
+    )
+
+
+# -- the fast checks (synchronous, in one worker thread) -------------------------------------
+
+
+@dataclass(slots=True, kw_only=True)
+class _Scan:
+    problems: list[Problem] = field(default_factory=list)
+    files_checked: int = 0
+    to_hash: list[tuple[IndexEntry, Path]] = field(default_factory=list)
+    """Listed files present with their recorded size: what full mode hashes."""
+
+    def add(self, path: str, kind: ProblemKind, detail: str) -> None:
+        self.problems.append(Problem(path=path, kind=kind, detail=detail))
+
+
+def _scan(tree: LocalTree) -> _Scan:
+    scan = _Scan()
+    entries = _load_entries(tree, scan)
+    for entry in (entries or {}).values():
+        _check_listed(tree, entry, scan)
+    on_disk = sorted(_walk(tree.root, scan))
+    if entries is not None:
+        _check_sums(tree, entries, on_disk, scan)
+    for rel in on_disk:
+        if (kind := _classify(rel, listed=entries or {})) is not None:
+            scan.add(rel, kind, _DETAILS[kind])
+    if not (tree.state_dir.is_symlink() or tree.staging_dir.is_symlink()):
+        for rel in sorted(_walk(tree.staging_dir, scan, prefix=f"{STATE_DIR}/staging/")):
+            scan.add(rel, "leftover", "left in the staging area by an interrupted run")
+    return scan
+
+
+_DETAILS: Mapping[ProblemKind, str] = {
+    "unlisted": "not listed in index.json",
+    "leftover": "temporary file left by an interrupted write",
+}
+
+
+def _load_entries(tree: LocalTree, scan: _Scan) -> dict[str, IndexEntry] | None:
+    """The index's entries with safe ``<tag>/<name>`` paths; None when there is no usable index."""
+    try:
+        data = tree.final_path(INDEX_PATH).read_bytes()
+    except FileNotFoundError:
+        scan.add(INDEX_PATH, "index", "index.json is missing")
+        return None
+    except OSError as e:
+        scan.add(INDEX_PATH, "index", f"cannot read index.json ({describe_os_error(e)})")
+        return None
+    try:
+        entries = parse_index(data)
+    except StateError as e:
+        scan.add(INDEX_PATH, "index", str(e))
+        return None
+    safe: dict[str, IndexEntry] = {}
+    for path, entry in entries.items():
+        # A copied tree is untrusted input too: nothing it names may lead outside the root.
+        try:
+            check_relpath(path)
+        except UnsafeName as e:
+            scan.add(INDEX_PATH, "index", f"unsafe path in files: {e}")
+            continue
+        if path.count("/") != 1:
+            scan.add(INDEX_PATH, "index", f"path in files is not <tag>/<name>: {path!r}")
+            continue
+        safe[path] = entry
+    return safe
+
+
+def _check_listed(tree: LocalTree, entry: IndexEntry, scan: _Scan) -> None:
+    scan.files_checked += 1
+    path = tree.final_path(entry.path)
+    try:
+        st = path.stat()
+    except FileNotFoundError:
+        scan.add(entry.path, "missing", "listed in index.json but absent")
+        return
+    except OSError as e:
+        scan.add(
+            entry.path, "missing", f"listed in index.json but unreadable: {describe_os_error(e)}"
+        )
+        return
+    if not stat.S_ISREG(st.st_mode):
+        scan.add(entry.path, "missing", "listed in index.json but not a regular file")
+    elif st.st_size != entry.size:
+        scan.add(entry.path, "size", f"{st.st_size} bytes, index.json records {entry.size} bytes")
+    else:
+        scan.to_hash.append((entry, path))
+
+
+def _walk(top: Path, scan: _Scan, *, prefix: str = "") -> Iterator[str]:
+    """``prefix`` + the ``/``-path of every non-directory below ``top``; symlinks are not followed.
+
+    The root's state directory and client layouts are not entered.
+    """
+    stack = [(top, prefix)]
+    while stack:
+        directory, rel = stack.pop()
+        try:
+            with os.scandir(directory) as it:
+                found = list(it)
+        except FileNotFoundError:
+            continue
+        except OSError as e:
+            scan.add(
+                rel.rstrip("/") or ".",
+                "unlisted",
+                f"cannot list this directory ({describe_os_error(e)}); its files were not checked",
+            )
+            continue
+        for entry in found:
+            if directory == top and not prefix and entry.name in {STATE_DIR, *CLIENT_LAYOUTS}:
+                continue
+            try:
+                is_dir = entry.is_dir(follow_symlinks=False)
+            except OSError:
+                is_dir = False
+            if is_dir:
+                stack.append((Path(entry.path), f"{rel}{entry.name}/"))
+            else:
+                yield f"{rel}{entry.name}"
+
+
+def _classify(rel: str, *, listed: Mapping[str, IndexEntry]) -> ProblemKind | None:
+    """What a file found outside the state directory is: fine (None), unlisted or leftover."""
+    if rel in listed:
+        return None
+    *dirs, name = rel.split("/")
+    if name.startswith(".") and name.endswith(".tmp"):
+        return "leftover"  # write_atomic's ".<name>.<pid>.tmp" of a killed run
+    if not dirs and name in ROOT_FILES:
+        return None
+    if len(dirs) == 1 and name in TAG_FILES:
+        return None
+    return "unlisted"
+
+
+def _check_sums(
+    tree: LocalTree, entries: Mapping[str, IndexEntry], on_disk: Iterable[str], scan: _Scan
+) -> None:
+    """Each release's ``SHA256SUMS`` must be exactly what ``index.json`` implies."""
+    by_tag: dict[str, list[IndexEntry]] = defaultdict(list)
+    for entry in entries.values():
+        by_tag[entry.tag].append(entry)
+    for rel in on_disk:
+        tag, _, name = rel.partition("/")
+        if name == SUMS_NAME and tag not in by_tag:
+            scan.add(rel, "sums", "index.json lists no file of this release")
+    for tag, tag_entries in sorted(by_tag.items()):
+        rel = f"{tag}/{SUMS_NAME}"
+        try:
+            expected = render_tag_sums(tag_entries)[tag]
+        except ValueError as e:
+            scan.add(INDEX_PATH, "index", f"release {tag}: {e}")
+            continue
+        try:
+            actual = tree.final_path(rel).read_bytes()
+        except FileNotFoundError:
+            scan.add(rel, "sums", f"{SUMS_NAME} is missing")
+            continue
+        except OSError as e:
+            scan.add(rel, "sums", f"cannot read {SUMS_NAME} ({describe_os_error(e)})")
+            continue
+        if actual != expected:
+            scan.add(rel, "sums", _sums_difference(expected, actual))
+
+
+def _sums_difference(expected: bytes, actual: bytes) -> str:
+    try:
+        found = parse_sha256sums(actual.decode("utf-8", errors="replace"))
+    except ValueError as e:
+        return str(e)
+    wanted = parse_sha256sums(expected.decode("utf-8"))
+    parts = []
+    if missing := sorted(wanted.keys() - found.keys()):
+        parts.append(f"no line for {_names(missing)}")
+    if extra := sorted(found.keys() - wanted.keys()):
+        parts.append(f"lines for files index.json does not list: {_names(extra)}")
+    if wrong := sorted(n for n in wanted.keys() & found.keys() if wanted[n] != found[n]):
+        parts.append(f"sha256 differs from index.json for {_names(wrong)}")
+    return "; ".join(parts) or "same sums, but not in canonical form (order, spacing, line ends)"
+
+
+def _names(names: list[str]) -> str:
+    shown = ", ".join(names[:_MAX_NAMES])
+    more = len(names) - _MAX_NAMES
+    return f"{shown} and {more} more" if more > 0 else shown
+
+
+# -- full mode ----------------------------------------------------------------------------
+
+
+class _Hasher:
+    """One open file being hashed; each ``step`` runs in a worker thread."""
+
+    def __init__(self, f: BinaryIO) -> None:
+        self.f = f
+        self.digest = hashlib.sha256()
+        self.size = 0
+
+    def step(self) -> int:
+        data = self.f.read(BLOCK)
+        self.digest.update(data)  # hashlib drops the GIL on large buffers: threads run in parallel
+        self.size += len(data)
+        return len(data)
+
+
+async def _check_hash(
+    entry: IndexEntry, path: Path, *, on_bytes: Callable[[int], None]
+) -> Problem | None:
+    try:
+        hasher = _Hasher(await asyncio.to_thread(path.open, "rb"))
+    except FileNotFoundError:
+        return Problem(path=entry.path, kind="missing", detail="vanished while verifying")
+    except OSError as e:
+        return Problem(
+            path=entry.path, kind="sha256", detail=f"cannot read ({describe_os_error(e)})"
+        )
+    try:
+        while n := await asyncio.to_thread(hasher.step):
+            on_bytes(n)
+    except OSError as e:
+        return Problem(
+            path=entry.path, kind="sha256", detail=f"cannot read ({describe_os_error(e)})"
+        )
+    finally:
+        hasher.f.close()
+    size = hasher.size
+    if size != entry.size:
+        return Problem(
+            path=entry.path,
+            kind="size",
+            detail=f"{size} bytes read, index.json records {entry.size} bytes",
+        )
+    if (actual := hasher.digest.hexdigest()) != entry.sha256:
+        return Problem(
+            path=entry.path,
+            kind="sha256",
+            detail=f"sha256 is {actual}, index.json records {entry.sha256}",
+        )
+    return None
