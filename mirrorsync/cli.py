@@ -19,6 +19,7 @@ from tqdm import tqdm
 from mirrorsync import __version__
 from mirrorsync.config import find_config, load_config
 from mirrorsync.errors import ConfigError, Interrupted, MirrorsyncError
+from mirrorsync.model import SyncReport
 from mirrorsync.report import plan_document, plan_text, sync_document, sync_summary
 from mirrorsync.settings import Config
 from mirrorsync.sync import NoProgress, Outcome, Progress, Runtime, run_sync
@@ -160,6 +161,14 @@ def _emit_json(doc: Mapping[str, Any]) -> None:
     sys.stdout.flush()
 
 
+def _failure_document(error: MirrorsyncError, *, dry_run: bool) -> dict[str, Any]:
+    # A failed sync still answers with the §7 keys, so scripts can read them unconditionally;
+    # a plan has no failure shape, and empty fetch/keep lists would read as "nothing to do".
+    if dry_run:
+        return {"status": "failed", "error": str(error)}
+    return sync_document(SyncReport(), status="failed", error=str(error))
+
+
 def _load(args: argparse.Namespace, environ: Mapping[str, str]) -> Config:
     path = find_config(args.config, environ, Path.cwd())
     return load_config(path)
@@ -168,7 +177,12 @@ def _load(args: argparse.Namespace, environ: Mapping[str, str]) -> Config:
 def main(argv: Sequence[str] | None = None, *, environ: Mapping[str, str] | None = None) -> int:
     """Run the command line; returns the exit code."""
     env = os.environ if environ is None else environ
-    args = build_parser().parse_args(argv)
+    try:
+        args = build_parser().parse_args(argv)
+    except SystemExit as e:  # --version, --help and usage errors: argparse exits by itself
+        if e.code is None:
+            return 0
+        return e.code if isinstance(e.code, int) else EXIT_USAGE
     bars = sys.stderr.isatty() and not args.quiet and not args.json
     _configure_logging(quiet=args.quiet, verbose=args.verbose, bars=bars)
     dry_run = args.command == "plan" or bool(getattr(args, "dry_run", False))
@@ -178,7 +192,7 @@ def main(argv: Sequence[str] | None = None, *, environ: Mapping[str, str] | None
         for problem in e.problems:
             log.error("%s", problem)
         if args.json:
-            _emit_json({"status": "failed", "error": str(e)})
+            _emit_json(_failure_document(e, dry_run=dry_run))
         return e.exit_code
     token = env.get(cfg.upstream.token_env) or None
     progress: Progress = TqdmProgress(sys.stderr) if bars and not dry_run else NoProgress()
@@ -193,7 +207,7 @@ def _run(
         outcome = asyncio.run(_interruptible(start()))
     except MirrorsyncError as e:
         if args.json:
-            _emit_json({"status": "failed", "error": str(e)})
+            _emit_json(_failure_document(e, dry_run=dry_run))
         else:
             sys.stderr.write(f"mirrorsync: failed: {e}\n")
         return e.exit_code

@@ -363,3 +363,36 @@ async def _check_hash(
             detail=f"sha256 is {actual}, index.json records {entry.sha256}",
         )
     return None
+
+
+# -- repair ------------------------------------------------------------------------------------
+
+
+def prepare_repair(root: Path, report: VerifyReport, *, stamp: str) -> list[str]:
+    """Set aside what a sync must rebuild; returns what was done, one line per action.
+
+    Corrupt files (wrong size or sha256) move to ``.mirrorsync/quarantine/<stamp>/``, never
+    deleted, so that a sync fetches them again; wrong ``SHA256SUMS`` files are removed (a sync
+    regenerates them from the index); leftovers of killed runs are removed. Unlisted files stay:
+    they may be the operator's.
+    """
+    tree = LocalTree(root)
+    actions: list[str] = []
+    quarantine = tree.state_dir / "quarantine" / stamp
+    for problem in report.problems:
+        if problem.kind in ("size", "sha256"):
+            source = tree.final_path(problem.path)
+            if source.is_file():
+                target = quarantine.joinpath(*problem.path.split("/"))
+                target.parent.mkdir(parents=True, exist_ok=True)
+                source.replace(target)
+                actions.append(f"quarantined {problem.path} in {target.parent}")
+        elif problem.kind == "sums":
+            tree.final_path(problem.path).unlink(missing_ok=True)
+            actions.append(f"removed {problem.path} (it is rewritten from the index)")
+        elif problem.kind == "leftover":
+            path = root.joinpath(*problem.path.split("/"))
+            if path.is_file() and not path.is_symlink():
+                path.unlink()
+                actions.append(f"removed leftover {problem.path}")
+    return actions

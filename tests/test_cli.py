@@ -1,0 +1,548 @@
+"""The command line: exit codes, messages, ``--json`` purity, ``--quiet``, config lookup, signals.
+
+In-process runs call ``main`` in a worker thread, because the fake GitHub serves from the test's
+event loop; signal tests start ``python -m mirrorsync`` as a real subprocess.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import json
+import logging
+import os
+import re
+import signal
+import socket
+import sys
+from collections.abc import Iterator, Mapping
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+from fake_github import FakeGitHub
+from mirror_harness import Mirror
+
+from mirrorsync import __version__
+from mirrorsync.cli import main
+from mirrorsync.lock import hold_lock
+
+REPO = Path(__file__).resolve().parents[1]
+WAIT = 30.0
+"""Seconds a subprocess may take to reach a state; generous, only a failing test waits it out."""
+
+# Real names of three eras (../shared/data/gh_release_examples.json).
+NO_SUMS_TAG = "20210724"  # before 2022: no checksum published at all
+NO_SUMS = [
+    "cpython-3.9.6-x86_64-unknown-linux-gnu-install_only-20210724T1424.tar.gz",
+    "cpython-3.9.6-aarch64-apple-darwin-install_only-20210724T1424.tar.gz",
+    "cpython-3.8.11-x86_64-unknown-linux-gnu-pgo+lto-20210724T1424.tar.zst",
+]
+SUMS_TAG = "20240726"  # SHA256SUMS and .sha256 sidecars, no API digest
+SUMS = [
+    "cpython-3.12.4+20240726-x86_64-unknown-linux-gnu-install_only_stripped.tar.gz",
+    "cpython-3.12.4+20240726-aarch64-apple-darwin-install_only_stripped.tar.gz",
+    "cpython-3.12.4+20240726-x86_64-pc-windows-msvc-shared-install_only.tar.gz",
+    "cpython-3.12.4+20240726-aarch64-apple-darwin-pgo+lto-full.tar.zst",
+]
+DIGEST_TAG = "20251217"  # API digests and SHA256SUMS
+DIGEST = [
+    "cpython-3.13.11+20251217-x86_64-unknown-linux-gnu-install_only_stripped.tar.gz",
+    "cpython-3.13.11+20251217-aarch64-apple-darwin-install_only_stripped.tar.gz",
+    "cpython-3.13.11+20251217-x86_64-pc-windows-msvc-install_only.tar.gz",
+    "cpython-3.13.11+20251217-x86_64-unknown-linux-gnu-pgo+lto-full.tar.zst",
+]
+LINUX = DIGEST[0]
+# An unknown platform: listed under "unparsed", never fetched, no failure.
+UNKNOWN = "cpython-3.13.11+20251217-loongarch64-unknown-linux-gnu-install_only.tar.gz"
+
+SYNC_KEYS = {"status", "fetched", "kept", "pruned", "failed", "bytes_downloaded", "seconds"}
+PLAN_KEYS = {"fetch", "keep", "prune", "unparsed", "totals"}
+SUMMARY = re.compile(
+    r"mirrorsync: (?P<status>success|partial|failed): fetched (?P<fetched>\d+) \([^)]*\), "
+    r"kept (?P<kept>\d+), pruned (?P<pruned>\d+), failed (?P<failed>\d+), "
+    r"unparsed (?P<unparsed>\d+) in \d+\.\ds"
+)
+
+
+def three_eras(fake: FakeGitHub) -> None:
+    fake.add_release(NO_SUMS_TAG, NO_SUMS, checksums="none")
+    fake.add_release(SUMS_TAG, SUMS, checksums="sums")
+    fake.add_release(DIGEST_TAG, DIGEST, checksums="digest")
+
+
+def all_paths() -> set[str]:
+    """Every selectable path of ``three_eras`` (no prerelease among them)."""
+    eras = ((NO_SUMS_TAG, NO_SUMS), (SUMS_TAG, SUMS), (DIGEST_TAG, DIGEST))
+    return {f"{tag}/{name}" for tag, names in eras for name in names}
+
+
+async def cli(*argv: str, environ: Mapping[str, str] | None = None) -> int:
+    """``main(argv)`` off the event loop, with an empty environment unless one is given."""
+    return await asyncio.to_thread(main, list(argv), environ={} if environ is None else environ)
+
+
+def one_document(out: str) -> dict[str, Any]:
+    """The whole of stdout parsed as one JSON object (json.loads rejects trailing data)."""
+    doc = json.loads(out)
+    assert isinstance(doc, dict)
+    return doc
+
+
+def assert_consistent(mirror: Mirror) -> None:
+    """Exactly the indexed files are published, each byte-identical to upstream."""
+    indexed = mirror.indexed()
+    assert set(indexed) == mirror.published()
+    for path, entry in indexed.items():
+        tag, name = path.split("/")
+        assert mirror.sha256(path) == entry["sha256"] == mirror.fake.sha256(tag, name)
+    for tag in {p.split("/")[0] for p in indexed}:
+        sums = (mirror.root / tag / "SHA256SUMS").read_text(encoding="utf-8").splitlines()
+        listed = {f"{tag}/{line.split('  ', 1)[1]}": line.split("  ")[0] for line in sums}
+        assert listed == {p: e["sha256"] for p, e in indexed.items() if p.startswith(f"{tag}/")}
+
+
+@pytest.fixture(autouse=True)
+def _restore_logging() -> Iterator[None]:
+    """``main`` reconfigures the ``mirrorsync`` loggers; give later tests theirs back."""
+    loggers = [logging.getLogger(name) for name in ("mirrorsync", "mirrorsync.retry")]
+    saved = [(lg, lg.handlers[:], lg.level, lg.propagate) for lg in loggers]
+    yield
+    for lg, handlers, level, propagate in saved:
+        lg.handlers[:] = handlers
+        lg.setLevel(level)
+        lg.propagate = propagate
+
+
+# -- version and usage ---------------------------------------------------------------------------
+
+
+def test_version_prints_name_and_version(capsys: pytest.CaptureFixture[str]) -> None:
+    """``--version`` prints ``mirrorsync 0.1.0`` on stdout and returns 0."""
+    assert main(["--version"], environ={}) == 0
+    assert capsys.readouterr().out == "mirrorsync 0.1.0\n"
+    assert __version__ == "0.1.0"
+
+
+def test_usage_error_returns_2(capsys: pytest.CaptureFixture[str]) -> None:
+    """An unknown command returns exit code 2 with argparse's usage message on stderr."""
+    assert main(["frobnicate"], environ={}) == 2
+    assert "usage: mirrorsync" in capsys.readouterr().err
+
+
+def child_env(**extra: str) -> dict[str, str]:
+    """The test's environment without mirrorsync's variables, plus ``extra``."""
+    env = {k: v for k, v in os.environ.items() if k not in ("MIRRORSYNC_CONFIG", "GITHUB_TOKEN")}
+    env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(REPO), env.get("PYTHONPATH")]))
+    return env | extra
+
+
+async def spawn(*argv: str, cwd: Path) -> asyncio.subprocess.Process:
+    return await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-m",
+        "mirrorsync",
+        *argv,
+        cwd=cwd,
+        env=child_env(),
+        stdin=asyncio.subprocess.DEVNULL,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
+    )
+
+
+async def test_python_dash_m_version(tmp_path: Path) -> None:
+    """``python -m mirrorsync --version`` prints the version and exits 0."""
+    proc = await spawn("--version", cwd=tmp_path)
+    out, err = await asyncio.wait_for(proc.communicate(), WAIT)
+    assert proc.returncode == 0, err.decode()
+    assert out.decode() == f"mirrorsync {__version__}\n"
+
+
+# -- sync output ---------------------------------------------------------------------------------
+
+
+async def test_sync_success_ends_with_the_summary_line(
+    mirror: Mirror, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A clean sync exits 0, prints nothing on stdout, and stderr's last line is the summary."""
+    three_eras(mirror.fake)
+    mirror.configure()
+    assert await cli("sync", "-c", str(mirror.config_path)) == 0
+    out, err = capsys.readouterr()
+    assert out == ""
+    summary = SUMMARY.fullmatch(err.splitlines()[-1])
+    assert summary is not None, err
+    assert summary.groupdict() == {
+        "status": "success",
+        "fetched": "11",
+        "kept": "0",
+        "pruned": "0",
+        "failed": "0",
+        "unparsed": "0",
+    }
+    assert mirror.published() == all_paths()
+
+
+async def test_default_verbosity_logs_each_file(
+    mirror: Mirror, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Without -q or -v, each fetched file gets its own log line on stderr."""
+    mirror.fake.add_release(DIGEST_TAG, DIGEST)
+    mirror.configure()
+    assert await cli("sync", "-c", str(mirror.config_path)) == 0
+    lines = capsys.readouterr().err.splitlines()
+    for name in DIGEST:
+        assert any(f"{DIGEST_TAG}/{name}" in line and "fetched" in line for line in lines[:-1])
+
+
+async def test_quiet_prints_only_warnings_and_the_summary(
+    mirror: Mirror, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """``--quiet`` leaves on stderr only the unparsed-name warning and the summary line."""
+    mirror.fake.add_release(DIGEST_TAG, [*DIGEST, UNKNOWN])
+    mirror.configure()
+    assert await cli("sync", "-q", "-c", str(mirror.config_path)) == 0
+    out, err = capsys.readouterr()
+    assert out == ""
+    warning, summary = err.splitlines()
+    assert warning.startswith("WARNING: ")
+    assert UNKNOWN in warning
+    match = SUMMARY.fullmatch(summary)
+    assert match is not None
+    assert (match["status"], match["fetched"], match["unparsed"]) == ("success", "4", "1")
+
+
+# -- --json --------------------------------------------------------------------------------------
+
+
+async def test_sync_json_is_one_document_with_the_report(
+    mirror: Mirror, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """``sync --json`` prints exactly one JSON document with the §7 keys and the run's counts."""
+    three_eras(mirror.fake)
+    mirror.configure()
+    assert await cli("sync", "--json", "-c", str(mirror.config_path)) == 0
+    out, err = capsys.readouterr()
+    doc = one_document(out)
+    assert set(doc) >= SYNC_KEYS
+    assert doc["status"] == "success"
+    assert (doc["fetched"], doc["kept"], doc["pruned"], doc["failed"]) == (11, 0, 0, [])
+    assert doc["bytes_downloaded"] == sum(
+        len(mirror.fake.content(*p.split("/"))) for p in all_paths()
+    )
+    assert isinstance(doc["seconds"], float | int)
+    assert SUMMARY.fullmatch(err.splitlines()[-1])
+
+
+async def test_plan_json_lists_fetch_and_keep_sorted_with_null_sha256(
+    mirror: Mirror, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """``plan --json``: §6 keys, fetch + keep = the selection, sorted, null sha256 when unknown."""
+    three_eras(mirror.fake)
+    mirror.configure(releases={"since": "2024-01-01", "latest": None})
+    assert await cli("sync", "-q", "-c", str(mirror.config_path)) == 0
+    mirror.configure()
+    capsys.readouterr()
+    assert await cli("plan", "--json", "-c", str(mirror.config_path)) == 0
+    doc = one_document(capsys.readouterr().out)
+    assert set(doc) >= PLAN_KEYS
+    fetch, keep = doc["fetch"], doc["keep"]
+    assert [f["path"] for f in fetch] == sorted(f"{NO_SUMS_TAG}/{n}" for n in NO_SUMS)
+    assert [k["path"] for k in keep] == sorted(all_paths() - {f["path"] for f in fetch})
+    for item in fetch:  # the pre-2022 era publishes no checksum at all
+        assert item["sha256"] is None
+        assert item["size"] == len(mirror.fake.content(*item["path"].split("/")))
+    for item in keep:
+        assert item["sha256"] == mirror.fake.sha256(*item["path"].split("/"))
+    assert doc["prune"] == []
+    assert doc["unparsed"] == []
+    assert doc["totals"] == {
+        "fetch_files": 3,
+        "fetch_bytes": sum(f["size"] for f in fetch),
+        "keep_files": 8,
+        "prune_files": 0,
+    }
+
+
+async def test_plan_json_names_unparsed_and_prunable_files(
+    mirror: Mirror, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """``plan --json`` lists unparsed upstream names and the files a prune would delete."""
+    mirror.fake.add_release(DIGEST_TAG, [*DIGEST, UNKNOWN])
+    mirror.configure()
+    assert await cli("sync", "-q", "-c", str(mirror.config_path)) == 0
+    mirror.configure(select={"platforms": ["x86_64-unknown-linux-gnu"]})
+    capsys.readouterr()
+    assert await cli("plan", "--json", "-c", str(mirror.config_path)) == 0
+    doc = one_document(capsys.readouterr().out)
+    assert doc["unparsed"] == [UNKNOWN]
+    assert doc["prune"] == [{"path": f"{DIGEST_TAG}/{n}"} for n in sorted(DIGEST[1:3])]
+    assert doc["fetch"] == []
+    assert [k["path"] for k in doc["keep"]] == sorted(
+        f"{DIGEST_TAG}/{n}" for n in (LINUX, DIGEST[3])
+    )
+
+
+async def test_plan_equals_sync_dry_run_and_writes_nothing(
+    mirror: Mirror, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """``plan --json`` and ``sync --dry-run --json`` print the same document; no root is created."""
+    three_eras(mirror.fake)
+    mirror.configure()
+    assert await cli("plan", "--json", "-c", str(mirror.config_path)) == 0
+    plan = one_document(capsys.readouterr().out)
+    assert await cli("sync", "--dry-run", "--json", "-c", str(mirror.config_path)) == 0
+    dry = one_document(capsys.readouterr().out)
+    assert plan == dry
+    assert len(plan["fetch"]) == 11
+    assert not mirror.root.exists()
+    # Only checksum lists are read; no archive is downloaded.
+    assert {h.asset for h in mirror.fake.downloads()} <= {"SHA256SUMS"}
+
+
+async def test_plan_without_json_prints_a_readable_plan(
+    mirror: Mirror, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Plain ``plan`` prints one line per file to fetch and a totals line on stdout."""
+    mirror.fake.add_release(DIGEST_TAG, DIGEST)
+    mirror.configure()
+    assert await cli("plan", "-c", str(mirror.config_path)) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert [line.split()[1] for line in lines[:-1]] == sorted(f"{DIGEST_TAG}/{n}" for n in DIGEST)
+    assert lines[-1].startswith("4 to fetch")
+    assert not mirror.root.exists()
+
+
+# -- exit codes ----------------------------------------------------------------------------------
+
+
+async def test_corrupt_asset_exits_1_naming_it(
+    mirror: Mirror, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A corrupt download exits 1 with status partial and its path in ``failed``; the rest syncs."""
+    mirror.fake.add_release(DIGEST_TAG, DIGEST)
+    mirror.fake.corrupt(LINUX)
+    mirror.configure(download={"retries": 0})
+    assert await cli("sync", "--json", "-c", str(mirror.config_path)) == 1
+    out, err = capsys.readouterr()
+    doc = one_document(out)
+    assert doc["status"] == "partial"
+    assert [f["path"] for f in doc["failed"]] == [f"{DIGEST_TAG}/{LINUX}"]
+    assert "sha256" in doc["failed"][0]["error"]
+    assert doc["fetched"] == 3
+    assert f"{DIGEST_TAG}/{LINUX}" in err
+    summary = SUMMARY.fullmatch(err.splitlines()[-1])
+    assert summary is not None
+    assert (summary["status"], summary["failed"]) == ("partial", "1")
+    assert mirror.published() == {f"{DIGEST_TAG}/{n}" for n in DIGEST[1:]}
+
+
+@pytest.mark.parametrize("as_json", [False, True], ids=["text", "json"])
+async def test_empty_listing_exits_2(
+    mirror: Mirror, capsys: pytest.CaptureFixture[str], *, as_json: bool
+) -> None:
+    """An empty upstream listing exits 2 and says so; with --json as one failed document."""
+    mirror.fake.empty_listing()
+    mirror.configure(download={"retries": 0})
+    extra = ["--json"] if as_json else []
+    assert await cli("sync", *extra, "-c", str(mirror.config_path)) == 2
+    out, err = capsys.readouterr()
+    if as_json:
+        doc = one_document(out)
+        assert set(doc) >= SYNC_KEYS
+        assert (doc["status"], doc["fetched"], doc["failed"]) == ("failed", 0, [])
+        assert "empty" in doc["error"]
+    else:
+        assert out == ""
+        assert err.splitlines()[-1].startswith("mirrorsync: failed: ")
+        assert "empty" in err.splitlines()[-1]
+    assert not (mirror.root / "index.json").exists()
+
+
+def write_config(path: Path, text: str) -> Path:
+    path.write_text(text, encoding="utf-8")
+    return path
+
+
+async def test_config_errors_are_all_listed_with_key_paths(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A config with a wrong type and an unknown key exits 2, naming both by key path."""
+    config = write_config(
+        tmp_path / "mirror.yaml", "select:\n  platforms: [12, x86_64-*]\n  colour: blue\n"
+    )
+    assert await cli("sync", "-c", str(config)) == 2
+    out, err = capsys.readouterr()
+    assert out == ""
+    assert f"{config}: select.platforms[0]: expected a string, got 12" in err
+    assert f"{config}: select.colour: unknown key" in err
+    assert not (tmp_path / "mirror").exists()
+
+
+@pytest.mark.parametrize("command", ["sync", "plan"])
+async def test_config_errors_with_json_are_one_document(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], command: str
+) -> None:
+    """With --json, a config error prints exactly one failed document naming every problem."""
+    config = write_config(tmp_path / "mirror.yaml", "select:\n  platforms: [12]\nbogus: 1\n")
+    assert await cli(command, "--json", "-c", str(config)) == 2
+    doc = one_document(capsys.readouterr().out)
+    assert doc["status"] == "failed"
+    assert "select.platforms[0]" in doc["error"]
+    assert "bogus" in doc["error"]
+    if command == "sync":  # the §7 keys, so that scripts can read them unconditionally
+        assert set(doc) >= SYNC_KEYS
+        assert (doc["fetched"], doc["kept"], doc["failed"]) == (0, 0, [])
+
+
+async def test_yaml_syntax_error_names_line_and_column(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A YAML syntax error exits 2 with the file, line and column of the problem."""
+    config = write_config(
+        tmp_path / "mirror.yaml",
+        "prune: false\nselect:\n  platforms: [x86_64-*\n  flavors: [full]\n",
+    )
+    assert await cli("plan", "-c", str(config)) == 2
+    err = capsys.readouterr().err
+    assert re.search(rf"{re.escape(str(config))}:4:\d+: ", err), err
+
+
+async def test_missing_config_exits_2_with_advice(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Without any config file, sync exits 2 and points at -c and MIRRORSYNC_CONFIG."""
+    monkeypatch.chdir(tmp_path)
+    assert await cli("sync") == 2
+    err = capsys.readouterr().err
+    assert str(tmp_path / "mirror.yaml") in err
+    assert "-c" in err
+    assert "MIRRORSYNC_CONFIG" in err
+
+
+@pytest.mark.parametrize(
+    ("use_option", "use_env", "expected"),
+    [
+        (True, True, "option"),  # -c wins over the variable and ./mirror.yaml
+        (False, True, "env"),  # then MIRRORSYNC_CONFIG, over ./mirror.yaml
+        (False, False, "cwd"),  # then ./mirror.yaml
+    ],
+)
+async def test_config_lookup_order(
+    mirror: Mirror,
+    monkeypatch: pytest.MonkeyPatch,
+    *,
+    use_option: bool,
+    use_env: bool,
+    expected: str,
+) -> None:
+    """The config is -c, else $MIRRORSYNC_CONFIG, else ./mirror.yaml; its paths are its own."""
+    mirror.fake.add_release(DIGEST_TAG, DIGEST[:1])
+    config = {"upstream": {"api_url": mirror.fake.api_url}, "target": {"path": "mirror"}}
+    for where in ("option", "env", "cwd"):
+        (mirror.base / where).mkdir()
+        (mirror.base / where / "mirror.yaml").write_text(yaml.safe_dump(config), encoding="utf-8")
+    monkeypatch.chdir(mirror.base / "cwd")
+    argv = ["sync", "-q"]
+    if use_option:
+        argv += ["-c", str(Path("..", "option", "mirror.yaml"))]  # relative to the cwd
+    environ = {"MIRRORSYNC_CONFIG": str(mirror.base / "env" / "mirror.yaml")} if use_env else {}
+    assert await cli(*argv, environ=environ) == 0
+    synced = {w for w in ("option", "env", "cwd") if (mirror.base / w / "mirror").exists()}
+    assert synced == {expected}
+
+
+async def test_held_lock_exits_3_naming_the_holder(
+    mirror: Mirror, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """While another run holds the lock, sync exits 3 naming its pid and host, touching nothing."""
+    mirror.fake.add_release(DIGEST_TAG, DIGEST)
+    mirror.configure()
+    with hold_lock(mirror.root / ".mirrorsync" / "lock"):
+        assert await cli("sync", "-c", str(mirror.config_path)) == 3
+    err = capsys.readouterr().err
+    assert f"pid {os.getpid()}" in err
+    assert f"host {socket.gethostname()}" in err
+    assert mirror.fake.downloads() == []
+    assert not (mirror.root / "index.json").exists()
+
+
+# -- the token -----------------------------------------------------------------------------------
+
+
+async def test_token_from_token_env_reaches_the_api_and_is_never_logged(
+    mirror: Mirror, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The variable named by upstream.token_env is sent as a Bearer token and never printed."""
+    secret = "ghp_cliTokenThatMustNotLeak0123456789"
+    three_eras(mirror.fake)
+    mirror.configure(upstream={"token_env": "PBS_MIRROR_TOKEN"})
+    environ = {"PBS_MIRROR_TOKEN": secret}
+    assert await cli("sync", "-v", "-c", str(mirror.config_path), environ=environ) == 0
+    out, err = capsys.readouterr()
+    api = mirror.fake.api_hits()
+    assert api
+    assert all(h.headers.get("Authorization") == f"Bearer {secret}" for h in api)
+    assert err  # -v did log
+    assert secret not in out
+    assert secret not in err
+    assert mirror.fake.auth_violations == []
+
+
+async def test_no_token_without_the_variable(mirror: Mirror) -> None:
+    """With the token variable unset, API requests carry no Authorization header."""
+    mirror.fake.add_release(DIGEST_TAG, DIGEST[:1])
+    mirror.configure(upstream={"token_env": "PBS_MIRROR_TOKEN"})
+    assert (
+        await cli("sync", "-q", "-c", str(mirror.config_path), environ={"GITHUB_TOKEN": "x"}) == 0
+    )
+    assert mirror.fake.api_hits()
+    assert all("Authorization" not in h.headers for h in mirror.fake.api_hits())
+
+
+# -- signals -------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGTERM], ids=["SIGINT", "SIGTERM"])
+async def test_signal_exits_130_with_a_consistent_tree_and_next_run_resumes(
+    mirror: Mirror, capsys: pytest.CaptureFixture[str], signum: signal.Signals
+) -> None:
+    """A signal mid-download exits 130 leaving only verified indexed files; a rerun completes."""
+    mirror.fake.add_release(DIGEST_TAG, DIGEST)
+    stalled = max(DIGEST)  # fetched last: with one download at a time the others are in place
+    mirror.fake.stall(stalled)
+    mirror.configure(download={"retries": 0, "concurrency": 1})
+    proc = await spawn("sync", "-c", str(mirror.config_path), cwd=mirror.base)
+    try:
+        await asyncio.wait_for(mirror.fake.stalled.wait(), WAIT)
+    except TimeoutError:
+        proc.kill()
+        _, err = await proc.communicate()
+        pytest.fail(f"the download never stalled; exit {proc.returncode}: {err.decode()}")
+    proc.send_signal(signum)
+    try:
+        _, err = await asyncio.wait_for(proc.communicate(), WAIT)
+    finally:
+        if proc.returncode is None:
+            proc.kill()
+            await proc.wait()
+    assert proc.returncode == 130, err.decode()
+    assert f"interrupted by {signum.name}" in err.decode()
+
+    everything = {f"{DIGEST_TAG}/{n}" for n in DIGEST}
+    assert_consistent(mirror)
+    assert mirror.published() == everything - {f"{DIGEST_TAG}/{stalled}"}
+    assert mirror.status()["status"] == "interrupted"
+
+    assert await cli("sync", "-q", "-c", str(mirror.config_path)) == 0
+    summary = SUMMARY.fullmatch(capsys.readouterr().err.splitlines()[-1])
+    assert summary is not None
+    assert (summary["fetched"], summary["kept"]) == ("1", "3")
+    assert_consistent(mirror)
+    assert mirror.published() == everything
+    assert mirror.status()["status"] == "success"
+    assert hashlib.sha256((mirror.root / DIGEST_TAG / stalled).read_bytes()).hexdigest() == (
+        mirror.fake.sha256(DIGEST_TAG, stalled)
+    )
