@@ -5,12 +5,14 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import dataclasses
 import json
 import logging
 import os
 import signal
 import sys
 from collections.abc import Awaitable, Callable, Mapping, Sequence
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, TextIO, TypeVar
 
@@ -19,10 +21,13 @@ from tqdm import tqdm
 from mirrorsync import __version__
 from mirrorsync.config import find_config, load_config
 from mirrorsync.errors import ConfigError, Interrupted, MirrorsyncError
+from mirrorsync.lock import hold_lock
 from mirrorsync.model import SyncReport
 from mirrorsync.report import plan_document, plan_text, sync_document, sync_summary
 from mirrorsync.settings import Config
 from mirrorsync.sync import NoProgress, Outcome, Progress, Runtime, run_sync
+from mirrorsync.tree import STATE_DIR
+from mirrorsync.verify import VerifyReport, prepare_repair, verify_document, verify_tree
 
 log = logging.getLogger("mirrorsync")
 T = TypeVar("T")
@@ -64,9 +69,29 @@ def build_parser() -> argparse.ArgumentParser:
     )
     output_options(sync)
 
+    sync.add_argument(
+        "--prune", action="store_true", help="prune this run, as if the config said prune: true"
+    )
+
     plan = commands.add_parser("plan", help="show what a sync would do (sync --dry-run)")
     config_option(plan)
     output_options(plan)
+
+    verify = commands.add_parser("verify", help="check the mirror against its index.json")
+    where = verify.add_mutually_exclusive_group()
+    where.add_argument(
+        "-c", "--config", metavar="FILE", help="the configuration file naming the mirror"
+    )
+    where.add_argument(
+        "--root", metavar="DIR", help="a mirror root, e.g. a copied tree; no config needed"
+    )
+    verify.add_argument("--full", action="store_true", help="also re-hash every file")
+    verify.add_argument(
+        "--repair",
+        action="store_true",
+        help="set corrupt files aside, fetch them again from upstream and rewrite the indexes",
+    )
+    output_options(verify)
     return parser
 
 
@@ -185,6 +210,8 @@ def main(argv: Sequence[str] | None = None, *, environ: Mapping[str, str] | None
         return e.code if isinstance(e.code, int) else EXIT_USAGE
     bars = sys.stderr.isatty() and not args.quiet and not args.json
     _configure_logging(quiet=args.quiet, verbose=args.verbose, bars=bars)
+    if args.command == "verify":
+        return _verify_command(args, env, bars=bars)
     dry_run = args.command == "plan" or bool(getattr(args, "dry_run", False))
     try:
         cfg = _load(args, env)
@@ -194,6 +221,8 @@ def main(argv: Sequence[str] | None = None, *, environ: Mapping[str, str] | None
         if args.json:
             _emit_json(_failure_document(e, dry_run=dry_run))
         return e.exit_code
+    if getattr(args, "prune", False):
+        cfg = dataclasses.replace(cfg, prune=True)
     token = env.get(cfg.upstream.token_env) or None
     progress: Progress = TqdmProgress(sys.stderr) if bars and not dry_run else NoProgress()
     runtime = Runtime(progress=progress, token=token)
@@ -228,3 +257,93 @@ def _run(
         _emit_json(sync_document(report, status=status, error=outcome.refused))
     sys.stderr.write(sync_summary(report, status=status) + "\n")
     return outcome.exit_code
+
+
+def _verify_target(args: argparse.Namespace, env: Mapping[str, str]) -> tuple[Path, Config | None]:
+    """The root to verify, and the config when one is needed or given; ``ConfigError`` else."""
+    if args.root is not None:
+        if args.repair:
+            raise ConfigError(
+                ["--repair fetches from upstream and needs the configuration: use -c FILE"]
+            )
+        root = Path(args.root).expanduser().absolute()
+        cfg = None
+    else:
+        cfg = _load(args, env)
+        root = cfg.target.path
+    if not root.is_dir():
+        raise ConfigError([f"{root}: no mirror there (the directory does not exist)"])
+    return root, cfg
+
+
+def _verify_command(args: argparse.Namespace, env: Mapping[str, str], *, bars: bool) -> int:
+    try:
+        root, cfg = _verify_target(args, env)
+    except ConfigError as e:
+        for line in e.problems:
+            log.error("%s", line)
+        if args.json:
+            _emit_json({"status": "failed", "error": str(e)})
+        return e.exit_code
+    token = (env.get(cfg.upstream.token_env) or None) if cfg else None
+    work = _verify(root, cfg, full=args.full, repair=args.repair, bars=bars, token=token)
+    try:
+        report, actions = asyncio.run(_interruptible(work))
+    except MirrorsyncError as e:
+        if args.json:
+            _emit_json({"status": "failed", "error": str(e)})
+        else:
+            sys.stderr.write(f"mirrorsync verify: failed: {e}\n")
+        return e.exit_code
+    if args.json:
+        _emit_json(verify_document(report) | ({"repaired": actions} if args.repair else {}))
+    else:
+        for problem in report.problems:
+            log.warning("%s: %s: %s", problem.path, problem.kind, problem.detail)
+    hashed = f", {report.bytes_hashed} bytes hashed" if args.full else ""
+    outcome = "ok" if report.ok else f"{len(report.problems)} problem(s)"
+    sys.stderr.write(
+        f"mirrorsync verify: {outcome}: {report.files_checked} files checked{hashed}\n"
+    )
+    return 0 if report.ok else 1
+
+
+async def _verify(
+    root: Path, cfg: Config | None, *, full: bool, repair: bool, bars: bool, token: str | None
+) -> tuple[VerifyReport, list[str]]:
+    report = await _verify_once(root, full=full, bars=bars)
+    if not repair or report.ok or cfg is None:
+        return report, []
+    now = datetime.now(UTC)
+    with contextlib.ExitStack() as stack:
+        if (root / STATE_DIR).is_dir():
+            stack.enter_context(hold_lock(root / STATE_DIR / "lock"))
+        actions = prepare_repair(root, report, stamp=now.strftime("%Y%m%dT%H%M%SZ"))
+    for action in actions:
+        log.info("repair: %s", action)
+    outcome = await run_sync(cfg, runtime=Runtime(token=token))
+    log.info("repair: sync fetched %d file(s)", outcome.report.fetched)
+    actions.append(f"sync fetched {outcome.report.fetched} file(s)")
+    return await _verify_once(root, full=full, bars=bars), actions
+
+
+async def _verify_once(root: Path, *, full: bool, bars: bool) -> VerifyReport:
+    if not (full and bars):
+        return await verify_tree(root, full=full)
+    total = _listed_bytes(root)
+    with tqdm(
+        total=total, unit="B", unit_scale=True, unit_divisor=1024, desc="hashing", file=sys.stderr
+    ) as bar:
+
+        def advance(n: int) -> None:
+            bar.update(n)
+
+        return await verify_tree(root, full=True, on_bytes=advance)
+
+
+def _listed_bytes(root: Path) -> int | None:
+    try:
+        doc = json.loads((root / "index.json").read_bytes())
+        return sum(int(f["size"]) for f in doc["files"])
+    except (OSError, ValueError, KeyError, TypeError):
+        return None

@@ -1,0 +1,94 @@
+"""``mirrorsync verify`` from the command line: checking, --full, --repair, a copied tree."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from pathlib import Path
+
+import pytest
+from mirror_harness import Mirror
+
+from mirrorsync.cli import main
+
+TAG = "20251217"
+NAMES = [
+    "cpython-3.13.11+20251217-x86_64-unknown-linux-gnu-install_only_stripped.tar.gz",
+    "cpython-3.13.11+20251217-aarch64-apple-darwin-install_only_stripped.tar.gz",
+]
+
+
+async def cli(*argv: str) -> int:
+    return await asyncio.to_thread(main, list(argv), environ={})
+
+
+@pytest.fixture
+async def synced(mirror: Mirror) -> Mirror:
+    mirror.fake.add_release(TAG, NAMES)
+    mirror.configure()
+    assert (await mirror.sync()).exit_code == 0
+    return mirror
+
+
+def flip_a_byte(path: Path) -> None:
+    data = bytearray(path.read_bytes())
+    data[len(data) // 2] ^= 0xFF
+    path.write_bytes(bytes(data))
+
+
+async def test_clean_mirror_verifies_with_exit_0(
+    synced: Mirror, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A freshly synced mirror verifies clean, fast and full, and --json says ok."""
+    assert await cli("verify", "-c", str(synced.config_path)) == 0
+    assert await cli("verify", "-c", str(synced.config_path), "--full", "--json") == 0
+    doc = json.loads(capsys.readouterr().out)
+    assert doc["status"] == "ok"
+    assert doc["files_checked"] == 2
+    assert doc["bytes_hashed"] == sum(len(synced.fake.content(TAG, n)) for n in NAMES)
+
+
+async def test_same_size_corruption_needs_full(
+    synced: Mirror, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A flipped byte passes the fast check and fails --full with exit 1, naming the file."""
+    flip_a_byte(synced.root / TAG / NAMES[0])
+    assert await cli("verify", "--root", str(synced.root)) == 0
+    capsys.readouterr()
+    assert await cli("verify", "--root", str(synced.root), "--full", "--json") == 1
+    doc = json.loads(capsys.readouterr().out)
+    assert [(p["path"], p["kind"]) for p in doc["problems"]] == [(f"{TAG}/{NAMES[0]}", "sha256")]
+
+
+async def test_repair_refetches_corrupt_and_missing_files(synced: Mirror) -> None:
+    """--repair sets the corrupt file aside, fetches both files again, and ends clean."""
+    flip_a_byte(synced.root / TAG / NAMES[0])
+    (synced.root / TAG / NAMES[1]).unlink()
+    (synced.root / TAG / "SHA256SUMS").write_text("garbage\n", encoding="utf-8")
+    synced.fake.reset_hits()
+    code = await cli("verify", "-c", str(synced.config_path), "--full", "--repair")
+    assert code == 0
+    for name in NAMES:
+        assert (synced.root / TAG / name).read_bytes() == synced.fake.content(TAG, name)
+    assert {h.asset for h in synced.fake.downloads()} == set(NAMES)
+    quarantined = list((synced.root / ".mirrorsync" / "quarantine").rglob(NAMES[0]))
+    assert len(quarantined) == 1
+    assert await cli("verify", "--root", str(synced.root), "--full") == 0
+
+
+async def test_repair_needs_the_config(synced: Mirror) -> None:
+    """--repair with only --root is a usage error (exit 2): it needs to know the upstream."""
+    assert await cli("verify", "--root", str(synced.root), "--repair") == 2
+
+
+async def test_missing_root_is_a_usage_error(tmp_path: Path) -> None:
+    """verify of a directory that does not exist exits 2 instead of reporting a missing index."""
+    assert await cli("verify", "--root", str(tmp_path / "nowhere")) == 2
+
+
+async def test_copied_tree_verifies_without_config(synced: Mirror, tmp_path: Path) -> None:
+    """A tree copied elsewhere (a USB stick) verifies with --root and no config file at all."""
+    stick = tmp_path / "stick"
+    proc = await asyncio.create_subprocess_exec("cp", "-a", str(synced.root), str(stick))
+    assert await proc.wait() == 0
+    assert await cli("verify", "--root", str(stick), "--full") == 0
