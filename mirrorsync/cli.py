@@ -24,6 +24,7 @@ from mirrorsync.errors import ConfigError, Interrupted, MirrorsyncError
 from mirrorsync.lock import hold_lock
 from mirrorsync.model import SyncReport
 from mirrorsync.report import plan_document, plan_text, sync_document, sync_summary
+from mirrorsync.serve import serve
 from mirrorsync.settings import Config
 from mirrorsync.sync import NoProgress, Outcome, Progress, Runtime, run_sync
 from mirrorsync.tree import STATE_DIR
@@ -92,6 +93,20 @@ def build_parser() -> argparse.ArgumentParser:
         help="set corrupt files aside, fetch them again from upstream and rewrite the indexes",
     )
     output_options(verify)
+
+    serve = commands.add_parser("serve", help="serve the mirror over HTTP (LAN, air-gapped site)")
+    where = serve.add_mutually_exclusive_group()
+    where.add_argument(
+        "-c", "--config", metavar="FILE", help="the configuration file naming the mirror"
+    )
+    where.add_argument("--root", metavar="DIR", help="the mirror root to serve")
+    serve.add_argument(
+        "--host", default="127.0.0.1", help="address to bind (default 127.0.0.1: this machine)"
+    )
+    serve.add_argument("--port", type=int, default=8000, help="port (default 8000; 0 = any)")
+    serve.add_argument("-q", "--quiet", action="store_true", help="no access log")
+    serve.add_argument("-v", "--verbose", action="store_true", help="debug logging")
+    serve.set_defaults(json=False)
     return parser
 
 
@@ -212,6 +227,8 @@ def main(argv: Sequence[str] | None = None, *, environ: Mapping[str, str] | None
     _configure_logging(quiet=args.quiet, verbose=args.verbose, bars=bars)
     if args.command == "verify":
         return _verify_command(args, env, bars=bars)
+    if args.command == "serve":
+        return _serve_command(args, env)
     dry_run = args.command == "plan" or bool(getattr(args, "dry_run", False))
     try:
         cfg = _load(args, env)
@@ -347,3 +364,23 @@ def _listed_bytes(root: Path) -> int | None:
         return sum(int(f["size"]) for f in doc["files"])
     except (OSError, ValueError, KeyError, TypeError):
         return None
+
+
+def _serve_command(args: argparse.Namespace, env: Mapping[str, str]) -> int:
+    try:
+        if args.root is not None:
+            root = Path(args.root).expanduser().absolute()
+        else:
+            root = _load(args, env).target.path
+        work = serve(root, host=args.host, port=args.port)
+        asyncio.run(_interruptible(work))
+    except Interrupted:
+        return 0  # serving ends by being interrupted: that is success
+    except ConfigError as e:
+        for line in e.problems:
+            log.error("%s", line)
+        return e.exit_code
+    except MirrorsyncError as e:
+        sys.stderr.write(f"mirrorsync serve: failed: {e}\n")
+        return e.exit_code
+    return 0
