@@ -27,6 +27,7 @@ from packaging.specifiers import InvalidSpecifier
 from mirrorsync.errors import ConfigError
 from mirrorsync.filters import compile_python_spec, is_safe_tag
 from mirrorsync.model import FLAVORS, VARIANTS
+from mirrorsync.ratelimit import parse_rate
 from mirrorsync.settings import (
     Config,
     DownloadConfig,
@@ -282,6 +283,17 @@ def _base_url(value: object, at: _At) -> str | None:
     return text.rstrip("/")
 
 
+def _max_rate(value: object, at: _At) -> int | None:
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, str | int | float):
+        at.fail(f"expected a rate such as 20M, 500K or a number of bytes, got {_describe(value)}")
+    try:
+        return parse_rate(value)
+    except ValueError as e:
+        at.fail(str(e))
+
+
 def _token_env(value: object, at: _At) -> str:
     text = _string(value, at)
     if _TOKEN_VALUE.fullmatch(text):
@@ -485,8 +497,12 @@ _SECTIONS: dict[str, _Section] = {
         later=frozenset({"url", "endpoint_url", "region", "addressing_style", "checksum"}),
     ),
     "download": _Section(
-        {"concurrency": _int_range(1, 256), "retries": _int_range(0, 100), "timeout": _seconds},
-        later=frozenset({"max_rate"}),
+        {
+            "concurrency": _int_range(1, 256),
+            "retries": _int_range(0, 100),
+            "timeout": _seconds,
+            "max_rate": _max_rate,
+        },
     ),
     "publish": _Section(
         {

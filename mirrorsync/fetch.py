@@ -22,6 +22,7 @@ from mirrorsync.errors import (
     TargetError,
 )
 from mirrorsync.model import Asset
+from mirrorsync.ratelimit import RateLimiter
 from mirrorsync.retry import IncompleteBody, RetryPolicy, TransientHTTPError, rate_limit_wait
 from mirrorsync.tree import describe_os_error
 
@@ -117,6 +118,7 @@ async def fetch_asset(
     staged: Path,
     retry: RetryPolicy,
     on_bytes: Callable[[int], None] = lambda _: None,
+    limiter: RateLimiter | None = None,
 ) -> Fetched:
     """Download ``asset`` into ``staged``, resuming what a previous attempt left there.
 
@@ -125,7 +127,9 @@ async def fetch_asset(
     is tried once more from the first byte. Raises ``AssetError`` subclasses, or ``TargetError``
     when the staging file cannot be written.
     """
-    download = _Download(http, asset, part=_Part(staged), retry=retry, on_bytes=on_bytes)
+    download = _Download(
+        http, asset, part=_Part(staged), retry=retry, on_bytes=on_bytes, limiter=limiter
+    )
     try:
         try:
             return await download.run()
@@ -158,7 +162,9 @@ class _Download:
         part: _Part,
         retry: RetryPolicy,
         on_bytes: Callable[[int], None],
+        limiter: RateLimiter | None,
     ) -> None:
+        self.limiter = limiter
         self.http = http
         self.asset = asset
         self.part = part
@@ -216,6 +222,8 @@ class _Download:
                 pending += len(chunk)
                 self.received += len(chunk)
                 self.on_bytes(len(chunk))
+                if self.limiter is not None:
+                    await self.limiter.take(len(chunk))
                 if pending >= WRITE_BATCH:
                     data, batch, pending = b"".join(batch), [], 0
                     await asyncio.to_thread(part.write, data)

@@ -47,6 +47,8 @@ class DownloadConfig:
     retries: int = 5
     timeout: float = 60.0
     """Seconds a connection may stall without receiving data (never a total-time limit)."""
+    max_rate: int | None = None
+    """Aggregate download bytes per second; None means unlimited."""
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

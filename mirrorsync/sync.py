@@ -45,6 +45,7 @@ from mirrorsync.manifest import (
 from mirrorsync.model import Asset, Failure, IndexEntry, Plan, SyncReport, UpstreamAsset
 from mirrorsync.pages import RunInfo
 from mirrorsync.plan import make_plan
+from mirrorsync.ratelimit import RateLimiter
 from mirrorsync.retry import RetryPolicy
 from mirrorsync.settings import Config
 from mirrorsync.source import ReleaseSource
@@ -58,6 +59,9 @@ CHECKSUM_FILE_LIMIT = 8 << 20
 """A release's SHA256SUMS is ~100 KB; anything far larger is not a checksum list."""
 HASH_BLOCK = 1 << 20
 STATUS_PATH = "status.json"
+HISTORY_PATH = "history.jsonl"
+HISTORY_KEEP = 200
+"""Runs remembered in ``history.jsonl`` (one JSON object a line, oldest first)."""
 
 
 class Progress(Protocol):
@@ -96,6 +100,8 @@ class Runtime:
     sleep: Callable[[float], Awaitable[None]] = asyncio.sleep
     clock: Callable[[], float] = time.time
     """Epoch seconds, for rate-limit resets."""
+    monotonic: Callable[[], float] = time.monotonic
+    """For the bandwidth cap."""
     now: Callable[[], datetime] = _utcnow
     progress: Progress = field(default_factory=NoProgress)
     token: str | None = None
@@ -134,6 +140,10 @@ class _Run:
         self.tree = tree
         self.rt = rt
         self.retry = rt.retry_policy(cfg)
+        rate = cfg.download.max_rate
+        self.limiter = (
+            RateLimiter(rate, clock=rt.monotonic, sleep=rt.sleep) if rate is not None else None
+        )
         self.dry_run = dry_run
         self.started = rt.now()
         self.t0 = time.monotonic()
@@ -414,6 +424,7 @@ class _Run:
                         staged=self.tree.staging_path(asset.path),
                         retry=self.retry,
                         on_bytes=progress.advance,
+                        limiter=self.limiter,
                     )
                     await self.tree.publish(got.staged, asset.path)
                 except AssetError as e:
@@ -537,19 +548,45 @@ class _Run:
         }
         if error:
             extra["error"] = error
+        # Before the run reached its files, the mirror is still what the old index says.
+        holding = self.entries if self.entries or self.changes else self.previous
+        ended = self.rt.now()
         write_atomic(
             path,
             render_status(
                 previous=previous,
                 status=status,
                 started=self.started,
-                ended=self.rt.now(),
+                ended=ended,
                 upstream=f"{self.cfg.upstream.api_url}/repos/{self.cfg.upstream.repo}",
-                size=sum(e.size for e in self.entries.values()),
-                files=len(self.entries),
+                size=sum(e.size for e in holding.values()),
+                files=len(holding),
                 extra=extra,
             ),
         )
+        record = {
+            "started": timestamp(self.started),
+            "ended": timestamp(ended),
+            "status": status,
+            "seconds": round(time.monotonic() - self.t0, 3),
+            "files": len(holding),
+            **{k: v for k, v in extra.items() if k != "generator"},
+        }
+        append_history(self.tree.state_dir / HISTORY_PATH, record)
+
+
+def append_history(path: Path, record: Mapping[str, Any]) -> None:
+    """Append one run to the history, keeping the last ``HISTORY_KEEP`` runs."""
+    line = json.dumps(record, separators=(",", ":")) + "\n"
+    try:
+        lines = path.read_text(encoding="utf-8").splitlines(keepends=True)
+    except FileNotFoundError:
+        lines = []
+    except (OSError, UnicodeDecodeError) as e:
+        log.warning("%s: unreadable (%s); starting a new history", path, e)
+        lines = []
+    lines = [*lines[-(HISTORY_KEEP - 1) :], line]
+    write_atomic(path, "".join(lines).encode("utf-8"))
 
 
 def _plan_exit(plan: Plan) -> int:

@@ -29,6 +29,8 @@ from dataclasses import dataclass
 from typing import Any, Final
 from urllib.parse import quote, unquote, urlsplit
 
+from packaging.version import Version
+
 from mirrorsync.errors import InvalidAssetName
 from mirrorsync.model import AssetName, IndexEntry
 from mirrorsync.naming import parse_asset_name
@@ -93,7 +95,6 @@ _MIN_PYTHON: Final = (3, 8)
 _MUSL_DYNAMIC_SINCE: Final = "20250311"
 """The first release whose musl builds are dynamically linked (PBS ``2e0477b6``)."""
 _VARIANT_OPTIONS: Final = frozenset({"freethreaded", "debug"})
-_VERSION: Final = re.compile(r"([0-9]+)\.([0-9]+)\.([0-9]+)((?:a|b|rc)[0-9]+)?", re.ASCII)
 _TAG: Final = re.compile(r"[0-9]{8}", re.ASCII)
 _SHA256: Final = re.compile(r"[0-9a-f]{64}", re.ASCII)
 
@@ -154,6 +155,13 @@ class _Candidate:
         }
 
 
+def _version(python: str) -> tuple[int, int, int, str]:
+    """``3.15.0a5`` -> ``(3, 15, 0, "a5")``; the name grammar guarantees X.Y.Z[pre]."""
+    v = Version(python)
+    major, minor, patch = v.release
+    return major, minor, patch, "".join(map(str, v.pre or ()))
+
+
 def _uv_skips(p: AssetName, *, tag: str, version: tuple[int, int, int, str]) -> bool:
     """Whether uv's list builder leaves this archive out (see the module docstring)."""
     return (
@@ -173,10 +181,13 @@ def _candidate(entry: IndexEntry) -> _Candidate | None:
     except InvalidAssetName:
         return None
     arch, _, vendor_os = p.platform.partition("-")
-    if (m := _VERSION.fullmatch(p.python)) is None or arch not in ARCH_FAMILIES:
-        return None
-    version = (int(m[1]), int(m[2]), int(m[3]), m[4] or "")
-    if vendor_os not in VENDOR_OS or _uv_skips(p, tag=tag, version=version):
+    version = _version(p.python)
+    # A triple that naming learns before these tables do is left out, never guessed at.
+    if (
+        arch not in ARCH_FAMILIES
+        or vendor_os not in VENDOR_OS
+        or _uv_skips(p, tag=tag, version=version)
+    ):
         return None
     sha256 = entry.sha256.lower()
     if _SHA256.fullmatch(sha256) is None:

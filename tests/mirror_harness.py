@@ -67,6 +67,7 @@ class Mirror:
         return Runtime(
             sleep=self.sleep,
             clock=self.clock,
+            monotonic=self.clock,
             now=lambda: datetime.fromtimestamp(self.clock(), UTC),
             token=self.token,
         )

@@ -255,9 +255,7 @@ async def test_copied_tree_verifies_with_root_only(synced: Mirror, tmp_path: Pat
     """A copy without config or state directory verifies clean in full mode and stays unchanged."""
     stick = tmp_path / "usb" / "python"
     # Like `cp -a`: links stay links (the Astral-layout link would loop if followed).
-    shutil.copytree(
-        synced.root, stick, symlinks=True, ignore=shutil.ignore_patterns(".mirrorsync")
-    )
+    shutil.copytree(synced.root, stick, symlinks=True, ignore=shutil.ignore_patterns(".mirrorsync"))
     synced.config_path.unlink()
     shutil.rmtree(synced.root)
     before = snapshot(stick)

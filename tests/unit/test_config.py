@@ -22,6 +22,7 @@ from mirrorsync.settings import (
 )
 
 REPO = Path(__file__).resolve().parents[2]
+BAD_RATE = "expected a rate such as 20M, 500K or a number of bytes per second"
 BASE = Path("/srv/pbs")
 SECRETS = (
     "secrets never live in the config file; "
@@ -175,8 +176,19 @@ REJECTED = [
     ("select: {tags: []}", "select.tags: unknown key; did you mean 'releases.tags'?"),
     ("select: {1: x}", "select.1: expected a key name, got 1"),
     # keys of later capabilities: named, but not unknown
-    ("download: {max_rate: 20M}", f"download.max_rate: {NOT_YET}"),
-    ("download: {max_rate: null}", f"download.max_rate: {NOT_YET}"),
+    (
+        "download: {max_rate: 20T}",
+        f"download.max_rate: {BAD_RATE}, got '20T'",
+    ),
+    (
+        "download: {max_rate: fast}",
+        f"download.max_rate: {BAD_RATE}, got 'fast'",
+    ),
+    ("download: {max_rate: 0}", "download.max_rate: a rate must be positive, got 0"),
+    (
+        "download: {max_rate: true}",
+        "download.max_rate: expected a rate such as 20M, 500K or a number of bytes, got true",
+    ),
     ("select: {uv_metadata: uv.json}", f"select.uv_metadata: {NOT_YET}"),
     (
         "publish: {base_url: 'ftp://m.example/'}",
@@ -843,3 +855,20 @@ def test_publish_section_reads_into_its_record() -> None:
         download_metadata=False,
     )
     assert parse_config(None, base_dir=Path("/srv")).publish == PublishConfig()
+
+
+@pytest.mark.parametrize(
+    ("text", "rate"),
+    [
+        ("download: {max_rate: 20M}", 20_000_000),  # decimal units, as link speeds are quoted
+        ("download: {max_rate: 500K}", 500_000),
+        ("download: {max_rate: 2Mi}", 2 * 1024 * 1024),
+        ("download: {max_rate: '1.5 MB/s'}", 1_500_000),
+        ("download: {max_rate: 1000}", 1000),
+        ("download: {max_rate: null}", None),
+        ("download: {}", None),
+    ],
+)
+def test_max_rate_accepts_units(text: str, rate: int | None) -> None:
+    """download.max_rate reads K/M/G (decimal) and Ki/Mi/Gi suffixes into bytes per second."""
+    assert parse_config(yaml.safe_load(text), base_dir=Path("/srv")).download.max_rate == rate
