@@ -226,6 +226,16 @@ def _path(value: object, at: _At) -> Path:
     return at.base_dir / Path(text).expanduser()
 
 
+def _path_or_url(value: object, at: _At) -> str | None:
+    """An http(s) URL as given, or a path made absolute against the config's directory."""
+    if value is None:
+        return None
+    text = _nonempty(value, at)
+    if text.startswith(("http://", "https://")):
+        return _base_url(text, at)
+    return str(_path(text, at))
+
+
 def _optional_path(value: object, at: _At) -> Path | None:
     return None if value is None else _path(value, at)
 
@@ -489,8 +499,8 @@ _SECTIONS: dict[str, _Section] = {
             "variants": _list_of(_choice(VARIANTS, "variant")),
             "builds": _list_of(_glob),
             "exclude": _list_of(_glob),
+            "uv_metadata": _path_or_url,
         },
-        later=frozenset({"uv_metadata"}),
     ),
     "target": _Section(
         {"path": _path},

@@ -110,6 +110,41 @@ def _api_message(body: str) -> str:
     return f": {message}" if isinstance(message, str) else ""
 
 
+async def _with_retries(retry: RetryPolicy, attempt: Callable[[], Awaitable[T]], *, what: str) -> T:
+    """Run ``attempt`` under ``retry``; what is still failing after it is an ``UpstreamError``."""
+    try:
+        return await retry.run(attempt, what=what)
+    except (aiohttp.ClientError, TimeoutError, TransientHTTPError, IncompleteBody) as e:
+        reason = str(e) or type(e).__name__
+        raise UpstreamError(f"{what}: {reason} (retries exhausted)") from e
+
+
+async def fetch_small(
+    http: HttpClient, url: str, *, retry: RetryPolicy, limit: int, what: str
+) -> bytes:
+    """The whole body of a small file (a checksum list, a uv download list), with retries."""
+
+    async def attempt() -> bytes:
+        async with http.get(url) as answer:
+            r = answer.response
+            if r.status == HTTPStatus.FORBIDDEN and answer.redirected:
+                # An expired signed URL: start again from the download URL.
+                raise TransientHTTPError("download link expired", status=r.status, wait=0)
+            text = "" if r.status < HTTPStatus.BAD_REQUEST else await r.text(errors="replace")
+            _check_status(r.status, r.headers, text, url=answer.url, now=retry.clock())
+            data = bytearray()
+            async for chunk in r.content.iter_any():
+                data += chunk
+                if len(data) > limit:
+                    raise UpstreamError(f"{what} is larger than {limit} bytes")
+            encoded = r.headers.get("Content-Encoding", "identity") != "identity"
+            if r.content_length is not None and not encoded and len(data) != r.content_length:
+                raise IncompleteBody(f"{what}: got {len(data)} of {r.content_length} bytes")
+            return bytes(data)
+
+    return await _with_retries(retry, attempt, what=what)
+
+
 class GitHubReleases:
     """Lists the releases of one repository through a GitHub-compatible REST API."""
 
@@ -181,29 +216,12 @@ class GitHubReleases:
         return await self._run(attempt, what=f"listing {url}")
 
     async def read_small(self, asset: UpstreamAsset, *, limit: int) -> bytes:
-        async def attempt() -> bytes:
-            async with self._http.get(asset.url) as answer:
-                r = answer.response
-                if r.status == HTTPStatus.FORBIDDEN and answer.redirected:
-                    # An expired signed URL: start again from the download URL.
-                    raise TransientHTTPError("download link expired", status=r.status, wait=0)
-                text = "" if r.status < HTTPStatus.BAD_REQUEST else await r.text(errors="replace")
-                _check_status(r.status, r.headers, text, url=answer.url, now=self._retry.clock())
-                data = await r.content.read(limit + 1)
-                if len(data) > limit:
-                    raise UpstreamError(f"{asset.name} is larger than {limit} bytes")
-                if r.content_length is not None and len(data) != r.content_length:
-                    raise IncompleteBody(f"{asset.name}: got {len(data)} of {r.content_length}")
-                return data
-
-        return await self._run(attempt, what=asset.name)
+        return await fetch_small(
+            self._http, asset.url, retry=self._retry, limit=limit, what=asset.name
+        )
 
     async def _run(self, attempt: Callable[[], Awaitable[T]], *, what: str) -> T:
-        try:
-            return await self._retry.run(attempt, what=what)
-        except (aiohttp.ClientError, TimeoutError, TransientHTTPError, IncompleteBody) as e:
-            reason = str(e) or type(e).__name__
-            raise UpstreamError(f"{what}: {reason} (retries exhausted)") from e
+        return await _with_retries(self._retry, attempt, what=what)
 
     def _note_rate_limit(self, headers: Mapping[str, str]) -> None:
         remaining = headers.get("x-ratelimit-remaining")

@@ -153,6 +153,8 @@ class Plan:
     """Tags named in ``releases.tags`` that upstream lacks (or only has as draft/prerelease)."""
     skipped_releases: tuple[str, ...] = ()
     """Releases skipped because their tag is not a safe path component."""
+    uv_missing: tuple[str, ...] = ()
+    """``<tag>/<name>`` the ``select.uv_metadata`` list references but upstream does not have."""
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

@@ -15,6 +15,7 @@ def make_plan(
     unparsed: Iterable[str] = (),
     missing_tags: Iterable[str] = (),
     skipped_releases: Iterable[str] = (),
+    uv_missing: Iterable[str] = (),
 ) -> Plan:
     """``fetch`` + ``keep`` is exactly the selected set; ``prune`` is what is no longer selected.
 
@@ -38,4 +39,5 @@ def make_plan(
         unparsed=tuple(sorted(set(unparsed))),
         missing_tags=tuple(sorted(set(missing_tags))),
         skipped_releases=tuple(sorted(set(skipped_releases))),
+        uv_missing=tuple(sorted(set(uv_missing))),
     )

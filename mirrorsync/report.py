@@ -15,6 +15,7 @@ def plan_document(plan: Plan) -> dict[str, Any]:
         "prune": [{"path": e.path} for e in plan.prune],
         "unparsed": list(plan.unparsed),
         "missing_tags": list(plan.missing_tags),
+        "uv_missing": list(plan.uv_missing),
         "totals": {
             "fetch_files": len(plan.fetch),
             "fetch_bytes": sum(a.size for a in plan.fetch),

@@ -34,6 +34,8 @@ class SelectConfig:
     variants: tuple[str, ...] = ()
     builds: tuple[str, ...] = ()
     exclude: tuple[str, ...] = ()
+    uv_metadata: str | None = None
+    """A uv download list (an absolute path or an http(s) URL): keep only what it references."""
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

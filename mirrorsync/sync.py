@@ -21,6 +21,7 @@ from mirrorsync.client import HttpClient, open_client
 from mirrorsync.clients import publish_client_files
 from mirrorsync.errors import (
     AssetError,
+    ConfigError,
     DownloadError,
     GuardRefused,
     MirrorsyncError,
@@ -30,7 +31,7 @@ from mirrorsync.errors import (
 )
 from mirrorsync.fetch import fetch_asset
 from mirrorsync.filters import select_assets, select_releases
-from mirrorsync.github import GitHubReleases
+from mirrorsync.github import GitHubReleases, fetch_small
 from mirrorsync.lock import hold_lock
 from mirrorsync.manifest import (
     INDEX_PATH,
@@ -50,6 +51,7 @@ from mirrorsync.retry import RetryPolicy
 from mirrorsync.settings import Config
 from mirrorsync.source import ReleaseSource
 from mirrorsync.tree import LocalTree, describe_os_error, write_atomic
+from mirrorsync.uvmeta import UvList, parse_uv_download_list
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -58,6 +60,8 @@ GENERATOR = f"mirrorsync {__version__}"
 CHECKSUM_FILE_LIMIT = 8 << 20
 """A release's SHA256SUMS is ~100 KB; anything far larger is not a checksum list."""
 HASH_BLOCK = 1 << 20
+UV_LIST_LIMIT = 64 << 20
+"""uv's own list is ~4 MB; a larger answer is not a download list."""
 STATUS_PATH = "status.json"
 HISTORY_PATH = "history.jsonl"
 HISTORY_KEEP = 200
@@ -180,7 +184,7 @@ class _Run:
                 has_token=self.rt.token is not None,
             )
             try:
-                plan = await self._plan(source)
+                plan = await self._plan(source, http)
                 if self.dry_run:
                     return Outcome(plan=plan, report=self.report, exit_code=_plan_exit(plan))
                 return await self._apply(plan, http)
@@ -189,7 +193,7 @@ class _Run:
                     self._record_abort(e)
                 raise
 
-    async def _plan(self, source: ReleaseSource) -> Plan:
+    async def _plan(self, source: ReleaseSource, http: HttpClient) -> Plan:
         releases = await source.list_releases()
         if not releases:
             raise GuardRefused(
@@ -211,8 +215,21 @@ class _Run:
                 ", ".join(repr(n) for n in catalog.unparsed[:5])
                 + (" …" if len(catalog.unparsed) > 5 else ""),  # noqa: PLR2004
             )
+        candidates: Iterable[Asset] = catalog.assets
+        uv_missing: list[str] = []
+        if self.cfg.select.uv_metadata:
+            uv_list = await self._load_uv_list(self.cfg.select.uv_metadata, http)
+            upstream = {(r.tag, a.name) for r in releases for a in r.assets}
+            uv_missing = sorted(f"{t}/{n}" for t, n in uv_list.url_names - upstream)
+            if uv_missing:
+                log.warning(
+                    "%d file(s) the uv download list references are not upstream, e.g. %s",
+                    len(uv_missing),
+                    ", ".join(uv_missing[:3]),
+                )
+            candidates = [a for a in catalog.assets if uv_list.references(a.tag, a.name)]
         selected = await self._resolve_checksums(
-            select_assets(catalog.assets, self.cfg.select), catalog, source
+            select_assets(candidates, self.cfg.select), catalog, source
         )
         self.previous = await self._load_index()
         self.present = await self._present(self.previous)
@@ -223,7 +240,32 @@ class _Run:
             unparsed=catalog.unparsed,
             missing_tags=chosen.missing_tags,
             skipped_releases=chosen.unsafe_tags,
+            uv_missing=uv_missing,
         )
+
+    async def _load_uv_list(self, where: str, http: HttpClient) -> UvList:
+        """The uv download list of ``select.uv_metadata``, from a file or a URL."""
+        try:
+            if where.startswith(("http://", "https://")):
+                data = await fetch_small(
+                    http, where, retry=self.retry, limit=UV_LIST_LIMIT, what=where
+                )
+            else:
+                data = await asyncio.to_thread(Path(where).read_bytes)
+            uv_list = parse_uv_download_list(data)
+        except OSError as e:
+            raise ConfigError(
+                [f"select.uv_metadata: cannot read {where} ({describe_os_error(e)})"]
+            ) from e
+        except ValueError as e:
+            raise ConfigError([f"select.uv_metadata: {where}: {e}"]) from e
+        for line in uv_list.unmapped:
+            log.debug("uv download list: not a python-build-standalone archive: %s", line)
+        log.info(
+            "the uv download list references %d python-build-standalone archive(s)",
+            len(uv_list.url_names),
+        )
+        return uv_list
 
     async def _apply(self, plan: Plan, http: HttpClient) -> Outcome:
         # Everything present stays listed: deselected files until a prune removes them, and

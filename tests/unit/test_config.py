@@ -189,7 +189,11 @@ REJECTED = [
         "download: {max_rate: true}",
         "download.max_rate: expected a rate such as 20M, 500K or a number of bytes, got true",
     ),
-    ("select: {uv_metadata: uv.json}", f"select.uv_metadata: {NOT_YET}"),
+    ("select: {uv_metadata: ''}", "select.uv_metadata: must not be empty"),
+    (
+        "select: {uv_metadata: 'https://'}",
+        "select.uv_metadata: expected an http:// or https:// URL, got 'https://'",
+    ),
     (
         "publish: {base_url: 'ftp://m.example/'}",
         "publish.base_url: expected an http:// or https:// URL, got 'ftp://m.example/'",
@@ -872,3 +876,17 @@ def test_publish_section_reads_into_its_record() -> None:
 def test_max_rate_accepts_units(text: str, rate: int | None) -> None:
     """download.max_rate reads K/M/G (decimal) and Ki/Mi/Gi suffixes into bytes per second."""
     assert parse_config(yaml.safe_load(text), base_dir=Path("/srv")).download.max_rate == rate
+
+
+@pytest.mark.parametrize(
+    ("value", "expected"),
+    [
+        ("uv.json", "/srv/uv.json"),  # relative to the config's directory
+        ("/opt/uv/download-metadata.json", "/opt/uv/download-metadata.json"),
+        ("https://example.org/uv.json", "https://example.org/uv.json"),
+    ],
+)
+def test_uv_metadata_is_a_path_or_a_url(value: str, expected: str) -> None:
+    """select.uv_metadata keeps URLs as given and resolves paths against the config directory."""
+    cfg = parse_config({"select": {"uv_metadata": value}}, base_dir=Path("/srv"))
+    assert cfg.select.uv_metadata == expected
