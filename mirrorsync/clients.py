@@ -9,14 +9,15 @@ from __future__ import annotations
 import logging
 import os
 from collections import defaultdict
-from collections.abc import Iterable, Mapping
+from collections.abc import Awaitable, Callable, Iterable, Mapping
 from pathlib import Path
 
+from mirrorsync.errors import TargetError, describe_os_error
 from mirrorsync.model import IndexEntry
 from mirrorsync.offline import OFFLINE_FILES
 from mirrorsync.pages import RunInfo, render_root_page, render_tag_page
 from mirrorsync.settings import PublishConfig
-from mirrorsync.tree import LocalTree, describe_os_error
+from mirrorsync.tree import Target
 from mirrorsync.uvmeta import render_uv_metadata, uv_download_metadata
 
 log = logging.getLogger(__name__)
@@ -29,21 +30,19 @@ ASTRAL_TARGET = "../../.."
 FLAT_DIR = "flat"
 
 
-def write_if_changed(tree: LocalTree, path: str, data: bytes) -> bool:
+async def write_if_changed(tree: Target, path: str, data: bytes) -> bool:
     """Write ``path`` atomically unless it already holds exactly ``data``; True if written."""
     try:
-        if tree.final_path(path).read_bytes() == data:
+        if await tree.read(path) == data:
             return False
-    except FileNotFoundError:
-        pass
-    except OSError as e:
+    except TargetError as e:
         log.debug("%s: unreadable (%s); rewriting it", path, e)
-    tree.write_now(path, data)
+    await tree.write(path, data)
     return True
 
 
-def publish_client_files(
-    tree: LocalTree,
+async def publish_client_files(
+    tree: Target,
     entries: Mapping[str, IndexEntry],
     *,
     publish: PublishConfig,
@@ -54,31 +53,26 @@ def publish_client_files(
     written: list[str] = []
     files = list(entries.values())
 
-    def put(path: str, data: bytes) -> None:
-        if write_if_changed(tree, path, data):
+    async def put(path: str, data: bytes) -> None:
+        if await write_if_changed(tree, path, data):
             written.append(path)
 
     wanted = _root_files(files, publish)
-    for name in (UV_METADATA, UV_METADATA_MIRROR, *OFFLINE_FILES):
-        if name in wanted:
-            put(name, wanted[name])
-        else:
-            tree.final_path(name).unlink(missing_ok=True)
-    if publish.offline_scripts:
-        _make_executable(tree.final_path("use-mirror.sh"))
+    for name, data in wanted.items():
+        await put(name, data)
+    unwanted = [n for n in (UV_METADATA, UV_METADATA_MIRROR, *OFFLINE_FILES) if n not in wanted]
+    for name in set(unwanted) - await tree.missing(unwanted):
+        await tree.delete(name)  # a feature turned off: its file goes
+    root = tree.local_root
+    if publish.offline_scripts and root is not None:
+        _make_executable(root / "use-mirror.sh")
     if publish.html:
-        by_tag: dict[str, list[IndexEntry]] = defaultdict(list)
-        for e in files:
-            by_tag[e.tag].append(e)
-        for tag in sorted(set(touched_tags) | _tags_without_page(tree, by_tag)):
-            if tag in by_tag:
-                put(f"{tag}/{PAGE_NAME}", render_tag_page(tag, by_tag[tag]))
-            else:
-                tree.final_path(f"{tag}/{PAGE_NAME}").unlink(missing_ok=True)
+        await _publish_pages(tree, files, touched_tags=touched_tags, put=put)
         root_page = render_root_page(files, run=run, base_url=publish.base_url, extras=wanted)
-        put(PAGE_NAME, root_page)
-    _sync_astral_link(tree, enabled=publish.astral_layout)
-    _sync_flat_view(tree, files, enabled=publish.flat)
+        await put(PAGE_NAME, root_page)
+    if root is not None:  # links exist on local file systems only (not in a bucket)
+        _sync_astral_link(root, enabled=publish.astral_layout)
+        _sync_flat_view(root, files, enabled=publish.flat)
     return written
 
 
@@ -95,8 +89,23 @@ def _root_files(files: list[IndexEntry], publish: PublishConfig) -> dict[str, by
     return wanted
 
 
-def _tags_without_page(tree: LocalTree, by_tag: Mapping[str, list[IndexEntry]]) -> set[str]:
-    return {tag for tag in by_tag if not tree.final_path(f"{tag}/{PAGE_NAME}").exists()}
+async def _publish_pages(
+    tree: Target,
+    files: list[IndexEntry],
+    *,
+    touched_tags: Iterable[str],
+    put: Callable[[str, bytes], Awaitable[None]],
+) -> None:
+    """Each release's page: rewritten when the release changed or its page is missing."""
+    by_tag: dict[str, list[IndexEntry]] = defaultdict(list)
+    for e in files:
+        by_tag[e.tag].append(e)
+    without_page = await tree.missing(f"{tag}/{PAGE_NAME}" for tag in sorted(by_tag))
+    for tag in sorted(set(touched_tags) | {p.split("/", 1)[0] for p in without_page}):
+        if tag in by_tag:
+            await put(f"{tag}/{PAGE_NAME}", render_tag_page(tag, by_tag[tag]))
+        else:
+            await tree.delete(f"{tag}/{PAGE_NAME}")
 
 
 def _make_executable(path: Path) -> None:
@@ -108,9 +117,9 @@ def _make_executable(path: Path) -> None:
         log.debug("%s: cannot make it executable (%s)", path, e)
 
 
-def _sync_astral_link(tree: LocalTree, *, enabled: bool) -> None:
+def _sync_astral_link(root: Path, *, enabled: bool) -> None:
     """``github/python-build-standalone/releases/download -> ../../..`` for UV_ASTRAL_MIRROR_URL."""
-    link = tree.root / ASTRAL_LINK
+    link = root / ASTRAL_LINK
     try:
         if enabled:
             if link.is_symlink():
@@ -131,10 +140,10 @@ def _sync_astral_link(tree: LocalTree, *, enabled: bool) -> None:
         log.warning("cannot publish the Astral layout link %s: %s", link, describe_os_error(e))
 
 
-def _sync_flat_view(tree: LocalTree, files: list[IndexEntry], *, enabled: bool) -> None:
+def _sync_flat_view(root: Path, files: list[IndexEntry], *, enabled: bool) -> None:
     """``flat/<name>`` hard links to every archive, for PBS_INSTALLER_BASE_URL."""
-    flat = tree.root / FLAT_DIR
-    wanted = {e.name: tree.final_path(e.path) for e in files} if enabled else {}
+    flat = root / FLAT_DIR
+    wanted = {e.name: root.joinpath(*e.path.split("/")) for e in files} if enabled else {}
     try:
         if flat.is_dir():
             for entry in flat.iterdir():

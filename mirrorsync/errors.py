@@ -22,6 +22,7 @@
 
 from __future__ import annotations
 
+import errno
 from typing import ClassVar
 
 
@@ -117,3 +118,16 @@ class Interrupted(MirrorsyncError):
 
 class InvalidAssetName(ValueError):
     """Not a python-build-standalone archive name this version understands."""
+
+
+def describe_os_error(e: OSError) -> str:
+    """A short operator-facing reason for a file-system error."""
+    if e.errno == errno.ENOSPC:
+        return "no space left on the device"
+    if e.errno == errno.EDQUOT:
+        return "disk quota exceeded"
+    if e.errno in (errno.EACCES, errno.EPERM):
+        return "permission denied"
+    if e.errno == errno.EROFS:
+        return "read-only file system"
+    return e.strerror or str(e)

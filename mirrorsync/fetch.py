@@ -20,11 +20,11 @@ from mirrorsync.errors import (
     DownloadError,
     SizeMismatch,
     TargetError,
+    describe_os_error,
 )
 from mirrorsync.model import Asset
 from mirrorsync.ratelimit import RateLimiter
 from mirrorsync.retry import IncompleteBody, RetryPolicy, TransientHTTPError, rate_limit_wait
-from mirrorsync.tree import describe_os_error
 
 log = logging.getLogger(__name__)
 

@@ -11,8 +11,7 @@ from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 
-from mirrorsync.errors import LockHeld, TargetError
-from mirrorsync.tree import describe_os_error
+from mirrorsync.errors import LockHeld, TargetError, describe_os_error
 
 
 def _holder_text(path: Path) -> str:

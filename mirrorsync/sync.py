@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import hashlib
 import json
 import logging
 import time
@@ -28,11 +27,11 @@ from mirrorsync.errors import (
     StateError,
     TargetError,
     UpstreamError,
+    describe_os_error,
 )
 from mirrorsync.fetch import fetch_asset
 from mirrorsync.filters import select_assets, select_releases
 from mirrorsync.github import GitHubReleases, fetch_small
-from mirrorsync.lock import hold_lock
 from mirrorsync.manifest import (
     INDEX_PATH,
     SUMS_NAME,
@@ -50,7 +49,7 @@ from mirrorsync.ratelimit import RateLimiter
 from mirrorsync.retry import RetryPolicy
 from mirrorsync.settings import Config
 from mirrorsync.source import ReleaseSource
-from mirrorsync.tree import LocalTree, describe_os_error, write_atomic
+from mirrorsync.tree import LocalTree, Target, write_atomic
 from mirrorsync.uvmeta import UvList, parse_uv_download_list
 
 log = logging.getLogger(__name__)
@@ -130,16 +129,21 @@ async def run_sync(
 ) -> Outcome:
     """Run ``sync`` (or ``plan`` with ``dry_run``) for ``cfg``; raises ``MirrorsyncError``."""
     rt = runtime or Runtime()
-    tree = LocalTree(cfg.target.path)
+    tree = open_target(cfg)
     if dry_run:
         return await _Run(cfg, tree, rt, dry_run=True).execute()
-    tree.prepare()
-    with hold_lock(tree.state_dir / "lock", now=rt.now()):
+    await tree.prepare()
+    async with tree.lock(now=rt.now()):
         return await _Run(cfg, tree, rt, dry_run=False).execute()
 
 
+def open_target(cfg: Config) -> Target:
+    """The target the configuration names."""
+    return LocalTree(cfg.target.path)
+
+
 class _Run:
-    def __init__(self, cfg: Config, tree: LocalTree, rt: Runtime, *, dry_run: bool) -> None:
+    def __init__(self, cfg: Config, tree: Target, rt: Runtime, *, dry_run: bool) -> None:
         self.cfg = cfg
         self.tree = tree
         self.rt = rt
@@ -157,6 +161,7 @@ class _Run:
         self.previous: dict[str, IndexEntry] = {}
         """The entries of the index as the run found it."""
         self.present: dict[str, IndexEntry] = {}
+        self.index_existed = False
         """Those of ``previous`` whose files are on disk with their recorded size."""
         self.entries: dict[str, IndexEntry] = {}
         """What the mirror holds now: the index the run will write."""
@@ -232,7 +237,7 @@ class _Run:
             select_assets(candidates, self.cfg.select), catalog, source
         )
         self.previous = await self._load_index()
-        self.present = await self._present(self.previous)
+        self.present = await self.tree.present(self.previous)
         self.report.unparsed = catalog.unparsed
         return make_plan(
             selected,
@@ -291,8 +296,8 @@ class _Run:
             "success" if outcome.exit_code == 0 else "refused" if outcome.refused else "partial"
         )
         # Indexes and client files stop naming pruned files before the files go.
-        touched = self._write_indexes()
-        self._write_client_files(status=status, touched=touched)
+        touched = await self._write_indexes()
+        await self._write_client_files(status=status, touched=touched)
         for entry in prune:
             await self.tree.delete(entry.path)
             self.report.pruned += 1
@@ -303,7 +308,7 @@ class _Run:
         self._finish(status)
         return outcome
 
-    def _write_client_files(self, *, status: str, touched: set[str]) -> None:
+    async def _write_client_files(self, *, status: str, touched: set[str]) -> None:
         previous = self._read_status()
         last_update = (previous or {}).get("last_update")
         ended = self.rt.now()
@@ -313,7 +318,7 @@ class _Run:
             last_update=timestamp(ended) if status == "success" else last_update,
             generator=GENERATOR,
         )
-        publish_client_files(
+        await publish_client_files(
             self.tree, self.entries, publish=self.cfg.publish, run=run, touched_tags=touched
         )
 
@@ -399,6 +404,7 @@ class _Run:
 
     async def _load_index(self) -> dict[str, IndexEntry]:
         data = await self.tree.read(INDEX_PATH)
+        self.index_existed = data is not None
         if data is None:
             return {}
         try:
@@ -413,40 +419,25 @@ class _Run:
             log.error("%s; it was moved to %s and the index is rebuilt", e, aside)
             return {}
 
-    async def _present(self, entries: Mapping[str, IndexEntry]) -> dict[str, IndexEntry]:
-        """The entries whose files are on disk with the recorded size (one stat each)."""
-        present: dict[str, IndexEntry] = {}
-        for path, entry in entries.items():
-            size = await self.tree.size(path)
-            if size == entry.size:
-                present[path] = entry
-            else:
-                found = "missing" if size is None else f"{size} bytes on disk"
-                log.warning("%s: listed in the index but %s; fetching it again", path, found)
-        return present
-
     async def _adopt(self, fetch: Iterable[Asset]) -> list[Asset]:
         """Keep files already in place that a killed run published but did not index.
 
         Only files whose size and upstream sha256 both match are adopted; the rest is fetched.
         """
-        todo: list[Asset] = []
-        for asset in fetch:
-            if asset.path in self.previous or asset.sha256 is None:
-                todo.append(asset)
+        assets = list(fetch)
+        candidates = [a for a in assets if a.path not in self.previous and a.sha256 is not None]
+        absent = await self.tree.missing(a.path for a in candidates)
+        adopted: set[str] = set()
+        for asset in candidates:
+            if asset.path in absent:
                 continue
-            final = self.tree.final_path(asset.path)
-            if await self.tree.size(asset.path) != asset.size:
-                todo.append(asset)
-                continue
-            digest = await asyncio.to_thread(_sha256_of, final)
-            if digest == asset.sha256:
+            digest = await self.tree.existing_sha256(asset.path, size=asset.size)
+            if digest is not None and digest == asset.sha256:
                 log.info("%s: already in place and verified; adopted", asset.path)
                 self.entries[asset.path] = entry_for(asset, sha256=digest, size=asset.size)
                 self.changes.append(("added", asset.path))
-            else:
-                todo.append(asset)
-        return todo
+                adopted.add(asset.path)
+        return [a for a in assets if a.path not in adopted]
 
     # -- fetching ------------------------------------------------------------------------------
 
@@ -468,7 +459,7 @@ class _Run:
                         on_bytes=progress.advance,
                         limiter=self.limiter,
                     )
-                    await self.tree.publish(got.staged, asset.path)
+                    await self.tree.publish(got.staged, asset.path, sha256=got.sha256)
                 except AssetError as e:
                     log.error("%s: %s", asset.path, e)
                     self.report.failed.append(Failure(path=asset.path, error=str(e)))
@@ -492,35 +483,44 @@ class _Run:
 
     # -- publishing ----------------------------------------------------------------------------
 
-    def _write_indexes(self) -> set[str]:
-        """Each touched release's SHA256SUMS, then index.json; only what changed is rewritten.
-
-        Synchronous on purpose: it also runs while a run is being interrupted.
-        """
+    def _index_files(self, touched: set[str]) -> list[tuple[str, bytes | None]]:
+        """(path, bytes) to write, or (path, None) to delete: each touched release's
+        SHA256SUMS, then index.json when its entries changed."""
         entries = self.entries
-        touched = {p.split("/", 1)[0] for _, p in self.changes}
-        for tag in {e.tag for e in entries.values()} - touched:
-            if not self.tree.final_path(f"{tag}/{SUMS_NAME}").exists():
-                touched.add(tag)  # deleted by hand: restore it
         sums = render_tag_sums(entries.values())
-        for tag in sorted(touched):
-            path = f"{tag}/{SUMS_NAME}"
-            if tag in sums:
-                self.tree.write_now(path, sums[tag])
+        files: list[tuple[str, bytes | None]] = [
+            (f"{tag}/{SUMS_NAME}", sums.get(tag)) for tag in sorted(touched)
+        ]
+        if entries != self.previous or not self.index_existed:
+            upstream = {"source": self.cfg.upstream.source, "repo": self.cfg.upstream.repo}
+            index = render_index(
+                entries.values(), generator=GENERATOR, now=self.rt.now(), upstream=upstream
+            )
+            files.append((INDEX_PATH, index))
+        return files
+
+    def _touched_tags(self) -> set[str]:
+        return {p.split("/", 1)[0] for _, p in self.changes}
+
+    async def _write_indexes(self) -> set[str]:
+        """Each touched release's SHA256SUMS, then index.json; only what changed is rewritten."""
+        touched = self._touched_tags()
+        others = {e.tag for e in self.entries.values()} - touched
+        lost = await self.tree.missing(f"{tag}/{SUMS_NAME}" for tag in sorted(others))
+        touched |= {path.split("/", 1)[0] for path in lost}  # deleted by hand: restore them
+        for path, data in self._index_files(touched):
+            if data is None:
+                await self.tree.delete(path)
             else:
-                self.tree.final_path(path).unlink(missing_ok=True)
-        if entries == self.previous and self.tree.final_path(INDEX_PATH).exists():
-            return touched
-        self.tree.write_now(
-            INDEX_PATH,
-            render_index(
-                entries.values(),
-                generator=GENERATOR,
-                now=self.rt.now(),
-                upstream={"source": self.cfg.upstream.source, "repo": self.cfg.upstream.repo},
-            ),
-        )
+                await self.tree.write(path, data)
         return touched
+
+    def _write_indexes_now(self) -> None:
+        """The indexes of what an interrupted run published, written without awaiting."""
+        for path, data in self._index_files(self._touched_tags()):
+            if data is not None and not self.tree.write_now(path, data):
+                log.warning("the indexes are rewritten by the next run (%s)", self.tree.description)
+                return
 
     def _prune_guard(self, plan: Plan) -> str | None:
         limit = self.cfg.prune_max.limit(len(self.entries))
@@ -544,7 +544,7 @@ class _Run:
         """On an error or interruption: index what was published, then record the outcome."""
         if self.entries or self.changes:
             try:
-                self._write_indexes()
+                self._write_indexes_now()
             except MirrorsyncError as e:
                 log.error("cannot write the indexes: %s", e)
         interrupted = isinstance(error, asyncio.CancelledError | KeyboardInterrupt)
@@ -633,11 +633,3 @@ def append_history(path: Path, record: Mapping[str, Any]) -> None:
 
 def _plan_exit(plan: Plan) -> int:
     return 1 if plan.missing_tags else 0
-
-
-def _sha256_of(path: Path) -> str:
-    h = hashlib.sha256()
-    with path.open("rb") as f:
-        while block := f.read(HASH_BLOCK):
-            h.update(block)
-    return h.hexdigest()

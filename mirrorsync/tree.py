@@ -7,14 +7,22 @@ untrusted until ``check_relpath`` has accepted them.
 from __future__ import annotations
 
 import asyncio
-import errno
+import contextlib
+import hashlib
+import logging
 import os
 import shutil
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Iterable, Iterator, Mapping
+from contextlib import AbstractAsyncContextManager
+from datetime import datetime
 from pathlib import Path
 from typing import Protocol
 
-from mirrorsync.errors import TargetError, UnsafeName
+from mirrorsync.errors import TargetError, UnsafeName, describe_os_error
+from mirrorsync.lock import hold_lock
+from mirrorsync.model import IndexEntry
+
+log = logging.getLogger(__name__)
 
 STATE_DIR = ".mirrorsync"
 MAX_COMPONENT = 255
@@ -54,48 +62,65 @@ def write_atomic(path: Path, data: bytes) -> None:
         raise
 
 
-def describe_os_error(e: OSError) -> str:
-    """A short operator-facing reason for a file-system error."""
-    if e.errno == errno.ENOSPC:
-        return "no space left on the device"
-    if e.errno == errno.EDQUOT:
-        return "disk quota exceeded"
-    if e.errno in (errno.EACCES, errno.EPERM):
-        return "permission denied"
-    if e.errno == errno.EROFS:
-        return "read-only file system"
-    return e.strerror or str(e)
-
-
 class Target(Protocol):
-    """Where the mirror's files are published. Files are staged and verified locally first."""
+    """Where the mirror's files are published: a local directory today, a bucket later.
+
+    Files are downloaded and verified in a local staging area first (``staging_path``), then
+    published. ``state_dir`` is always local (staging, caches, status). Paths are ``/``-separated
+    and relative to the mirror root; each implementation checks them with ``check_relpath``.
+    """
 
     description: str
     state_dir: Path
-    """A local directory for the lock, staging area, caches and status."""
+    local_root: Path | None
+    """The root as a local directory, for links and file modes; None where there is none."""
 
     def staging_path(self, path: str) -> Path:
         """The local staging file for ``path`` (``<tag>/<name>``)."""
         ...
 
-    def _read(self, path: str) -> bytes | None:
-        """The bytes of a published file, or None when it is absent."""
+    def lock(self, *, now: datetime) -> AbstractAsyncContextManager[None]:
+        """Hold the mirror for one run; ``LockHeld`` at once when another run has it."""
         ...
 
-    def _size(self, path: str) -> int | None:
-        """The size of a published file, or None when it is absent."""
+    async def prepare(self) -> None:
+        """Make the target and the local state directory usable; ``TargetError`` else."""
         ...
 
-    def _publish(self, staged: Path, path: str) -> None:
-        """Move a verified staging file to ``path`` atomically."""
+    async def read(self, path: str) -> bytes | None:
+        """The bytes of a small published file, or None when it is absent."""
         ...
 
     async def write(self, path: str, data: bytes) -> None:
-        """Write a small file (an index) atomically."""
+        """Publish a small file (an index, a page) atomically."""
         ...
 
-    def _delete(self, path: str) -> None:
-        """Delete a published file; absent files are fine."""
+    def write_now(self, path: str, data: bytes) -> bool:
+        """Write without awaiting, for an interrupted run's cleanup; False if this target can't."""
+        ...
+
+    async def publish(self, staged: Path, path: str, *, sha256: str) -> None:
+        """Publish a verified staging file under ``path`` atomically, consuming the staged file."""
+        ...
+
+    async def delete(self, path: str) -> None:
+        """Delete a published file (absent is fine) and directories it leaves empty."""
+        ...
+
+    async def present(self, entries: Mapping[str, IndexEntry]) -> dict[str, IndexEntry]:
+        """The entries whose files are really there with their size (a target may trust them)."""
+        ...
+
+    async def missing(self, paths: Iterable[str]) -> set[str]:
+        """Which of ``paths`` are absent (a target may answer from trust: the empty set)."""
+        ...
+
+    async def existing_sha256(self, path: str, *, size: int) -> str | None:
+        """The sha256 of a file already at ``path`` with ``size`` bytes, else None (adoption)."""
+        ...
+
+    def sweep_staging(self, *, keep: set[Path]) -> int:
+        """Delete staging files not in ``keep`` (leftovers of killed runs); returns the count."""
         ...
 
 
@@ -104,6 +129,7 @@ class LocalTree:
 
     def __init__(self, root: Path) -> None:
         self.root = root
+        self.local_root: Path | None = root
         self.description = str(root)
         self.state_dir = root / STATE_DIR
         self.staging_dir = self.state_dir / "staging"
@@ -116,7 +142,12 @@ class LocalTree:
         check_relpath(path)
         return self.staging_dir.joinpath(*path.split("/")).with_suffix(Path(path).suffix + ".part")
 
-    def prepare(self) -> None:
+    @contextlib.asynccontextmanager
+    async def lock(self, *, now: datetime) -> AsyncIterator[None]:
+        with hold_lock(self.state_dir / "lock", now=now):
+            yield
+
+    async def prepare(self) -> None:
         """Create the root and state directories; refuse a root that is not a directory."""
         try:
             self.staging_dir.mkdir(parents=True, exist_ok=True)
@@ -153,11 +184,11 @@ class LocalTree:
     async def read(self, path: str) -> bytes | None:
         return await asyncio.to_thread(self._read, path)
 
-    async def size(self, path: str) -> int | None:
-        return await asyncio.to_thread(self._size, path)
-
-    async def publish(self, staged: Path, path: str) -> None:
-        await asyncio.to_thread(self._publish, staged, path)
+    async def publish(self, staged: Path, path: str, *, sha256: str) -> None:  # noqa: ARG002
+        # Inline, not in a worker thread: a rename is one metadata operation, and a thread goes on
+        # renaming after Ctrl-C/SIGTERM has cancelled the task that awaits it, so the file would
+        # be published but missing from the index the interrupted run writes on its way out.
+        self._publish(staged, path)
 
     async def delete(self, path: str) -> None:
         await asyncio.to_thread(self._delete, path)
@@ -165,12 +196,13 @@ class LocalTree:
     async def write(self, path: str, data: bytes) -> None:
         await asyncio.to_thread(self.write_now, path, data)
 
-    def write_now(self, path: str, data: bytes) -> None:
+    def write_now(self, path: str, data: bytes) -> bool:
         """Synchronous atomic write, for cleanup paths that must not await."""
         try:
             write_atomic(self.final_path(path), data)
         except OSError as e:
             raise TargetError(f"{path}: cannot write ({describe_os_error(e)})") from e
+        return True
 
     def _delete(self, path: str) -> None:
         final = self.final_path(path)
@@ -181,6 +213,38 @@ class LocalTree:
                 parent.rmdir()
         except OSError as e:
             raise TargetError(f"{path}: cannot delete ({describe_os_error(e)})") from e
+
+    async def present(self, entries: Mapping[str, IndexEntry]) -> dict[str, IndexEntry]:
+        """One stat per file, all in one worker thread: cheap even for tens of thousands."""
+
+        def check() -> dict[str, IndexEntry]:
+            found: dict[str, IndexEntry] = {}
+            for path, entry in entries.items():
+                size = self._size(path)
+                if size == entry.size:
+                    found[path] = entry
+                else:
+                    seen = "missing" if size is None else f"{size} bytes on disk"
+                    log.warning("%s: listed in the index but %s; fetching it again", path, seen)
+            return found
+
+        return await asyncio.to_thread(check)
+
+    async def missing(self, paths: Iterable[str]) -> set[str]:
+        wanted = list(paths)
+        return await asyncio.to_thread(lambda: {p for p in wanted if self._size(p) is None})
+
+    async def existing_sha256(self, path: str, *, size: int) -> str | None:
+        def digest() -> str | None:
+            if self._size(path) != size:
+                return None
+            h = hashlib.sha256()
+            with self.final_path(path).open("rb") as f:
+                while block := f.read(1 << 20):
+                    h.update(block)
+            return h.hexdigest()
+
+        return await asyncio.to_thread(digest)
 
     def staged_files(self) -> Iterator[Path]:
         """Every file in the staging area (partial downloads, temporary files)."""

@@ -19,10 +19,10 @@ from pathlib import Path
 from typing import Any, BinaryIO, Literal
 
 from mirrorsync.checksums import parse_sha256sums
-from mirrorsync.errors import StateError, UnsafeName
+from mirrorsync.errors import StateError, UnsafeName, describe_os_error
 from mirrorsync.manifest import INDEX_PATH, SUMS_NAME, parse_index, render_tag_sums
 from mirrorsync.model import IndexEntry
-from mirrorsync.tree import STATE_DIR, LocalTree, check_relpath, describe_os_error
+from mirrorsync.tree import STATE_DIR, LocalTree, check_relpath
 
 ProblemKind = Literal["missing", "size", "sha256", "unlisted", "sums", "leftover", "index"]
 
