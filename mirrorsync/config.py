@@ -258,7 +258,8 @@ def _repo(value: object, at: _At) -> str:
     return text
 
 
-def _api_url(value: object, at: _At) -> str:
+def _http_url(value: object, at: _At, *, what: str) -> str:
+    """An http(s) URL without credentials, query or fragment; trailing slashes dropped."""
     text = _string(value, at).strip()
     try:
         parts = urlsplit(text)
@@ -271,26 +272,16 @@ def _api_url(value: object, at: _At) -> str:
         # Never echo the URL: its user part is a credential.
         at.fail(f"the URL carries credentials; {SECRETS}")
     if parts.query or parts.fragment or any(c.isspace() for c in text):
-        at.fail(f"expected an API root without query, fragment or spaces, got {_describe(text)}")
+        at.fail(f"expected {what} without query, fragment or spaces, got {_describe(text)}")
     return text.rstrip("/")
+
+
+def _api_url(value: object, at: _At) -> str:
+    return _http_url(value, at, what="an API root")
 
 
 def _base_url(value: object, at: _At) -> str | None:
-    if value is None:
-        return None
-    text = _string(value, at).strip()
-    try:
-        parts = urlsplit(text)
-        port_ok = parts.port is None or parts.port > 0
-    except ValueError:
-        port_ok = False
-    if not port_ok or parts.scheme not in {"http", "https"} or not parts.hostname:
-        at.fail(f"expected an http:// or https:// URL, got {_describe(text)}")
-    if parts.username is not None or parts.password is not None:
-        at.fail(f"the URL carries credentials; {SECRETS}")
-    if parts.query or parts.fragment or any(c.isspace() for c in text):
-        at.fail(f"expected a URL without query, fragment or spaces, got {_describe(text)}")
-    return text.rstrip("/")
+    return None if value is None else _http_url(value, at, what="a URL")
 
 
 def _max_rate(value: object, at: _At) -> int | None:
