@@ -21,7 +21,15 @@ from typing import Any
 
 import pytest
 import yaml
-from fake_github import FakeGitHub
+from eras import (
+    DIGEST,
+    DIGEST_TAG,
+    LINUX,
+    NO_SUMS,
+    NO_SUMS_TAG,
+    all_paths,
+    three_eras,
+)
 from mirror_harness import Mirror
 
 from mirrorsync import __version__
@@ -32,28 +40,6 @@ REPO = Path(__file__).resolve().parents[1]
 WAIT = 30.0
 """Seconds a subprocess may take to reach a state; generous, only a failing test waits it out."""
 
-# Real names of three eras (../shared/data/gh_release_examples.json).
-NO_SUMS_TAG = "20210724"  # before 2022: no checksum published at all
-NO_SUMS = [
-    "cpython-3.9.6-x86_64-unknown-linux-gnu-install_only-20210724T1424.tar.gz",
-    "cpython-3.9.6-aarch64-apple-darwin-install_only-20210724T1424.tar.gz",
-    "cpython-3.8.11-x86_64-unknown-linux-gnu-pgo+lto-20210724T1424.tar.zst",
-]
-SUMS_TAG = "20240726"  # SHA256SUMS and .sha256 sidecars, no API digest
-SUMS = [
-    "cpython-3.12.4+20240726-x86_64-unknown-linux-gnu-install_only_stripped.tar.gz",
-    "cpython-3.12.4+20240726-aarch64-apple-darwin-install_only_stripped.tar.gz",
-    "cpython-3.12.4+20240726-x86_64-pc-windows-msvc-shared-install_only.tar.gz",
-    "cpython-3.12.4+20240726-aarch64-apple-darwin-pgo+lto-full.tar.zst",
-]
-DIGEST_TAG = "20251217"  # API digests and SHA256SUMS
-DIGEST = [
-    "cpython-3.13.11+20251217-x86_64-unknown-linux-gnu-install_only_stripped.tar.gz",
-    "cpython-3.13.11+20251217-aarch64-apple-darwin-install_only_stripped.tar.gz",
-    "cpython-3.13.11+20251217-x86_64-pc-windows-msvc-install_only.tar.gz",
-    "cpython-3.13.11+20251217-x86_64-unknown-linux-gnu-pgo+lto-full.tar.zst",
-]
-LINUX = DIGEST[0]
 # An unknown platform: listed under "unparsed", never fetched, no failure.
 UNKNOWN = "cpython-3.13.11+20251217-loongarch64-unknown-linux-gnu-install_only.tar.gz"
 
@@ -64,18 +50,6 @@ SUMMARY = re.compile(
     r"kept (?P<kept>\d+), pruned (?P<pruned>\d+), failed (?P<failed>\d+), "
     r"unparsed (?P<unparsed>\d+) in \d+\.\ds"
 )
-
-
-def three_eras(fake: FakeGitHub) -> None:
-    fake.add_release(NO_SUMS_TAG, NO_SUMS, checksums="none")
-    fake.add_release(SUMS_TAG, SUMS, checksums="sums")
-    fake.add_release(DIGEST_TAG, DIGEST, checksums="digest")
-
-
-def all_paths() -> set[str]:
-    """Every selectable path of ``three_eras`` (no prerelease among them)."""
-    eras = ((NO_SUMS_TAG, NO_SUMS), (SUMS_TAG, SUMS), (DIGEST_TAG, DIGEST))
-    return {f"{tag}/{name}" for tag, names in eras for name in names}
 
 
 async def cli(*argv: str, environ: Mapping[str, str] | None = None) -> int:

@@ -9,41 +9,20 @@ import shutil
 import subprocess
 
 import pytest
+from eras import DIGEST as ERA_DIGEST
+from eras import DIGEST_TAG, LINUX, NO_SUMS, NO_SUMS_TAG, PRERELEASE, SUMS, SUMS_TAG
+from eras import three_eras as publish_three_eras
 from fake_github import FakeGitHub
 from mirror_harness import Mirror
 
 from mirrorsync.errors import GuardRefused, LockHeld
 from mirrorsync.lock import hold_lock
 
-# Real names of three eras (../shared/data/gh_release_examples.json).
-NO_SUMS_TAG = "20210724"  # before 2022: no checksum published at all
-NO_SUMS = [
-    "cpython-3.9.6-x86_64-unknown-linux-gnu-install_only-20210724T1424.tar.gz",
-    "cpython-3.9.6-aarch64-apple-darwin-install_only-20210724T1424.tar.gz",
-    "cpython-3.8.11-x86_64-unknown-linux-gnu-pgo+lto-20210724T1424.tar.zst",
-]
-SUMS_TAG = "20240726"  # SHA256SUMS and .sha256 sidecars, no API digest
-SUMS = [
-    "cpython-3.12.4+20240726-x86_64-unknown-linux-gnu-install_only_stripped.tar.gz",
-    "cpython-3.12.4+20240726-aarch64-apple-darwin-install_only_stripped.tar.gz",
-    "cpython-3.12.4+20240726-x86_64-pc-windows-msvc-shared-install_only.tar.gz",
-    "cpython-3.12.4+20240726-aarch64-apple-darwin-pgo+lto-full.tar.zst",
-]
-DIGEST_TAG = "20251217"  # API digests and SHA256SUMS
-DIGEST = [
-    "cpython-3.13.11+20251217-x86_64-unknown-linux-gnu-install_only_stripped.tar.gz",
-    "cpython-3.13.11+20251217-aarch64-apple-darwin-install_only_stripped.tar.gz",
-    "cpython-3.13.11+20251217-x86_64-pc-windows-msvc-install_only.tar.gz",
-    "cpython-3.13.11+20251217-x86_64-unknown-linux-gnu-pgo+lto-full.tar.zst",
-    "cpython-3.15.0a3+20251217-riscv64-unknown-linux-gnu-freethreaded+noopt-full.tar.zst",
-]
-LINUX = DIGEST[0]
+DIGEST = [*ERA_DIGEST, PRERELEASE]
 
 
 def three_eras(fake: FakeGitHub) -> None:
-    fake.add_release(NO_SUMS_TAG, NO_SUMS, checksums="none")
-    fake.add_release(SUMS_TAG, SUMS, checksums="sums")
-    fake.add_release(DIGEST_TAG, DIGEST, checksums="digest")
+    publish_three_eras(fake, with_prerelease=True)
 
 
 async def test_first_sync_publishes_byte_identical_files(mirror: Mirror) -> None:
