@@ -12,9 +12,10 @@ USE_MIRROR_SH = r"""#!/bin/sh
 # directory, computed from the script's own location. POSIX sh; no network needed.
 set -eu
 here=$(CDPATH= cd -- "$(dirname -- "$0")" && pwd -P)
-# file:// URLs: percent-encode what a path may hold but a URL may not.
+# file:// URLs: percent-encode what a path may hold but a URL may not. A raw backslash would be
+# read as "/" (file: is a WHATWG special scheme), so it is encoded too.
 url=$(printf '%s' "$here" | sed -e 's/%/%25/g' -e 's/ /%20/g' -e 's/#/%23/g' -e 's/?/%3F/g' \
-    -e 's/"/%22/g' -e "s/'/%27/g")
+    -e 's/"/%22/g' -e "s/'/%27/g" -e 's/\\/%5C/g')
 UV_PYTHON_INSTALL_MIRROR="file://$url"
 export UV_PYTHON_INSTALL_MIRROR
 if [ -f "$here/download-metadata.json" ]; then
