@@ -25,10 +25,17 @@ class CachedPage:
     next_url: str | None
 
 
+def _checksum(text: str) -> str:
+    # surrogatepass: a damaged entry may hold a lone surrogate ("\ud800" is valid JSON).
+    return hashlib.sha256(text.encode("utf-8", "surrogatepass")).hexdigest()
+
+
 class StateCache:
     """Listing pages by URL and small upstream files by asset identity, under ``directory``.
 
-    A corrupt or unreadable entry is treated as absent: the cache only ever saves requests.
+    A corrupt or unreadable entry is treated as absent: the cache only ever saves requests. Each
+    entry carries the sha256 of its text: a page is replayed whenever upstream answers 304 to its
+    ETag, so a damaged body that still parsed as JSON would otherwise be trusted on every run.
     """
 
     def __init__(self, directory: Path) -> None:
@@ -48,6 +55,15 @@ class StateCache:
             return None
         return data if isinstance(data, dict) else None
 
+    @staticmethod
+    def _intact(data: dict[str, Any], text: str, *, what: str) -> bool:
+        if "sha256" not in data:  # written before entries carried a checksum: a plain miss
+            return False
+        if data["sha256"] != _checksum(text):
+            log.warning("%s: ignoring a damaged cache entry (checksum mismatch)", what)
+            return False
+        return True
+
     def _write(self, path: Path, data: dict[str, Any]) -> None:
         try:
             write_atomic(path, json.dumps(data, separators=(",", ":")).encode("utf-8"))
@@ -59,7 +75,7 @@ class StateCache:
         if data is None:
             return None
         try:
-            return CachedPage(
+            page = CachedPage(
                 url=str(data["url"]),
                 etag=str(data["etag"]),
                 body=str(data["body"]),
@@ -67,11 +83,18 @@ class StateCache:
             )
         except KeyError:
             return None
+        return page if self._intact(data, page.body, what=url) else None
 
     def store_page(self, page: CachedPage) -> None:
         self._write(
             self._path("pages", page.url),
-            {"url": page.url, "etag": page.etag, "body": page.body, "next_url": page.next_url},
+            {
+                "url": page.url,
+                "etag": page.etag,
+                "body": page.body,
+                "next_url": page.next_url,
+                "sha256": _checksum(page.body),
+            },
         )
 
     def file(self, key: str, *, identity: str) -> str | None:
@@ -79,10 +102,15 @@ class StateCache:
         if data is None or data.get("identity") != identity:
             return None
         text = data.get("text")
-        return text if isinstance(text, str) else None
+        if not isinstance(text, str):
+            return None
+        return text if self._intact(data, text, what=key) else None
 
     def store_file(self, key: str, *, identity: str, text: str) -> None:
-        self._write(self._path("files", key), {"key": key, "identity": identity, "text": text})
+        self._write(
+            self._path("files", key),
+            {"key": key, "identity": identity, "text": text, "sha256": _checksum(text)},
+        )
 
     def clear_pages(self) -> None:
         with contextlib.suppress(FileNotFoundError):
