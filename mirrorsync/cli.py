@@ -24,11 +24,19 @@ from mirrorsync.errors import ConfigError, Interrupted, MirrorsyncError
 from mirrorsync.lock import hold_lock
 from mirrorsync.model import SyncReport
 from mirrorsync.report import plan_document, plan_text, sync_document, sync_summary
+from mirrorsync.s3 import S3Target
 from mirrorsync.serve import serve
 from mirrorsync.settings import Config
-from mirrorsync.sync import NoProgress, Outcome, Progress, Runtime, run_sync
+from mirrorsync.sync import GENERATOR, NoProgress, Outcome, Progress, Runtime, run_sync
 from mirrorsync.tree import STATE_DIR
-from mirrorsync.verify import VerifyReport, prepare_repair, verify_document, verify_tree
+from mirrorsync.verify import (
+    VerifyReport,
+    prepare_bucket_repair,
+    prepare_repair,
+    verify_bucket,
+    verify_document,
+    verify_tree,
+)
 
 log = logging.getLogger("mirrorsync")
 T = TypeVar("T")
@@ -276,8 +284,10 @@ def _run(
     return outcome.exit_code
 
 
-def _verify_target(args: argparse.Namespace, env: Mapping[str, str]) -> tuple[Path, Config | None]:
-    """The root to verify, and the config when one is needed or given; ``ConfigError`` else."""
+def _verify_target(
+    args: argparse.Namespace, env: Mapping[str, str]
+) -> tuple[Path | None, Config | None]:
+    """The root to verify (None for a bucket), and the config when one is needed or given."""
     if args.root is not None:
         if args.repair:
             raise ConfigError(
@@ -287,6 +297,8 @@ def _verify_target(args: argparse.Namespace, env: Mapping[str, str]) -> tuple[Pa
         cfg = None
     else:
         cfg = _load(args, env)
+        if cfg.target.url is not None:
+            return None, cfg
         root = cfg.target.path
     if not root.is_dir():
         raise ConfigError([f"{root}: no mirror there (the directory does not exist)"])
@@ -303,7 +315,12 @@ def _verify_command(args: argparse.Namespace, env: Mapping[str, str], *, bars: b
             _emit_json({"status": "failed", "error": str(e)})
         return e.exit_code
     token = (env.get(cfg.upstream.token_env) or None) if cfg else None
-    work = _verify(root, cfg, full=args.full, repair=args.repair, bars=bars, token=token)
+    work: Awaitable[tuple[VerifyReport, list[str]]]
+    if root is None:
+        assert cfg is not None  # noqa: S101 - a bucket is only named by a config
+        work = _verify_s3(cfg, full=args.full, repair=args.repair, token=token)
+    else:
+        work = _verify(root, cfg, full=args.full, repair=args.repair, bars=bars, token=token)
     try:
         report, actions = asyncio.run(_interruptible(work))
     except MirrorsyncError as e:
@@ -344,6 +361,28 @@ async def _verify(
     return await _verify_once(root, full=full, bars=bars), actions
 
 
+async def _verify_s3(
+    cfg: Config, *, full: bool, repair: bool, token: str | None
+) -> tuple[VerifyReport, list[str]]:
+    def check() -> Awaitable[VerifyReport]:
+        target = S3Target.from_config(cfg)
+        return verify_bucket(target, full=full, concurrency=cfg.download.concurrency)
+
+    report = await check()
+    if not repair or report.ok:
+        return report, []
+    target = S3Target.from_config(cfg)
+    actions = await prepare_bucket_repair(
+        target, report, now=datetime.now(UTC), generator=GENERATOR
+    )
+    for action in actions:
+        log.info("repair: %s", action)
+    outcome = await run_sync(cfg, runtime=Runtime(token=token))
+    log.info("repair: sync fetched %d file(s)", outcome.report.fetched)
+    actions.append(f"sync fetched {outcome.report.fetched} file(s)")
+    return await check(), actions
+
+
 async def _verify_once(root: Path, *, full: bool, bars: bool) -> VerifyReport:
     if not (full and bars):
         return await verify_tree(root, full=full)
@@ -366,12 +405,20 @@ def _listed_bytes(root: Path) -> int | None:
         return None
 
 
+def _serve_root(cfg: Config) -> Path:
+    if cfg.target.url is not None:
+        raise ConfigError(
+            [f"{cfg.target.url}: serve needs a local tree; S3 serves a bucket itself"]
+        )
+    return cfg.target.path
+
+
 def _serve_command(args: argparse.Namespace, env: Mapping[str, str]) -> int:
     try:
         if args.root is not None:
             root = Path(args.root).expanduser().absolute()
         else:
-            root = _load(args, env).target.path
+            root = _serve_root(_load(args, env))
         work = serve(root, host=args.host, port=args.port)
         asyncio.run(_interruptible(work))
     except Interrupted:

@@ -52,6 +52,7 @@ async def publish_client_files(
     """Write every client file the configuration asks for; returns the paths written."""
     written: list[str] = []
     files = list(entries.values())
+    touched = set(touched_tags)
 
     async def put(path: str, data: bytes) -> None:
         if await write_if_changed(tree, path, data):
@@ -67,9 +68,18 @@ async def publish_client_files(
     if publish.offline_scripts and root is not None:
         _make_executable(root / "use-mirror.sh")
     if publish.html:
-        await _publish_pages(tree, files, touched_tags=touched_tags, put=put)
+        await _publish_pages(tree, files, touched_tags=touched, put=put)
         root_page = render_root_page(files, run=run, base_url=publish.base_url, extras=wanted)
-        await put(PAGE_NAME, root_page)
+        # In a bucket every PUT is billed and may purge a CDN: there the root page names the
+        # last run that changed something, so that a run with nothing new uploads nothing.
+        if (
+            root is not None
+            or written
+            or touched
+            or run.status != "success"
+            or await tree.read(PAGE_NAME) is None
+        ):
+            await put(PAGE_NAME, root_page)
     if root is not None:  # links exist on local file systems only (not in a bucket)
         _sync_astral_link(root, enabled=publish.astral_layout)
         _sync_flat_view(root, files, enabled=publish.flat)

@@ -29,6 +29,9 @@ from mirrorsync.filters import compile_python_spec, is_safe_tag
 from mirrorsync.model import FLAVORS, VARIANTS
 from mirrorsync.ratelimit import parse_rate
 from mirrorsync.settings import (
+    ADDRESSING_STYLES,
+    CACHE_KINDS,
+    CHECKSUMS,
     Config,
     DownloadConfig,
     PruneMax,
@@ -47,6 +50,15 @@ SECRETS = (
     "secrets never live in the config file; "
     "set the environment variable named by upstream.token_env instead"
 )
+AWS_SECRETS = (
+    "S3 credentials never live in the config file; they come from the standard AWS chain "
+    "(AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY, AWS_PROFILE, an instance or task role)"
+)
+S3_ONLY = "only applies to an S3 target (set target.url)"
+MIN_PART = 5 << 20
+"""S3's smallest part (all but the last); also the smallest sensible multipart threshold."""
+MAX_PART = 5 << 30
+"""S3's largest part, and its largest single PUT."""
 
 _REPO = re.compile(r"(?P<owner>[A-Za-z0-9._-]+)/(?P<name>[A-Za-z0-9._-]+)")
 _ENV_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
@@ -56,6 +68,13 @@ _PERCENT = re.compile(r"(?P<n>\d+(?:\.\d+)?)\s*%")
 _SECRET_KEY = re.compile(r"token|passw|secret|api_?key|credential|auth", re.IGNORECASE)
 # A GitHub token pasted where the *name* of its variable belongs (prefixed or classic 40-hex forms).
 _TOKEN_VALUE = re.compile(r"(?:gh[pousr]_|github_pat_)\w+|[0-9a-f]{40}")
+# AWS credential settings pasted under target (aws_access_key_id, secret_access_key, session_token).
+_AWS_KEY = re.compile(r"aws_|access_?key|secret|session_?token|credential", re.IGNORECASE)
+# S3 bucket names (docs.aws.amazon.com/AmazonS3/latest/userguide/bucketnamingrules.html): 3-63
+# lower-case letters, digits, '.' and '-', starting and ending with a letter or a digit.
+_BUCKET = re.compile(r"[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]")
+_IPV4 = re.compile(r"\d{1,3}(?:\.\d{1,3}){3}")
+_REGION = re.compile(r"[A-Za-z0-9][A-Za-z0-9_-]{0,63}")
 
 
 class _Rejected(Exception):
@@ -308,6 +327,67 @@ def _token_env(value: object, at: _At) -> str:
     return text
 
 
+# -- target ---------------------------------------------------------------------------------------
+
+
+def _s3_url(value: object, at: _At) -> str:
+    """``s3://BUCKET[/PREFIX]``, normalised without a trailing ``/``."""
+    text = _nonempty(value, at)
+    if not text.startswith("s3://"):
+        at.fail(f"expected s3://BUCKET/PREFIX, got {_describe(text)}")
+    bucket, _, prefix = text.removeprefix("s3://").partition("/")
+    prefix = prefix.rstrip("/")
+    if not _BUCKET.fullmatch(bucket) or ".." in bucket or _IPV4.fullmatch(bucket):
+        at.fail(
+            f"not a valid bucket name: {_describe(bucket)} (3-63 characters: lower-case letters, "
+            "digits, '.' and '-', starting and ending with a letter or digit)"
+        )
+    if any(ord(c) < 0x20 or ord(c) == 0x7F for c in prefix) or "\\" in prefix:  # noqa: PLR2004
+        at.fail(f"the prefix {_describe(prefix)} holds a control character or a backslash")
+    if any(c in prefix for c in "?#"):
+        at.fail(f"the prefix {_describe(prefix)} holds '?' or '#': write the bare key prefix")
+    if prefix and any(part in ("", ".", "..") for part in prefix.split("/")):
+        at.fail(f"the prefix {_describe(prefix)} has an empty, '.' or '..' part")
+    if len(prefix.encode("utf-8")) > 512:  # noqa: PLR2004 - keys hold 1024 bytes; names need room
+        at.fail("the prefix is longer than 512 bytes")
+    return f"s3://{bucket}/{prefix}" if prefix else f"s3://{bucket}"
+
+
+def _region(value: object, at: _At) -> str:
+    text = _nonempty(value, at)
+    if not _REGION.fullmatch(text):
+        at.fail(f"expected a region name such as us-east-1 or auto, got {_describe(text)}")
+    return text
+
+
+def _header_value(value: object, at: _At) -> str:
+    text = _nonempty(value, at)
+    if any(ord(c) < 0x20 or ord(c) >= 0x7F for c in text):  # noqa: PLR2004 - printable ASCII
+        at.fail(f"a header value must be printable ASCII on one line, got {_describe(text)}")
+    return text
+
+
+def _cache_control(value: object, at: _At) -> tuple[tuple[str, str], ...]:
+    values = _read(value, at, _Section(dict.fromkeys(CACHE_KINDS, _header_value)))
+    return tuple(sorted(values.items()))
+
+
+def _byte_size(low: int, high: int) -> _Check:
+    def check(value: object, at: _At) -> int:
+        problem = f"expected a size such as 64Mi, 8M or a number of bytes, got {_describe(value)}"
+        if isinstance(value, bool) or not isinstance(value, str | int):
+            at.fail(problem)
+        try:
+            size = parse_rate(value)
+        except ValueError:
+            at.fail(problem)
+        if not low <= size <= high:
+            at.fail(f"must be between {low} and {high} bytes (5Mi and 5Gi), got {size}")
+        return size
+
+    return check
+
+
 # -- releases -------------------------------------------------------------------------------------
 
 
@@ -441,6 +521,8 @@ def _read(value: object, at: _At, section: _Section) -> dict[str, Any]:
 
 
 def _unknown_key(key: str, where: str, section: _Section) -> str:
+    if where == "target" and _AWS_KEY.search(key):
+        return f"{key!r} looks like a credential; {AWS_SECRETS}"
     if _SECRET_KEY.search(key):
         return f"{key!r} looks like a secret; {SECRETS}"
     # The right key in the wrong mapping (`concurrency` at the top level) beats a near spelling.
@@ -468,7 +550,20 @@ def _releases(value: object, at: _At) -> ReleasesConfig:
 
 def _target(value: object, at: _At) -> TargetConfig:
     values = _read(value, at, _SECTIONS["target"])
-    return TargetConfig(path=values.get("path", _default_target(at)))
+    given = list(value) if isinstance(value, dict) else []
+    if "url" not in given:
+        for key in given:
+            if key in values and key != "path":
+                at.key(key).note(S3_ONLY)
+        return TargetConfig(path=values.get("path", _default_target(at)))
+    if "path" in given:
+        at.key("url").fail(
+            "cannot be combined with target.path: a mirror is either a directory or a bucket"
+        )
+    if "url" not in values:
+        raise _Rejected  # the bad url is reported already
+    # path keeps its default: code that needs a directory refuses a bucket by its url
+    return TargetConfig(**values, path=_default_target(at))
 
 
 def _default_target(at: _At) -> Path:
@@ -494,8 +589,18 @@ _SECTIONS: dict[str, _Section] = {
         },
     ),
     "target": _Section(
-        {"path": _path},
-        later=frozenset({"url", "endpoint_url", "region", "addressing_style", "checksum"}),
+        {
+            "path": _path,
+            "url": _s3_url,
+            "endpoint_url": _base_url,
+            "region": _region,
+            "addressing_style": _choice(ADDRESSING_STYLES, "addressing style"),
+            "checksum": _choice(CHECKSUMS, "checksum"),
+            "cache_control": _cache_control,
+            "state_dir": _path,
+            "multipart_threshold": _byte_size(MIN_PART, MAX_PART),
+            "part_size": _byte_size(MIN_PART, MAX_PART),
+        },
     ),
     "download": _Section(
         {

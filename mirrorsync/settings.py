@@ -38,9 +38,46 @@ class SelectConfig:
     """A uv download list (an absolute path or an http(s) URL): keep only what it references."""
 
 
+CHECKSUMS = ("sha256", "md5", "none")
+"""What an S3 upload sends for the server to verify (``target.checksum``)."""
+ADDRESSING_STYLES = ("auto", "path", "virtual")
+CACHE_KINDS = ("archives", "indexes")
+"""The objects ``target.cache_control`` can override: immutable archives, everything else."""
+
+
 @dataclass(frozen=True, slots=True, kw_only=True)
 class TargetConfig:
     path: Path = Path("mirror")
+    """The local mirror root; unused when ``url`` names a bucket."""
+    url: str | None = None
+    """``s3://BUCKET/PREFIX`` (normalised: no trailing ``/``), instead of ``path``."""
+    endpoint_url: str | None = None
+    """An S3-compatible service (MinIO, R2, B2, Ceph); None means AWS."""
+    region: str | None = None
+    addressing_style: str = "auto"
+    checksum: str = "sha256"
+    cache_control: tuple[tuple[str, str], ...] = ()
+    """Overrides of the ``Cache-Control`` header, as (kind, value) pairs; kinds: ``CACHE_KINDS``."""
+    state_dir: Path | None = None
+    """The local state directory of a bucket target; None means the per-user cache default."""
+    multipart_threshold: int = 64 << 20
+    """Files of at least this many bytes are uploaded in parts."""
+    part_size: int = 8 << 20
+    """Bytes per part of a multipart upload (S3's minimum is 5 MiB)."""
+
+    @property
+    def bucket(self) -> str | None:
+        """The bucket of ``url``, when it names one."""
+        if self.url is None:
+            return None
+        return self.url.removeprefix("s3://").partition("/")[0]
+
+    @property
+    def prefix(self) -> str:
+        """The key prefix of ``url`` below the bucket, without slashes at its ends ("" = root)."""
+        if self.url is None:
+            return ""
+        return self.url.removeprefix("s3://").partition("/")[2]
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

@@ -26,6 +26,7 @@ from mirrorsync.errors import (
     MirrorsyncError,
     StateError,
     TargetError,
+    UnsafeName,
     UpstreamError,
     describe_os_error,
 )
@@ -47,9 +48,10 @@ from mirrorsync.pages import RunInfo
 from mirrorsync.plan import make_plan
 from mirrorsync.ratelimit import RateLimiter
 from mirrorsync.retry import RetryPolicy
+from mirrorsync.s3 import S3Target
 from mirrorsync.settings import Config
 from mirrorsync.source import ReleaseSource
-from mirrorsync.tree import LocalTree, Target, write_atomic
+from mirrorsync.tree import LocalTree, Target, check_relpath, write_atomic
 from mirrorsync.uvmeta import UvList, parse_uv_download_list
 
 log = logging.getLogger(__name__)
@@ -130,15 +132,18 @@ async def run_sync(
     """Run ``sync`` (or ``plan`` with ``dry_run``) for ``cfg``; raises ``MirrorsyncError``."""
     rt = runtime or Runtime()
     tree = open_target(cfg)
-    if dry_run:
-        return await _Run(cfg, tree, rt, dry_run=True).execute()
-    await tree.prepare()
-    async with tree.lock(now=rt.now()):
-        return await _Run(cfg, tree, rt, dry_run=False).execute()
+    async with tree.connect():
+        if dry_run:
+            return await _Run(cfg, tree, rt, dry_run=True).execute()
+        await tree.prepare()
+        async with tree.lock(now=rt.now()):
+            return await _Run(cfg, tree, rt, dry_run=False).execute()
 
 
 def open_target(cfg: Config) -> Target:
-    """The target the configuration names."""
+    """The target the configuration names: a bucket for ``target.url``, else a directory."""
+    if cfg.target.url is not None:
+        return S3Target.from_config(cfg)
     return LocalTree(cfg.target.path)
 
 
@@ -298,8 +303,9 @@ class _Run:
         # Indexes and client files stop naming pruned files before the files go.
         touched = await self._write_indexes()
         await self._write_client_files(status=status, touched=touched)
+        if prune:
+            await self.tree.delete_many([entry.path for entry in prune])
         for entry in prune:
-            await self.tree.delete(entry.path)
             self.report.pruned += 1
             log.info("%s: pruned", entry.path)
         keep = {self.tree.staging_path(f.path) for f in self.report.failed}
@@ -408,7 +414,7 @@ class _Run:
         if data is None:
             return {}
         try:
-            return parse_index(data)
+            return _safe_entries(parse_index(data))
         except StateError as e:
             if self.dry_run:
                 raise
@@ -629,6 +635,22 @@ def append_history(path: Path, record: Mapping[str, Any]) -> None:
         lines = []
     lines = [*lines[-(HISTORY_KEEP - 1) :], line]
     write_atomic(path, "".join(lines).encode("utf-8"))
+
+
+def _safe_entries(entries: dict[str, IndexEntry]) -> dict[str, IndexEntry]:
+    """``entries`` if every path is a safe ``<tag>/<name>``; ``StateError`` (a damaged index) else.
+
+    The index is read back from disk, so its paths are as untrusted as upstream's names: one that
+    escapes the root would otherwise fail every later run when it is stat'ed or pruned.
+    """
+    for path in entries:
+        try:
+            check_relpath(path)
+        except UnsafeName as e:
+            raise StateError(f"{INDEX_PATH}: unsafe path in files: {e}") from e
+        if path.count("/") != 1:
+            raise StateError(f"{INDEX_PATH}: a path in files is not <tag>/<name>: {path!r}")
+    return entries
 
 
 def _plan_exit(plan: Plan) -> int:

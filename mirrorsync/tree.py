@@ -12,7 +12,7 @@ import hashlib
 import logging
 import os
 import shutil
-from collections.abc import AsyncIterator, Iterable, Iterator, Mapping
+from collections.abc import AsyncIterator, Iterable, Iterator, Mapping, Sequence
 from contextlib import AbstractAsyncContextManager
 from datetime import datetime
 from pathlib import Path
@@ -62,6 +62,31 @@ def write_atomic(path: Path, data: bytes) -> None:
         raise
 
 
+def staging_file(staging_dir: Path, path: str) -> Path:
+    """The staging file for ``path`` (``<tag>/<name>``) below ``staging_dir``."""
+    check_relpath(path)
+    return staging_dir.joinpath(*path.split("/")).with_suffix(Path(path).suffix + ".part")
+
+
+def staged_files(staging_dir: Path) -> Iterator[Path]:
+    """Every file below ``staging_dir`` (partial downloads, temporary files)."""
+    if staging_dir.is_dir():
+        yield from (p for p in staging_dir.rglob("*") if p.is_file())
+
+
+def sweep_staging_dir(staging_dir: Path, *, keep: set[Path]) -> int:
+    """Delete files below ``staging_dir`` not in ``keep``, then empty directories; the count."""
+    removed = 0
+    for p in list(staged_files(staging_dir)):
+        if p not in keep:
+            p.unlink(missing_ok=True)
+            removed += 1
+    for d in sorted((d for d in staging_dir.rglob("*") if d.is_dir()), key=lambda d: -len(d.parts)):
+        if not any(d.iterdir()):
+            shutil.rmtree(d, ignore_errors=True)
+    return removed
+
+
 class Target(Protocol):
     """Where the mirror's files are published: a local directory today, a bucket later.
 
@@ -77,6 +102,10 @@ class Target(Protocol):
 
     def staging_path(self, path: str) -> Path:
         """The local staging file for ``path`` (``<tag>/<name>``)."""
+        ...
+
+    def connect(self) -> AbstractAsyncContextManager[None]:
+        """Hold the target's connections for one run or plan (nothing to hold for a directory)."""
         ...
 
     def lock(self, *, now: datetime) -> AbstractAsyncContextManager[None]:
@@ -105,6 +134,10 @@ class Target(Protocol):
 
     async def delete(self, path: str) -> None:
         """Delete a published file (absent is fine) and directories it leaves empty."""
+        ...
+
+    async def delete_many(self, paths: Sequence[str]) -> None:
+        """Delete published files (absent is fine), in batches where the target has them."""
         ...
 
     async def present(self, entries: Mapping[str, IndexEntry]) -> dict[str, IndexEntry]:
@@ -139,8 +172,11 @@ class LocalTree:
         return self.root.joinpath(*path.split("/"))
 
     def staging_path(self, path: str) -> Path:
-        check_relpath(path)
-        return self.staging_dir.joinpath(*path.split("/")).with_suffix(Path(path).suffix + ".part")
+        return staging_file(self.staging_dir, path)
+
+    @contextlib.asynccontextmanager
+    async def connect(self) -> AsyncIterator[None]:
+        yield  # a directory holds no connections
 
     @contextlib.asynccontextmanager
     async def lock(self, *, now: datetime) -> AsyncIterator[None]:
@@ -192,6 +228,10 @@ class LocalTree:
 
     async def delete(self, path: str) -> None:
         await asyncio.to_thread(self._delete, path)
+
+    async def delete_many(self, paths: Sequence[str]) -> None:
+        for path in paths:
+            await asyncio.to_thread(self._delete, path)
 
     async def write(self, path: str, data: bytes) -> None:
         await asyncio.to_thread(self.write_now, path, data)
@@ -248,19 +288,8 @@ class LocalTree:
 
     def staged_files(self) -> Iterator[Path]:
         """Every file in the staging area (partial downloads, temporary files)."""
-        if self.staging_dir.is_dir():
-            yield from (p for p in self.staging_dir.rglob("*") if p.is_file())
+        return staged_files(self.staging_dir)
 
     def sweep_staging(self, *, keep: set[Path]) -> int:
         """Delete staging files not in ``keep`` (leftovers of killed runs); returns the count."""
-        removed = 0
-        for p in list(self.staged_files()):
-            if p not in keep:
-                p.unlink(missing_ok=True)
-                removed += 1
-        for d in sorted(
-            (d for d in self.staging_dir.rglob("*") if d.is_dir()), key=lambda d: -len(d.parts)
-        ):
-            if not any(d.iterdir()):
-                shutil.rmtree(d, ignore_errors=True)
-        return removed
+        return sweep_staging_dir(self.staging_dir, keep=keep)

@@ -1,27 +1,32 @@
-"""``mirrorsync verify``: check a mirror tree against its own ``index.json``, read-only.
+"""``mirrorsync verify``: check a mirror tree or bucket against its own ``index.json``, read-only.
 
 It needs nothing but the root (a copied tree on a USB stick has no config), never writes, never
 follows a symlink while walking, and never raises for what it finds: every finding is a
 ``Problem``. The fast mode stats each listed file and compares each release's ``SHA256SUMS``
-with what ``index.json`` implies; ``full`` also re-hashes every listed file.
+with what ``index.json`` implies; ``full`` also re-hashes every listed file. In a bucket
+(``verify_bucket``) one listing replaces the stats, and each object's sha256 metadata (one HEAD
+each) is compared with the index; ``full`` downloads and hashes every object.
 """
 
 from __future__ import annotations
 
 import asyncio
 import hashlib
+import json
 import os
 import stat
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
+from datetime import datetime
 from pathlib import Path
 from typing import Any, BinaryIO, Literal
 
 from mirrorsync.checksums import parse_sha256sums
-from mirrorsync.errors import StateError, UnsafeName, describe_os_error
-from mirrorsync.manifest import INDEX_PATH, SUMS_NAME, parse_index, render_tag_sums
+from mirrorsync.errors import MirrorsyncError, StateError, UnsafeName, describe_os_error
+from mirrorsync.manifest import INDEX_PATH, SUMS_NAME, parse_index, render_index, render_tag_sums
 from mirrorsync.model import IndexEntry
+from mirrorsync.s3 import S3Target
 from mirrorsync.tree import STATE_DIR, LocalTree, check_relpath
 
 ProblemKind = Literal["missing", "size", "sha256", "unlisted", "sums", "leftover", "index"]
@@ -176,6 +181,11 @@ def _load_entries(tree: LocalTree, scan: _Scan) -> dict[str, IndexEntry] | None:
     except StateError as e:
         scan.add(INDEX_PATH, "index", str(e))
         return None
+    return _safe_entries(entries, scan)
+
+
+def _safe_entries(entries: Mapping[str, IndexEntry], scan: _Scan) -> dict[str, IndexEntry]:
+    """The entries whose paths are safe ``<tag>/<name>`` paths; the others become problems."""
     safe: dict[str, IndexEntry] = {}
     for path, entry in entries.items():
         # A copied tree is untrusted input too: nothing it names may lead outside the root.
@@ -365,6 +375,154 @@ async def _check_hash(
     return None
 
 
+# -- a bucket ----------------------------------------------------------------------------------
+
+
+async def verify_bucket(
+    target: S3Target,
+    *,
+    full: bool = False,
+    concurrency: int = 8,
+    on_bytes: Callable[[int], None] = lambda _: None,
+) -> VerifyReport:
+    """Check the bucket mirror against its ``index.json``: a listing, one HEAD per listed object
+    (its sha256 metadata), each release's ``SHA256SUMS``; with ``full``, every object's bytes.
+
+    Multipart uploads that killed runs left below the prefix are reported as leftovers (the
+    next sync aborts them).
+    """
+    if concurrency < 1:
+        raise ValueError(f"concurrency must be at least 1, got {concurrency}")
+    scan = _Scan()
+    hashed = [0]
+
+    def count(n: int) -> None:
+        hashed[0] += n
+        on_bytes(n)
+
+    async with target.connect():
+        data, _ = await target.get_object(INDEX_PATH)
+        entries = _parse_entries(data, scan)
+        listing = await target.listing()
+        present = [e for e in (entries or {}).values() if _listed_size_ok(e, listing, scan)]
+        limit = asyncio.Semaphore(concurrency)
+
+        async def check(entry: IndexEntry) -> None:
+            async with limit:
+                problem = await _check_metadata(target, entry)
+                if problem is None and full:
+                    problem = await _check_bytes(target, entry, on_bytes=count)
+            if problem is not None:
+                scan.problems.append(problem)
+
+        try:
+            async with asyncio.TaskGroup() as tg:
+                for entry in present:
+                    tg.create_task(check(entry), name=entry.path)
+        except* MirrorsyncError as group:  # the bucket failed us (access, network): one error
+            raise group.exceptions[0] from None
+        await _check_bucket_rest(target, entries, listing, scan)
+    scan.problems.sort(key=lambda p: (p.path, p.kind, p.detail))
+    return VerifyReport(
+        problems=tuple(scan.problems), files_checked=scan.files_checked, bytes_hashed=hashed[0]
+    )
+
+
+def _parse_entries(data: bytes | None, scan: _Scan) -> dict[str, IndexEntry] | None:
+    if data is None:
+        scan.add(INDEX_PATH, "index", "index.json is missing")
+        return None
+    try:
+        entries = parse_index(data)
+    except StateError as e:
+        scan.add(INDEX_PATH, "index", str(e))
+        return None
+    return _safe_entries(entries, scan)
+
+
+def _listed_size_ok(entry: IndexEntry, listing: Mapping[str, int], scan: _Scan) -> bool:
+    scan.files_checked += 1
+    size = listing.get(entry.path)
+    if size is None:
+        scan.add(entry.path, "missing", "listed in index.json but absent from the bucket")
+        return False
+    if size != entry.size:
+        scan.add(entry.path, "size", f"{size} bytes, index.json records {entry.size} bytes")
+        return False
+    return True
+
+
+async def _check_metadata(target: S3Target, entry: IndexEntry) -> Problem | None:
+    head = await target.head(entry.path)
+    if head is None:
+        return Problem(path=entry.path, kind="missing", detail="vanished while verifying")
+    recorded = head[1]
+    if recorded is None:
+        detail = "the object carries no sha256 metadata"
+    elif recorded != entry.sha256:
+        detail = f"sha256 metadata is {recorded}, index.json records {entry.sha256}"
+    else:
+        return None
+    return Problem(path=entry.path, kind="sha256", detail=detail)
+
+
+async def _check_bytes(
+    target: S3Target, entry: IndexEntry, *, on_bytes: Callable[[int], None]
+) -> Problem | None:
+    hashed = await target.hash_object(entry.path, on_bytes=on_bytes)
+    if hashed is None:
+        return Problem(path=entry.path, kind="missing", detail="vanished while verifying")
+    size, actual = hashed
+    if size != entry.size:
+        detail = f"{size} bytes read, index.json records {entry.size} bytes"
+        return Problem(path=entry.path, kind="size", detail=detail)
+    if actual != entry.sha256:
+        detail = f"sha256 is {actual}, index.json records {entry.sha256}"
+        return Problem(path=entry.path, kind="sha256", detail=detail)
+    return None
+
+
+async def _check_bucket_rest(
+    target: S3Target,
+    entries: Mapping[str, IndexEntry] | None,
+    listing: Mapping[str, int],
+    scan: _Scan,
+) -> None:
+    """Checksum lists, objects the index does not explain, and unfinished uploads."""
+    if entries is not None:
+        await _check_bucket_sums(target, entries, listing, scan)
+    for rel in sorted(listing):
+        if (kind := _classify(rel, listed=entries or {})) is not None:
+            scan.add(rel, kind, _DETAILS[kind])
+    for key, _ in await target.pending_uploads():
+        rel = target.relpath(key) or key
+        scan.add(rel, "leftover", "a multipart upload an interrupted run left unfinished")
+
+
+async def _check_bucket_sums(
+    target: S3Target, entries: Mapping[str, IndexEntry], listing: Mapping[str, int], scan: _Scan
+) -> None:
+    by_tag: dict[str, list[IndexEntry]] = defaultdict(list)
+    for entry in entries.values():
+        by_tag[entry.tag].append(entry)
+    for rel in sorted(listing):
+        tag, _, name = rel.partition("/")
+        if name == SUMS_NAME and tag not in by_tag:
+            scan.add(rel, "sums", "index.json lists no file of this release")
+    for tag, tag_entries in sorted(by_tag.items()):
+        rel = f"{tag}/{SUMS_NAME}"
+        try:
+            expected = render_tag_sums(tag_entries)[tag]
+        except ValueError as e:
+            scan.add(INDEX_PATH, "index", f"release {tag}: {e}")
+            continue
+        actual, _ = await target.get_object(rel) if rel in listing else (None, None)
+        if actual is None:
+            scan.add(rel, "sums", f"{SUMS_NAME} is missing")
+        elif actual != expected:
+            scan.add(rel, "sums", _sums_difference(expected, actual))
+
+
 # -- repair ------------------------------------------------------------------------------------
 
 
@@ -395,4 +553,39 @@ def prepare_repair(root: Path, report: VerifyReport, *, stamp: str) -> list[str]
             if path.is_file() and not path.is_symlink():
                 path.unlink()
                 actions.append(f"removed leftover {problem.path}")
+    return actions
+
+
+async def prepare_bucket_repair(
+    target: S3Target, report: VerifyReport, *, now: datetime, generator: str
+) -> list[str]:
+    """Set aside what a sync must rebuild in a bucket; returns what was done, one per action.
+
+    A sync trusts the bucket's ``index.json``, so the entries of missing or damaged objects leave
+    the index (a sync then fetches and uploads them again); damaged objects move below
+    ``.mirrorsync/quarantine/<stamp>/`` first, never deleted; wrong ``SHA256SUMS`` go (a sync
+    rewrites them). Unlisted objects stay: they may be the operator's.
+    """
+    actions: list[str] = []
+    stamp = now.strftime("%Y%m%dT%H%M%SZ")
+    bad = {p.path for p in report.problems if p.kind in ("missing", "size", "sha256")}
+    async with target.connect():
+        await target.prepare()
+        async with target.lock(now=now):
+            for problem in report.problems:
+                if problem.kind in ("size", "sha256") and problem.path != INDEX_PATH:
+                    moved = await target.quarantine(problem.path, stamp=stamp)
+                    actions.append(f"quarantined {problem.path} as {moved}")
+                elif problem.kind == "sums":
+                    await target.delete(problem.path)
+                    actions.append(f"removed {problem.path} (it is rewritten from the index)")
+            data = await target.read(INDEX_PATH)
+            if data is None or not bad:
+                return actions
+            doc = json.loads(data)
+            kept = [e for e in parse_index(data).values() if e.path not in bad]
+            upstream = doc.get("upstream") if isinstance(doc.get("upstream"), dict) else {}
+            index = render_index(kept, generator=generator, now=now, upstream=upstream)
+            await target.write(INDEX_PATH, index)
+            actions.append(f"dropped {len(bad)} entr(ies) from index.json to fetch them again")
     return actions

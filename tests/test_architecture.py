@@ -37,7 +37,7 @@ BANNED = {
     "yaml",
 }
 EDGE = {"cache", "cli", "client", "clients", "config", "fetch", "github", "lock", "ratelimit"}
-EDGE |= {"retry", "serve", "source", "sync", "tree", "verify"}
+EDGE |= {"retry", "s3", "serve", "source", "sync", "tree", "verify"}
 
 
 def imported_roots(module: str) -> set[str]:

@@ -28,7 +28,7 @@ SECRETS = (
     "secrets never live in the config file; "
     "set the environment variable named by upstream.token_env instead"
 )
-NOT_YET = "not supported by this version of mirrorsync yet"
+S3_ONLY = "only applies to an S3 target (set target.url)"
 
 
 def parse(text: str) -> Config:
@@ -204,11 +204,18 @@ REJECTED = [
     ),
     ("publish: {html: 'yes'}", "publish.html: expected true or false, got 'yes'"),
     ("publish: {flatten: true}", "publish.flatten: unknown key; did you mean 'flat'?"),
-    ("target: {url: 's3://bucket/pbs'}", f"target.url: {NOT_YET}"),
-    ("target: {endpoint_url: 'https://s3.example'}", f"target.endpoint_url: {NOT_YET}"),
-    ("target: {region: eu-west-1}", f"target.region: {NOT_YET}"),
-    ("target: {addressing_style: path}", f"target.addressing_style: {NOT_YET}"),
-    ("target: {checksum: sha256}", f"target.checksum: {NOT_YET}"),
+    # S3 settings need a bucket; a bucket excludes a directory
+    ("target: {endpoint_url: 'https://s3.example'}", f"target.endpoint_url: {S3_ONLY}"),
+    ("target: {region: eu-west-1}", f"target.region: {S3_ONLY}"),
+    ("target: {addressing_style: path}", f"target.addressing_style: {S3_ONLY}"),
+    ("target: {checksum: sha256}", f"target.checksum: {S3_ONLY}"),
+    (
+        "target: {url: 's3://bucket/pbs', path: ./mirror}",
+        (
+            "target.url: cannot be combined with target.path: "
+            "a mirror is either a directory or a bucket"
+        ),
+    ),
     # secrets never live in the file
     ("upstream: {token: ghp_x}", f"upstream.token: 'token' looks like a secret; {SECRETS}"),
     ("github_token: x", f"github_token: 'github_token' looks like a secret; {SECRETS}"),

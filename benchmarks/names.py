@@ -1,0 +1,87 @@
+"""Real asset names for N releases x M assets, from ``../shared/data/pbs_assets.json``.
+
+Real tags with enough names are used as they are, newest first. When a scenario needs more
+releases than the data holds, further releases re-use a real release's names with its tag
+replaced by an invented one (``+20300101-``), so every name still parses and carries its
+release's tag, as upstream's do.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass
+from datetime import date, timedelta
+from pathlib import Path
+
+from benchmarks import REPO
+
+PBS_ASSETS = REPO.parent / "shared" / "data" / "pbs_assets.json"
+COMPLETE = 600
+"""Releases listed with at least this many names are complete lists (upstream.md §9)."""
+FIRST_INVENTED = date(2030, 1, 1)
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ReleaseNames:
+    tag: str
+    names: tuple[str, ...]
+
+
+def load_pool(path: Path = PBS_ASSETS) -> dict[str, tuple[str, ...]]:
+    """Era C names (those that carry their tag) by tag, each list sorted."""
+    data = json.loads(path.read_text(encoding="utf-8"))
+    pool: dict[str, tuple[str, ...]] = {}
+    for tag, assets in data["releases"].items():
+        names = sorted(a["name"] for a in assets if f"+{tag}-" in a["name"])
+        if names:
+            pool[tag] = tuple(names)
+    return pool
+
+
+def _spread(names: tuple[str, ...], count: int) -> tuple[str, ...]:
+    """``count`` names evenly spaced over the sorted list: a mix of versions and platforms."""
+    return tuple(names[i * len(names) // count] for i in range(count))
+
+
+def release_names(
+    pool: dict[str, tuple[str, ...]], *, releases: int, total: int | None
+) -> list[ReleaseNames]:
+    """``releases`` releases holding ``total`` names between them, as evenly as possible.
+
+    With ``total=None`` each release holds a complete real release's list (682-828 names). The
+    result is sorted by tag.
+    """
+    if total is None:
+        counts: list[int | None] = [None] * releases
+        need = COMPLETE
+    else:
+        per, extra = divmod(total, releases)
+        counts = [per + (i < extra) for i in range(releases)]
+        need = per + (extra > 0)
+    real = sorted((t for t, names in pool.items() if len(names) >= need), reverse=True)
+    if not real:
+        raise ValueError(f"no release in the data has {need} names")
+    chosen: list[ReleaseNames] = []
+    day = FIRST_INVENTED
+    for i, count in enumerate(counts):
+        template = real[i % len(real)]
+        names = pool[template] if count is None else _spread(pool[template], count)
+        if i < len(real):
+            chosen.append(ReleaseNames(tag=template, names=names))
+            continue
+        while (tag := day.strftime("%Y%m%d")) in pool:
+            day += timedelta(days=1)
+        day += timedelta(days=1)
+        renamed = tuple(n.replace(f"+{template}-", f"+{tag}-") for n in names)
+        chosen.append(ReleaseNames(tag=tag, names=renamed))
+    return sorted(chosen, key=lambda r: r.tag)
+
+
+def spread_sizes(names: list[str], *, low: int, high: int) -> dict[str, int]:
+    """A size in ``[low, high]`` per name, fixed by the name (uniform over the names)."""
+    sizes: dict[str, int] = {}
+    for name in names:
+        seed = int.from_bytes(hashlib.sha256(name.encode("utf-8")).digest()[:8], "big")
+        sizes[name] = low + seed % (high - low + 1)
+    return sizes
