@@ -14,7 +14,7 @@ import sys
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, TextIO, TypeVar
+from typing import TYPE_CHECKING, Any, TextIO, TypeVar
 
 from tqdm import tqdm
 
@@ -24,8 +24,6 @@ from mirrorsync.errors import ConfigError, Interrupted, MirrorsyncError
 from mirrorsync.lock import hold_lock
 from mirrorsync.model import SyncReport
 from mirrorsync.report import plan_document, plan_text, sync_document, sync_summary
-from mirrorsync.s3 import S3Target
-from mirrorsync.serve import serve
 from mirrorsync.settings import Config
 from mirrorsync.sync import GENERATOR, NoProgress, Outcome, Progress, Runtime, run_sync
 from mirrorsync.tree import STATE_DIR
@@ -37,6 +35,9 @@ from mirrorsync.verify import (
     verify_document,
     verify_tree,
 )
+
+if TYPE_CHECKING:
+    from mirrorsync.s3 import S3Target
 
 log = logging.getLogger("mirrorsync")
 T = TypeVar("T")
@@ -365,13 +366,13 @@ async def _verify_s3(
     cfg: Config, *, full: bool, repair: bool, token: str | None
 ) -> tuple[VerifyReport, list[str]]:
     def check() -> Awaitable[VerifyReport]:
-        target = S3Target.from_config(cfg)
+        target = _s3_target(cfg)
         return verify_bucket(target, full=full, concurrency=cfg.download.concurrency)
 
     report = await check()
     if not repair or report.ok:
         return report, []
-    target = S3Target.from_config(cfg)
+    target = _s3_target(cfg)
     actions = await prepare_bucket_repair(
         target, report, now=datetime.now(UTC), generator=GENERATOR
     )
@@ -419,6 +420,9 @@ def _serve_command(args: argparse.Namespace, env: Mapping[str, str]) -> int:
             root = Path(args.root).expanduser().absolute()
         else:
             root = _serve_root(_load(args, env))
+        # Imported here: aiohttp.web costs every other command a tenth of a second to load.
+        from mirrorsync.serve import serve  # noqa: PLC0415
+
         work = serve(root, host=args.host, port=args.port)
         asyncio.run(_interruptible(work))
     except Interrupted:
@@ -431,3 +435,9 @@ def _serve_command(args: argparse.Namespace, env: Mapping[str, str]) -> int:
         sys.stderr.write(f"mirrorsync serve: failed: {e}\n")
         return e.exit_code
     return 0
+
+
+def _s3_target(cfg: Config) -> S3Target:
+    from mirrorsync.s3 import S3Target  # noqa: PLC0415 - only bucket configs pay for it
+
+    return S3Target.from_config(cfg)

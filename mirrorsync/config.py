@@ -303,6 +303,12 @@ def _base_url(value: object, at: _At) -> str | None:
     return None if value is None else _http_url(value, at, what="a URL")
 
 
+def _hours(value: object, at: _At) -> float:
+    if isinstance(value, bool) or not isinstance(value, int | float) or value < 0:
+        at.fail(f"expected a number of hours (0 or more), got {_describe(value)}")
+    return float(value)
+
+
 def _max_rate(value: object, at: _At) -> int | None:
     if value is None:
         return None
@@ -572,7 +578,13 @@ def _default_target(at: _At) -> Path:
 
 _SECTIONS: dict[str, _Section] = {
     "upstream": _Section(
-        {"source": _source, "repo": _repo, "api_url": _api_url, "token_env": _token_env}
+        {
+            "source": _source,
+            "repo": _repo,
+            "api_url": _api_url,
+            "token_env": _token_env,
+            "full_listing_hours": _hours,
+        }
     ),
     "releases": _Section({"latest": _latest, "since": _since, "tags": _list_of(_tag)}),
     "select": _Section(

@@ -28,7 +28,7 @@ from mirrorsync.retry import IncompleteBody, RetryPolicy, TransientHTTPError, ra
 
 log = logging.getLogger(__name__)
 
-WRITE_BATCH = 1 << 20
+WRITE_BATCH = 2 << 20
 """Bytes gathered before one write+hash step in a worker thread (large steps, few hops)."""
 READ_BLOCK = 1 << 20
 DOWNLOAD_HEADERS = {
@@ -86,11 +86,13 @@ class _Part:
         self.hash = hashlib.sha256()
         self.size = 0
 
-    def write(self, data: bytes) -> None:
+    def write(self, chunks: list[bytes]) -> None:
+        """Append and hash ``chunks`` (one worker-thread step; no joined copy is made)."""
         assert self._file is not None  # noqa: S101 - opened by open_resume
-        self._file.write(data)
-        self.hash.update(data)
-        self.size += len(data)
+        for data in chunks:
+            self._file.write(data)
+            self.hash.update(data)
+            self.size += len(data)
 
     def finish(self) -> None:
         """Flush to stable storage, so that a crash after the rename cannot lose the bytes."""
@@ -225,16 +227,16 @@ class _Download:
                 if self.limiter is not None:
                     await self.limiter.take(len(chunk))
                 if pending >= WRITE_BATCH:
-                    data, batch, pending = b"".join(batch), [], 0
-                    await asyncio.to_thread(part.write, data)
+                    full, batch, pending = batch, [], 0
+                    await asyncio.to_thread(part.write, full)
         except BaseException:
             # Keep what did arrive (a reset, a stall, Ctrl-C): the next attempt resumes after it.
             # A plain synchronous write of at most one batch: no await while unwinding.
             if batch:
-                part.write(b"".join(batch))
+                part.write(batch)
             raise
         if batch:
-            await asyncio.to_thread(part.write, b"".join(batch))
+            await asyncio.to_thread(part.write, batch)
 
 
 def _check_not_too_long(asset: Asset, size: int) -> None:

@@ -35,6 +35,7 @@ PER_PAGE = 10
 """PBS release objects embed hundreds of assets: big pages time out server-side (upstream.md §7)."""
 MAX_PAGES = 1000
 LOW_RATE_LIMIT = 10
+CRAWL_KEY = "listing/last-full-check"
 
 
 def release_from_json(data: object) -> Release:
@@ -158,6 +159,7 @@ class GitHubReleases:
         cache: StateCache | None,
         per_page: int = PER_PAGE,
         has_token: bool = False,
+        full_listing_every: float = 0.0,
     ) -> None:
         self._http = http
         self._api_url = api_url.rstrip("/")
@@ -167,31 +169,61 @@ class GitHubReleases:
         self._per_page = per_page
         self._has_token = has_token
         self.description = f"github:{repo}"
+        self._full_listing_every = full_listing_every
+        """Seconds during which an unchanged first page vouches for the cached later pages."""
         self.pages_fetched = 0
         self.pages_unchanged = 0
+        self.pages_trusted = 0
 
     async def list_releases(self) -> list[Release]:
-        url: str | None = f"{self._api_url}/repos/{self._repo}/releases?per_page={self._per_page}"
+        first = f"{self._api_url}/repos/{self._repo}/releases?per_page={self._per_page}"
+        url: str | None = first
         seen: set[str] = set()
         releases: list[Release] = []
+        # New releases appear on the first page. When it is unchanged (304) and the last full
+        # check of every page is recent, the later pages are taken from the cache unasked.
+        trust_rest = False
         while url is not None:
             if url in seen or len(seen) >= MAX_PAGES:
                 raise UpstreamError(f"the listing's pagination loops or never ends (at {url})")
             seen.add(url)
-            body, url = await self._page(url)
-            try:
-                data = json.loads(body)
-            except ValueError as e:
-                raise UpstreamError(f"unexpected listing from {self._api_url}: {e}") from e
-            if not isinstance(data, list):
-                raise UpstreamError(f"unexpected listing from {self._api_url}: not a JSON array")
-            releases.extend(release_from_json(item) for item in data)
+            cached = self._cache.page(url) if (trust_rest and self._cache) else None
+            if cached is not None:
+                self.pages_trusted += 1
+                body, url = cached.body, cached.next_url
+            else:
+                body, url, unchanged = await self._page(url)
+                if len(seen) == 1:
+                    trust_rest = unchanged and self._recent_full_listing(first)
+            releases.extend(self._parse_page(body))
+        if not trust_rest and self._cache is not None:
+            self._cache.store_file(CRAWL_KEY, identity=first, text=str(self._retry.clock()))
         return releases
 
-    async def _page(self, url: str) -> tuple[str, str | None]:
+    def _recent_full_listing(self, first: str) -> bool:
+        if self._cache is None or self._full_listing_every <= 0:
+            return False
+        stamp = self._cache.file(CRAWL_KEY, identity=first)
+        try:
+            age = self._retry.clock() - float(stamp or "nan")
+        except ValueError:
+            return False
+        return 0 <= age < self._full_listing_every
+
+    def _parse_page(self, body: str) -> list[Release]:
+        try:
+            data = json.loads(body)
+        except ValueError as e:
+            raise UpstreamError(f"unexpected listing from {self._api_url}: {e}") from e
+        if not isinstance(data, list):
+            raise UpstreamError(f"unexpected listing from {self._api_url}: not a JSON array")
+        return [release_from_json(item) for item in data]
+
+    async def _page(self, url: str) -> tuple[str, str | None, bool]:
+        """One page: its body, the next page's URL, and whether it was unchanged (304)."""
         cached = self._cache.page(url) if self._cache else None
 
-        async def attempt() -> tuple[str, str | None]:
+        async def attempt() -> tuple[str, str | None, bool]:
             headers = dict(API_HEADERS)
             if cached is not None:
                 headers["If-None-Match"] = cached.etag
@@ -200,7 +232,7 @@ class GitHubReleases:
                 self._note_rate_limit(r.headers)
                 if r.status == HTTPStatus.NOT_MODIFIED and cached is not None:
                     self.pages_unchanged += 1
-                    return cached.body, cached.next_url
+                    return cached.body, cached.next_url, True
                 body = await r.text(encoding="utf-8", errors="replace")
                 _check_status(r.status, r.headers, body, url=answer.url, now=self._retry.clock())
                 next_link = r.links.get("next")
@@ -211,7 +243,7 @@ class GitHubReleases:
                     self._cache.store_page(
                         CachedPage(url=url, etag=etag, body=body, next_url=next_url)
                     )
-                return body, next_url
+                return body, next_url, False
 
         return await self._run(attempt, what=f"listing {url}")
 

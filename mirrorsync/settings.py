@@ -12,6 +12,8 @@ class UpstreamConfig:
     repo: str = "astral-sh/python-build-standalone"
     api_url: str = "https://api.github.com"
     token_env: str = "GITHUB_TOKEN"  # noqa: S105 - the name of a variable, not a secret
+    full_listing_hours: float = 24.0
+    """Hours an unchanged first listing page vouches for the cached later pages; 0 = never."""
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

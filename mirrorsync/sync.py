@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Protocol, TypeVar
+from urllib.request import getproxies_environment
 
 from mirrorsync import __version__
 from mirrorsync.cache import StateCache
@@ -110,6 +111,8 @@ class Runtime:
     now: Callable[[], datetime] = _utcnow
     progress: Progress = field(default_factory=NoProgress)
     token: str | None = None
+    proxies: Mapping[str, str] = field(default_factory=getproxies_environment)
+    """Proxies by scheme, and ``no`` for the hosts that bypass them (HTTP(S)_PROXY, NO_PROXY)."""
 
     def retry_policy(self, cfg: Config) -> RetryPolicy:
         return RetryPolicy(retries=cfg.download.retries, sleep=self.sleep, clock=self.clock)
@@ -184,6 +187,7 @@ class _Run:
             stall_timeout=self.cfg.download.timeout,
             token=self.rt.token,
             api_url=upstream.api_url,
+            proxies=self.rt.proxies,
         ) as http:
             source = GitHubReleases(
                 http,
@@ -192,6 +196,7 @@ class _Run:
                 retry=self.retry,
                 cache=self.cache,
                 has_token=self.rt.token is not None,
+                full_listing_every=upstream.full_listing_hours * 3600,
             )
             try:
                 plan = await self._plan(source, http)

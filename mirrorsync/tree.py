@@ -166,6 +166,7 @@ class LocalTree:
         self.description = str(root)
         self.state_dir = root / STATE_DIR
         self.staging_dir = self.state_dir / "staging"
+        self._made_dirs: set[Path] = set()
 
     def final_path(self, path: str) -> Path:
         check_relpath(path)
@@ -211,7 +212,9 @@ class LocalTree:
     def _publish(self, staged: Path, path: str) -> None:
         final = self.final_path(path)
         try:
-            final.parent.mkdir(parents=True, exist_ok=True)
+            if final.parent not in self._made_dirs:  # one mkdir per release, not per file
+                final.parent.mkdir(parents=True, exist_ok=True)
+                self._made_dirs.add(final.parent)
             staged.replace(final)
         except OSError as e:
             raise TargetError(f"{path}: cannot publish ({describe_os_error(e)})") from e

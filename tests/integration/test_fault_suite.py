@@ -728,7 +728,10 @@ async def test_listing_fails_on_page_3(scenario: Scenario) -> None:
     index_before = (scenario.root / "index.json").read_bytes()
     for tag in tags[:5]:
         fake.remove_release(tag)  # what a partial listing would make look deleted
-    scenario.mirror.configure(prune=True, prune_max="100%", download={"retries": 2})
+    # Every page is asked for (no trust in an unchanged first page), so page 3 is reached.
+    scenario.mirror.configure(
+        prune=True, prune_max="100%", download={"retries": 2}, upstream={"full_listing_hours": 0}
+    )
     fake.fail_listing(502, 502, 502, page=3)
     outcome_code = await scenario.mirror.run()
     scenario.ran("faulty", outcome_code)

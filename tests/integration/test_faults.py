@@ -239,7 +239,12 @@ async def test_listing_failure_on_a_later_page_changes_nothing(mirror: Mirror) -
     release(mirror.fake)
     await mirror.sync()
     before = mirror.index()
-    mirror.configure(download={"retries": 1}, prune=True, prune_max="100%")
+    mirror.configure(
+        download={"retries": 1},
+        prune=True,
+        prune_max="100%",
+        upstream={"full_listing_hours": 0},  # ask for every page, so page 3 is reached
+    )
     mirror.fake.fail_listing(502, 502, page=3)
     with pytest.raises(UpstreamError, match="502"):
         await mirror.sync()
@@ -282,3 +287,30 @@ async def test_adopts_files_a_killed_run_published_but_never_indexed(mirror: Mir
     assert outcome.exit_code == 0
     assert {h.asset for h in mirror.fake.downloads()} == {NAMES[1]}
     assert_consistent(mirror)
+
+
+async def test_unchanged_first_page_vouches_for_the_cached_rest(mirror: Mirror) -> None:
+    """Within full_listing_hours, an unchanged first page (304) is the only listing request."""
+    for day in range(1, 26):
+        mirror.fake.add_release(f"202501{day:02d}", [], checksums="none")
+    release(mirror.fake)
+    await mirror.sync()
+    mirror.fake.reset_hits()
+    assert (await mirror.sync()).exit_code == 0
+    assert [(h.route, h.status) for h in mirror.fake.hits] == [("listing", 304)]
+    mirror.clock.advance(25 * 3600)  # past the default 24 hours: every page is checked again
+    mirror.fake.reset_hits()
+    assert (await mirror.sync()).exit_code == 0
+    assert [h.status for h in mirror.fake.listing_hits()] == [304, 304, 304]
+
+
+async def test_a_new_release_on_the_first_page_triggers_a_full_check(mirror: Mirror) -> None:
+    """When the first page changed, every later page is asked for again (conditionally)."""
+    for day in range(1, 26):
+        mirror.fake.add_release(f"202501{day:02d}", [], checksums="none")
+    await mirror.sync()
+    release(mirror.fake)
+    mirror.fake.reset_hits()
+    assert (await mirror.sync()).exit_code == 0
+    assert len(mirror.fake.listing_hits()) == 3
+    assert mirror.published() == {f"{TAG}/{n}" for n in NAMES}

@@ -170,7 +170,10 @@ REJECTED = [
     ("select: {platform: []}", "select.platform: unknown key; did you mean 'platforms'?"),
     (
         "upstream: {repository: a/b}",
-        "upstream.repository: unknown key; the keys here are api_url, repo, source, token_env",
+        (
+            "upstream.repository: unknown key; the keys here are api_url, full_listing_hours, "
+            "repo, source, token_env"
+        ),
     ),
     ("concurrency: 4", "concurrency: unknown key; did you mean 'download.concurrency'?"),
     ("select: {tags: []}", "select.tags: unknown key; did you mean 'releases.tags'?"),
