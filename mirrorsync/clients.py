@@ -48,11 +48,22 @@ async def publish_client_files(
     publish: PublishConfig,
     run: RunInfo,
     touched_tags: Iterable[str],
+    refresh: bool = True,
 ) -> list[str]:
-    """Write every client file the configuration asks for; returns the paths written."""
+    """Write every client file the configuration asks for; returns the paths written.
+
+    Without ``refresh`` (nothing changed since the last run: files, outcome, settings), only
+    files that have gone missing are written again, so an idle run writes nothing at all.
+    """
     written: list[str] = []
     files = list(entries.values())
     touched = set(touched_tags)
+    root = tree.local_root
+    if not refresh and not await tree.missing(_expected_names(publish)):
+        if root is not None:
+            _sync_astral_link(root, enabled=publish.astral_layout)
+            _sync_flat_view(root, files, enabled=publish.flat)
+        return written
 
     async def put(path: str, data: bytes) -> None:
         if await write_if_changed(tree, path, data):
@@ -64,26 +75,26 @@ async def publish_client_files(
     unwanted = [n for n in (UV_METADATA, UV_METADATA_MIRROR, *OFFLINE_FILES) if n not in wanted]
     for name in set(unwanted) - await tree.missing(unwanted):
         await tree.delete(name)  # a feature turned off: its file goes
-    root = tree.local_root
     if publish.offline_scripts and root is not None:
         _make_executable(root / "use-mirror.sh")
     if publish.html:
         await _publish_pages(tree, files, touched_tags=touched, put=put)
         root_page = render_root_page(files, run=run, base_url=publish.base_url, extras=wanted)
-        # In a bucket every PUT is billed and may purge a CDN: there the root page names the
-        # last run that changed something, so that a run with nothing new uploads nothing.
-        if (
-            root is not None
-            or written
-            or touched
-            or run.status != "success"
-            or await tree.read(PAGE_NAME) is None
-        ):
-            await put(PAGE_NAME, root_page)
+        await put(PAGE_NAME, root_page)
     if root is not None:  # links exist on local file systems only (not in a bucket)
         _sync_astral_link(root, enabled=publish.astral_layout)
         _sync_flat_view(root, files, enabled=publish.flat)
     return written
+
+
+def _expected_names(publish: PublishConfig) -> list[str]:
+    """The root's client files the configuration asks for (without rendering them)."""
+    names = [PAGE_NAME] if publish.html else []
+    if publish.download_metadata:
+        names += [UV_METADATA, *([UV_METADATA_MIRROR] if publish.base_url else [])]
+    if publish.offline_scripts:
+        names += list(OFFLINE_FILES)
+    return names
 
 
 def _root_files(files: list[IndexEntry], publish: PublishConfig) -> dict[str, bytes]:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import json
 import logging
 import time
@@ -170,6 +171,8 @@ class _Run:
         """The entries of the index as the run found it."""
         self.present: dict[str, IndexEntry] = {}
         self.index_existed = False
+        self.client_fingerprint: str | None = None
+        """What the client files were last written for (kept in status.json)."""
         """Those of ``previous`` whose files are on disk with their recorded size."""
         self.entries: dict[str, IndexEntry] = {}
         """What the mirror holds now: the index the run will write."""
@@ -320,9 +323,18 @@ class _Run:
         return outcome
 
     async def _write_client_files(self, *, status: str, touched: set[str]) -> None:
-        previous = self._read_status()
-        last_update = (previous or {}).get("last_update")
+        previous = self._read_status() or {}
+        last_update = previous.get("last_update")
         ended = self.rt.now()
+        # Client files depend on the files, the outcome shown on the pages, and the settings.
+        fingerprint = hashlib.sha256(f"{self.cfg.publish!r} {GENERATOR}".encode()).hexdigest()
+        refresh = (
+            bool(self.changes)
+            or self.entries != self.previous
+            or status != previous.get("status")
+            or fingerprint != previous.get("client_files")
+        )
+        self.client_fingerprint = fingerprint
         run = RunInfo(
             status=status,
             ended=timestamp(ended),
@@ -330,7 +342,12 @@ class _Run:
             generator=GENERATOR,
         )
         await publish_client_files(
-            self.tree, self.entries, publish=self.cfg.publish, run=run, touched_tags=touched
+            self.tree,
+            self.entries,
+            publish=self.cfg.publish,
+            run=run,
+            touched_tags=touched,
+            refresh=refresh,
         )
 
     # -- listing and checksums -----------------------------------------------------------------
@@ -598,6 +615,7 @@ class _Run:
             "failed": [{"path": f.path, "error": f.error} for f in self.report.failed],
             "bytes_downloaded": self.report.bytes_downloaded,
             "generator": GENERATOR,
+            "client_files": self.client_fingerprint,
         }
         if error:
             extra["error"] = error
@@ -623,7 +641,7 @@ class _Run:
             "status": status,
             "seconds": round(time.monotonic() - self.t0, 3),
             "files": len(holding),
-            **{k: v for k, v in extra.items() if k != "generator"},
+            **{k: v for k, v in extra.items() if k not in ("generator", "client_files")},
         }
         append_history(self.tree.state_dir / HISTORY_PATH, record)
 

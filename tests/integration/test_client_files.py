@@ -112,11 +112,12 @@ async def test_features_turned_off_remove_their_files(mirror: Mirror) -> None:
     assert (root / DIGEST_TAG / "SHA256SUMS").is_file()
 
 
-async def test_no_op_run_rewrites_no_client_file_but_the_root_page(mirror: Mirror) -> None:
-    """A run with nothing new leaves metadata, scripts and release pages untouched."""
+async def test_no_op_run_rewrites_no_file_at_all(mirror: Mirror) -> None:
+    """A run with nothing new leaves indexes, metadata, scripts and every page untouched."""
     mirror.fake.add_release(DIGEST_TAG, DIGEST)
     await mirror.sync()
     names = ["download-metadata.json", "use-mirror.sh", "README.txt", f"{DIGEST_TAG}/index.html"]
+    names += ["index.html", "index.json", f"{DIGEST_TAG}/SHA256SUMS"]
 
     def identity(name: str) -> tuple[int, int]:
         st = (mirror.root / name).stat()
@@ -148,3 +149,26 @@ async def test_use_mirror_sh_prints_file_urls_of_its_own_location(
         f"export UV_PYTHON_INSTALL_MIRROR='file://{encoded}'",
         f"export UV_PYTHON_DOWNLOADS_JSON_URL='file://{encoded}/download-metadata.json'",
     ]
+
+
+async def test_root_page_follows_the_outcome(mirror: Mirror) -> None:
+    """A failed run shows on the root page, and the next successful run shows success again."""
+    mirror.fake.add_release(DIGEST_TAG, DIGEST)
+    await mirror.sync()
+    mirror.fake.set_content(DIGEST_TAG, DIGEST[0], b"rebuilt" * 40)
+    mirror.fake.corrupt(DIGEST[0])
+    assert (await mirror.sync()).exit_code == 1
+    page = (mirror.root / "index.html").read_text(encoding="utf-8")
+    assert 'id="last-sync" class="status status-partial"' in page
+    assert (await mirror.sync()).exit_code == 0
+    page = (mirror.root / "index.html").read_text(encoding="utf-8")
+    assert 'id="last-sync" class="status status-success"' in page
+
+
+async def test_deleted_client_file_is_restored_by_an_idle_run(mirror: Mirror) -> None:
+    """A client file deleted by hand comes back on the next run even when nothing changed."""
+    mirror.fake.add_release(DIGEST_TAG, DIGEST)
+    await mirror.sync()
+    (mirror.root / "download-metadata.json").unlink()
+    await mirror.sync()
+    assert (mirror.root / "download-metadata.json").is_file()
