@@ -81,6 +81,8 @@ async def publish_client_files(
         await _publish_pages(tree, files, touched_tags=touched, put=put)
         root_page = render_root_page(files, run=run, base_url=publish.base_url, extras=wanted)
         await put(PAGE_NAME, root_page)
+    else:
+        await _remove_pages(tree, files)
     if root is not None:  # links exist on local file systems only (not in a bucket)
         _sync_astral_link(root, enabled=publish.astral_layout)
         _sync_flat_view(root, files, enabled=publish.flat)
@@ -127,6 +129,13 @@ async def _publish_pages(
             await put(f"{tag}/{PAGE_NAME}", render_tag_page(tag, by_tag[tag]))
         else:
             await tree.delete(f"{tag}/{PAGE_NAME}")
+
+
+async def _remove_pages(tree: Target, files: list[IndexEntry]) -> None:
+    """Pages turned off: the ones written before go."""
+    pages = [PAGE_NAME, *sorted({f"{e.tag}/{PAGE_NAME}" for e in files})]
+    for page in set(pages) - await tree.missing(pages):
+        await tree.delete(page)
 
 
 def _make_executable(path: Path) -> None:

@@ -106,9 +106,9 @@ async def test_features_turned_off_remove_their_files(mirror: Mirror) -> None:
     for name in ("download-metadata.json", "use-mirror.sh", "use-mirror.ps1", "README.txt"):
         assert not (root / name).exists(), name
     assert not (root / "github").exists()
+    assert not (root / "index.html").exists()
+    assert not (root / DIGEST_TAG / "index.html").exists()
     assert (root / "index.json").is_file()
-    # Pages of releases are not deleted by turning html off (they are harmless), but the
-    # per-release SHA256SUMS and archives are untouched.
     assert (root / DIGEST_TAG / "SHA256SUMS").is_file()
 
 
