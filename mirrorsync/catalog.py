@@ -5,9 +5,10 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-from mirrorsync.errors import InvalidAssetName
+from mirrorsync.errors import InvalidAssetName, UnsafeName
 from mirrorsync.model import Asset, Release, UpstreamAsset
 from mirrorsync.naming import SHA256SUMS, SIDECAR_SUFFIX, parse_asset_name, sidecar_target
+from mirrorsync.paths import check_relpath
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -48,7 +49,8 @@ def build_catalog(releases: Iterable[Release]) -> Catalog:
                     continue
             try:
                 parsed = parse_asset_name(up.name, release_tag=release.tag)
-            except InvalidAssetName:
+                check_relpath(f"{release.tag}/{up.name}")
+            except (InvalidAssetName, UnsafeName):
                 unparsed.append(up.name)
                 continue
             assets.append(Asset(tag=release.tag, parsed=parsed, upstream=up))

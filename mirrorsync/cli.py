@@ -23,10 +23,10 @@ from mirrorsync.config import find_config, load_config
 from mirrorsync.errors import ConfigError, Interrupted, MirrorsyncError
 from mirrorsync.lock import hold_lock
 from mirrorsync.model import SyncReport
+from mirrorsync.paths import STATE_DIR
 from mirrorsync.report import plan_document, plan_text, sync_document, sync_summary
 from mirrorsync.settings import Config
 from mirrorsync.sync import GENERATOR, NoProgress, Outcome, Progress, Runtime, run_sync
-from mirrorsync.tree import STATE_DIR
 from mirrorsync.verify import (
     VerifyReport,
     prepare_bucket_repair,

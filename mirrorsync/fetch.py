@@ -110,7 +110,7 @@ class _Part:
 
     def discard(self) -> None:
         self.close()
-        self.path.unlink(missing_ok=True)
+        _discard(self.path)
 
 
 async def fetch_asset(
@@ -129,6 +129,10 @@ async def fetch_asset(
     is tried once more from the first byte. Raises ``AssetError`` subclasses, or ``TargetError``
     when the staging file cannot be written.
     """
+    if asset.sha256 is None:
+        # Without a checksum nothing could tell an earlier run's partial file of another upstream
+        # version from a prefix of this one: start afresh (retries in this run still resume).
+        _discard(staged)
     download = _Download(
         http, asset, part=_Part(staged), retry=retry, on_bytes=on_bytes, limiter=limiter
     )
@@ -237,6 +241,14 @@ class _Download:
             raise
         if batch:
             await asyncio.to_thread(part.write, batch)
+
+
+def _discard(path: Path) -> None:
+    """Remove a staging file; a failure here must not hide the error being handled."""
+    try:
+        path.unlink(missing_ok=True)
+    except OSError as e:
+        log.debug("%s: cannot remove (%s)", path, e)
 
 
 def _check_not_too_long(asset: Asset, size: int) -> None:

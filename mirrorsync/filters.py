@@ -30,6 +30,7 @@ from packaging.specifiers import InvalidSpecifier, SpecifierSet
 from packaging.version import InvalidVersion, Version
 
 from mirrorsync.model import Asset, Release
+from mirrorsync.paths import RESERVED_ROOT_NAMES
 from mirrorsync.settings import ReleasesConfig, SelectConfig
 
 _SAFE_TAG = re.compile(r"[A-Za-z0-9._-]+")
@@ -39,8 +40,16 @@ _EXACT = re.compile(r"[0-9]+\.[0-9]+\.[0-9]+(?:(?:a|b|rc)[0-9]+)?")  # 3.12.4, 3
 
 
 def is_safe_tag(tag: str) -> bool:
-    """Whether ``tag`` can be used as one directory name below the mirror root."""
-    return _SAFE_TAG.fullmatch(tag) is not None and tag not in {".", ".."}
+    """Whether ``tag`` can be used as one directory name below the mirror root.
+
+    Besides the character rules: no dot-names, and none of the names mirrorsync writes at the
+    root itself (``flat``, ``github``, ``index.html``…), which a release would collide with.
+    """
+    return (
+        _SAFE_TAG.fullmatch(tag) is not None
+        and not tag.startswith(".")
+        and tag not in RESERVED_ROOT_NAMES
+    )
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

@@ -16,6 +16,7 @@ def make_plan(
     missing_tags: Iterable[str] = (),
     skipped_releases: Iterable[str] = (),
     uv_missing: Iterable[str] = (),
+    in_progress: Iterable[str] = (),
 ) -> Plan:
     """``fetch`` + ``keep`` is exactly the selected set; ``prune`` is what is no longer selected.
 
@@ -31,7 +32,9 @@ def make_plan(
             keep.append(entry)
         else:
             fetch.append(asset)
-    prune = [e for path, e in published.items() if path not in wanted]
+    # A file whose upstream asset is being re-uploaded is not "no longer selected".
+    busy = set(in_progress)
+    prune = [e for path, e in published.items() if path not in wanted and path not in busy]
     return Plan(
         fetch=tuple(sorted(fetch, key=lambda a: a.path)),
         keep=tuple(sorted(keep, key=lambda e: e.path)),

@@ -51,14 +51,9 @@ from mirrorsync.errors import (
 )
 from mirrorsync.manifest import INDEX_PATH, SUMS_NAME, timestamp
 from mirrorsync.model import IndexEntry
+from mirrorsync.paths import STATE_DIR, check_relpath
 from mirrorsync.settings import Config
-from mirrorsync.tree import (
-    STATE_DIR,
-    check_relpath,
-    staging_file,
-    sweep_staging_dir,
-    write_atomic,
-)
+from mirrorsync.tree import staging_file, sweep_staging_dir, write_atomic
 
 if TYPE_CHECKING:
     from types_aiobotocore_s3 import S3Client

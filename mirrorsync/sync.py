@@ -47,13 +47,14 @@ from mirrorsync.manifest import (
 )
 from mirrorsync.model import Asset, Failure, IndexEntry, Plan, SyncReport, UpstreamAsset
 from mirrorsync.pages import RunInfo
+from mirrorsync.paths import check_relpath
 from mirrorsync.plan import make_plan
 from mirrorsync.ratelimit import RateLimiter
 from mirrorsync.retry import RetryPolicy
 from mirrorsync.s3 import S3Target
 from mirrorsync.settings import Config
 from mirrorsync.source import ReleaseSource
-from mirrorsync.tree import LocalTree, Target, check_relpath, write_atomic
+from mirrorsync.tree import LocalTree, Target, write_atomic
 from mirrorsync.uvmeta import UvList, parse_uv_download_list
 
 log = logging.getLogger(__name__)
@@ -259,6 +260,7 @@ class _Run:
             missing_tags=chosen.missing_tags,
             skipped_releases=chosen.unsafe_tags,
             uv_missing=uv_missing,
+            in_progress=catalog.in_progress,
         )
 
     async def _load_uv_list(self, where: str, http: HttpClient) -> UvList:
@@ -377,9 +379,12 @@ class _Run:
             resolve_expected(a, sums=sums.get(a.tag), sidecar=sidecars.get(a.path)) for a in assets
         ]
         for a in resolved:
-            # A checksum list exists but could not be read: never fetch such an asset unverified.
+            # A checksum exists upstream but could not be read: never fetch such an asset
+            # unverified (the next run tries again).
             if a.sha256 is None and a.tag in catalog.sums and a.tag not in sums:
                 self.unverifiable[a.path] = f"{a.tag}/{SUMS_NAME} could not be read"
+            elif a.sha256 is None and a.path in catalog.sidecars:
+                self.unverifiable[a.path] = f"{a.name}.sha256 could not be read"
         return resolved
 
     async def _gather(
@@ -528,7 +533,9 @@ class _Run:
         return files
 
     def _touched_tags(self) -> set[str]:
-        return {p.split("/", 1)[0] for _, p in self.changes}
+        """Releases whose files changed: fetched, pruned, or found missing from the tree."""
+        touched = {p.split("/", 1)[0] for _, p in self.changes}
+        return touched | {e.tag for path, e in self.previous.items() if path not in self.entries}
 
     async def _write_indexes(self) -> set[str]:
         """Each touched release's SHA256SUMS, then index.json; only what changed is rewritten."""
@@ -546,9 +553,12 @@ class _Run:
     def _write_indexes_now(self) -> None:
         """The indexes of what an interrupted run published, written without awaiting."""
         for path, data in self._index_files(self._touched_tags()):
-            if data is not None and not self.tree.write_now(path, data):
-                log.warning("the indexes are rewritten by the next run (%s)", self.tree.description)
-                return
+            try:
+                if data is not None and not self.tree.write_now(path, data):
+                    log.warning("the next run rewrites the indexes (%s)", self.tree.description)
+                    return
+            except TargetError as e:  # one file failing must not stop the others
+                log.error("%s", e)
 
     def _prune_guard(self, plan: Plan) -> str | None:
         limit = self.cfg.prune_max.limit(len(self.entries))

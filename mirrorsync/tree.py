@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import hashlib
+import itertools
 import logging
 import os
 import shutil
@@ -18,39 +19,28 @@ from datetime import datetime
 from pathlib import Path
 from typing import Protocol
 
-from mirrorsync.errors import TargetError, UnsafeName, describe_os_error
+from mirrorsync.errors import TargetError, describe_os_error
 from mirrorsync.lock import hold_lock
 from mirrorsync.model import IndexEntry
+from mirrorsync.paths import STATE_DIR, check_relpath
 
 log = logging.getLogger(__name__)
-
-STATE_DIR = ".mirrorsync"
-MAX_COMPONENT = 255
+_TMP_COUNTER = itertools.count()
 
 
-def check_relpath(path: str) -> None:
-    """Accept only ``part/part`` paths that stay inside the root; raise ``UnsafeName`` else."""
-    if not path:
-        raise UnsafeName(path, "empty path")
-    if any(ord(c) < 0x20 or ord(c) == 0x7F for c in path):  # noqa: PLR2004 - ASCII controls
-        raise UnsafeName(path, f"control character in {path!r}")
-    if "\\" in path:
-        raise UnsafeName(path, f"backslash in {path!r}")
-    if path.startswith("/") or (len(path) > 1 and path[1] == ":"):
-        raise UnsafeName(path, f"absolute path {path!r}")
-    for part in path.split("/"):
-        if part in ("", ".", ".."):
-            raise UnsafeName(path, f"path part {part!r} in {path!r}")
-        if len(part.encode("utf-8")) > MAX_COMPONENT:
-            raise UnsafeName(path, f"a part of {path!r} is longer than {MAX_COMPONENT} bytes")
-    if path.split("/", 1)[0] == STATE_DIR:
-        raise UnsafeName(path, f"{path!r} is inside the state directory")
+def temp_path_for(path: Path) -> Path:
+    """A new temporary name beside ``path`` (``.<name>.<pid>.<n>.tmp``) at every call.
+
+    Unique per call: a write still finishing in a worker thread after a cancellation must never
+    share its temporary file with the cleanup's synchronous write of the same path.
+    """
+    return path.with_name(f".{path.name}.{os.getpid()}.{next(_TMP_COUNTER)}.tmp")
 
 
 def write_atomic(path: Path, data: bytes) -> None:
     """Write ``data`` to ``path`` through a temporary file and a rename: never half-written."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    tmp = temp_path_for(path)
     try:
         with tmp.open("wb") as f:
             f.write(data)

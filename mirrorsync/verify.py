@@ -26,8 +26,9 @@ from mirrorsync.checksums import parse_sha256sums
 from mirrorsync.errors import MirrorsyncError, StateError, UnsafeName, describe_os_error
 from mirrorsync.manifest import INDEX_PATH, SUMS_NAME, parse_index, render_index, render_tag_sums
 from mirrorsync.model import IndexEntry
+from mirrorsync.paths import STATE_DIR, check_relpath
 from mirrorsync.s3 import S3Target
-from mirrorsync.tree import STATE_DIR, LocalTree, check_relpath
+from mirrorsync.tree import LocalTree
 
 ProblemKind = Literal["missing", "size", "sha256", "unlisted", "sums", "leftover", "index"]
 

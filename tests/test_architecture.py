@@ -18,6 +18,7 @@ PURE = (
     "naming",
     "offline",
     "pages",
+    "paths",
     "plan",
     "report",
     "settings",

@@ -137,11 +137,11 @@ def test_selection_keeps_the_release_records() -> None:
         "20240713",
         "v1.2.3",
         "release_2024-07-13",  # letters, digits, '.', '_' and '-' only
-        "...",  # not '.' or '..', so one harmless directory name
+        "flat2",  # only the exact reserved names are refused
     ],
 )
 def test_safe_tags(tag: str) -> None:
-    """A tag of [A-Za-z0-9._-] other than '.' and '..' is a safe single path component."""
+    """A tag of [A-Za-z0-9._-], not a dot-name nor a reserved root name, is a safe component."""
     assert is_safe_tag(tag)
 
 
@@ -159,6 +159,11 @@ def test_safe_tags(tag: str) -> None:
         "2024 07 13",
         "20240713\x00",
         "\uff12\uff10\uff12\uff14",  # full-width digits are not ASCII
+        "...",  # a dot-name: hidden, and near enough to '..'
+        ".mirrorsync",  # the state directory
+        "flat",  # the flat view of pbs-installer
+        "github",  # the Astral-layout link
+        "index.html",  # a file mirrorsync writes at the root
     ],
 )
 def test_unsafe_tags(tag: str) -> None:

@@ -1,0 +1,45 @@
+"""Where things live below a mirror root, and which paths from upstream may go there (pure)."""
+
+from __future__ import annotations
+
+from mirrorsync.errors import UnsafeName
+
+STATE_DIR = ".mirrorsync"
+MAX_COMPONENT = 255 - len(".part")
+"""A path part must leave room for the staging suffix within the usual 255-byte file-name limit."""
+
+
+def check_relpath(path: str) -> None:
+    """Accept only ``part/part`` paths that stay inside the root; raise ``UnsafeName`` else."""
+    if not path:
+        raise UnsafeName(path, "empty path")
+    if any(ord(c) < 0x20 or ord(c) == 0x7F for c in path):  # noqa: PLR2004 - ASCII controls
+        raise UnsafeName(path, f"control character in {path!r}")
+    if "\\" in path:
+        raise UnsafeName(path, f"backslash in {path!r}")
+    if path.startswith("/") or (len(path) > 1 and path[1] == ":"):
+        raise UnsafeName(path, f"absolute path {path!r}")
+    for part in path.split("/"):
+        if part in ("", ".", ".."):
+            raise UnsafeName(path, f"path part {part!r} in {path!r}")
+        if len(part.encode("utf-8")) > MAX_COMPONENT:
+            raise UnsafeName(path, f"a part of {path!r} is longer than {MAX_COMPONENT} bytes")
+    if path.split("/", 1)[0] == STATE_DIR:
+        raise UnsafeName(path, f"{path!r} is inside the state directory")
+
+
+RESERVED_ROOT_NAMES = frozenset(
+    {
+        STATE_DIR,
+        "flat",
+        "github",
+        "index.json",
+        "index.html",
+        "download-metadata.json",
+        "download-metadata.mirror.json",
+        "use-mirror.sh",
+        "use-mirror.ps1",
+        "README.txt",
+    }
+)
+"""Names at the root that mirrorsync itself writes: never a release's directory."""
