@@ -270,34 +270,47 @@ def _classify(rel: str, *, listed: Mapping[str, IndexEntry]) -> ProblemKind | No
     return "unlisted"
 
 
-def _check_sums(
-    tree: LocalTree, entries: Mapping[str, IndexEntry], on_disk: Iterable[str], scan: _Scan
-) -> None:
-    """Each release's ``SHA256SUMS`` must be exactly what ``index.json`` implies."""
+def _expected_sums(
+    entries: Mapping[str, IndexEntry], present: Iterable[str], scan: _Scan
+) -> Iterator[tuple[str, bytes]]:
+    """(``<tag>/SHA256SUMS``, the bytes ``index.json`` implies) for each listed release.
+
+    Records a problem for a ``SHA256SUMS`` among ``present`` whose release lists no file.
+    """
     by_tag: dict[str, list[IndexEntry]] = defaultdict(list)
     for entry in entries.values():
         by_tag[entry.tag].append(entry)
-    for rel in on_disk:
+    for rel in sorted(present):
         tag, _, name = rel.partition("/")
         if name == SUMS_NAME and tag not in by_tag:
             scan.add(rel, "sums", "index.json lists no file of this release")
     for tag, tag_entries in sorted(by_tag.items()):
-        rel = f"{tag}/{SUMS_NAME}"
         try:
-            expected = render_tag_sums(tag_entries)[tag]
+            yield f"{tag}/{SUMS_NAME}", render_tag_sums(tag_entries)[tag]
         except ValueError as e:
             scan.add(INDEX_PATH, "index", f"release {tag}: {e}")
-            continue
+
+
+def _compare_sums(rel: str, expected: bytes, actual: bytes | None, scan: _Scan) -> None:
+    if actual is None:
+        scan.add(rel, "sums", f"{SUMS_NAME} is missing")
+    elif actual != expected:
+        scan.add(rel, "sums", _sums_difference(expected, actual))
+
+
+def _check_sums(
+    tree: LocalTree, entries: Mapping[str, IndexEntry], on_disk: Iterable[str], scan: _Scan
+) -> None:
+    """Each release's ``SHA256SUMS`` must be exactly what ``index.json`` implies."""
+    for rel, expected in _expected_sums(entries, on_disk, scan):
         try:
-            actual = tree.final_path(rel).read_bytes()
+            actual: bytes | None = tree.final_path(rel).read_bytes()
         except FileNotFoundError:
-            scan.add(rel, "sums", f"{SUMS_NAME} is missing")
-            continue
+            actual = None
         except OSError as e:
             scan.add(rel, "sums", f"cannot read {SUMS_NAME} ({describe_os_error(e)})")
             continue
-        if actual != expected:
-            scan.add(rel, "sums", _sums_difference(expected, actual))
+        _compare_sums(rel, expected, actual, scan)
 
 
 def _sums_difference(expected: bytes, actual: bytes) -> str:
@@ -503,25 +516,9 @@ async def _check_bucket_rest(
 async def _check_bucket_sums(
     target: S3Target, entries: Mapping[str, IndexEntry], listing: Mapping[str, int], scan: _Scan
 ) -> None:
-    by_tag: dict[str, list[IndexEntry]] = defaultdict(list)
-    for entry in entries.values():
-        by_tag[entry.tag].append(entry)
-    for rel in sorted(listing):
-        tag, _, name = rel.partition("/")
-        if name == SUMS_NAME and tag not in by_tag:
-            scan.add(rel, "sums", "index.json lists no file of this release")
-    for tag, tag_entries in sorted(by_tag.items()):
-        rel = f"{tag}/{SUMS_NAME}"
-        try:
-            expected = render_tag_sums(tag_entries)[tag]
-        except ValueError as e:
-            scan.add(INDEX_PATH, "index", f"release {tag}: {e}")
-            continue
+    for rel, expected in _expected_sums(entries, listing, scan):
         actual, _ = await target.get_object(rel) if rel in listing else (None, None)
-        if actual is None:
-            scan.add(rel, "sums", f"{SUMS_NAME} is missing")
-        elif actual != expected:
-            scan.add(rel, "sums", _sums_difference(expected, actual))
+        _compare_sums(rel, expected, actual, scan)
 
 
 # -- repair ------------------------------------------------------------------------------------
