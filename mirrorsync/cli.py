@@ -210,12 +210,15 @@ def _emit_json(doc: Mapping[str, Any]) -> None:
     sys.stdout.flush()
 
 
-def _failure_document(error: MirrorsyncError, *, dry_run: bool) -> dict[str, Any]:
-    # A failed sync still answers with the §7 keys, so scripts can read them unconditionally;
-    # a plan has no failure shape, and empty fetch/keep lists would read as "nothing to do".
+def _failure_document(
+    error: MirrorsyncError, *, dry_run: bool, report: SyncReport | None = None
+) -> dict[str, Any]:
+    # A failed sync still answers with the §7 keys and the figures it reached, so scripts can
+    # read them unconditionally; a plan has no failure shape, and empty fetch/keep lists would
+    # read as "nothing to do".
     if dry_run:
         return {"status": "failed", "error": str(error)}
-    return sync_document(SyncReport(), status="failed", error=str(error))
+    return sync_document(report or SyncReport(), status="failed", error=str(error))
 
 
 def _load(args: argparse.Namespace, environ: Mapping[str, str]) -> Config:
@@ -251,18 +254,28 @@ def main(argv: Sequence[str] | None = None, *, environ: Mapping[str, str] | None
         cfg = dataclasses.replace(cfg, prune=True)
     token = env.get(cfg.upstream.token_env) or None
     progress: Progress = TqdmProgress(sys.stderr) if bars and not dry_run else NoProgress()
-    runtime = Runtime(progress=progress, token=token)
-    return _run(lambda: run_sync(cfg, dry_run=dry_run, runtime=runtime), args, dry_run=dry_run)
+    report = SyncReport()
+    runtime = Runtime(progress=progress, token=token, report=report)
+    return _run(
+        lambda: run_sync(cfg, dry_run=dry_run, runtime=runtime),
+        args,
+        dry_run=dry_run,
+        report=report,
+    )
 
 
 def _run(
-    start: Callable[[], Awaitable[Outcome]], args: argparse.Namespace, *, dry_run: bool
+    start: Callable[[], Awaitable[Outcome]],
+    args: argparse.Namespace,
+    *,
+    dry_run: bool,
+    report: SyncReport,
 ) -> int:
     try:
         outcome = asyncio.run(_interruptible(start()))
     except MirrorsyncError as e:
         if args.json:
-            _emit_json(_failure_document(e, dry_run=dry_run))
+            _emit_json(_failure_document(e, dry_run=dry_run, report=report))
         else:
             sys.stderr.write(f"mirrorsync: failed: {e}\n")
         return e.exit_code

@@ -114,6 +114,8 @@ class Runtime:
     progress: Progress = field(default_factory=NoProgress)
     token: str | None = None
     proxies: Mapping[str, str] = field(default_factory=getproxies_environment)
+    report: SyncReport | None = None
+    """Filled in as the run goes, so that a caller still has the figures when the run fails."""
     """Proxies by scheme, and ``no`` for the hosts that bypass them (HTTP(S)_PROXY, NO_PROXY)."""
 
     def retry_policy(self, cfg: Config) -> RetryPolicy:
@@ -165,7 +167,7 @@ class _Run:
         self.dry_run = dry_run
         self.started = rt.now()
         self.t0 = time.monotonic()
-        self.report = SyncReport()
+        self.report = rt.report if rt.report is not None else SyncReport()
         # Without a state directory (a plan of a mirror that does not exist yet) nothing is cached.
         self.cache = StateCache(tree.state_dir / "cache") if tree.state_dir.is_dir() else None
         self.previous: dict[str, IndexEntry] = {}
@@ -580,6 +582,7 @@ class _Run:
 
     def _record_abort(self, error: BaseException) -> None:
         """On an error or interruption: index what was published, then record the outcome."""
+        self.report.seconds = time.monotonic() - self.t0
         if self.entries or self.changes:
             try:
                 self._write_indexes_now()

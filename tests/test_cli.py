@@ -488,7 +488,7 @@ async def test_signal_exits_130_with_a_consistent_tree_and_next_run_resumes(
     stalled = max(DIGEST)  # fetched last: with one download at a time the others are in place
     mirror.fake.stall(stalled)
     mirror.configure(download={"retries": 0, "concurrency": 1})
-    proc = await spawn("sync", "-c", str(mirror.config_path), cwd=mirror.base)
+    proc = await spawn("sync", "--json", "-c", str(mirror.config_path), cwd=mirror.base)
     try:
         await asyncio.wait_for(mirror.fake.stalled.wait(), WAIT)
     except TimeoutError:
@@ -497,13 +497,16 @@ async def test_signal_exits_130_with_a_consistent_tree_and_next_run_resumes(
         pytest.fail(f"the download never stalled; exit {proc.returncode}: {err.decode()}")
     proc.send_signal(signum)
     try:
-        _, err = await asyncio.wait_for(proc.communicate(), WAIT)
+        out, err = await asyncio.wait_for(proc.communicate(), WAIT)
     finally:
         if proc.returncode is None:
             proc.kill()
             await proc.wait()
     assert proc.returncode == 130, err.decode()
-    assert f"interrupted by {signum.name}" in err.decode()
+    doc = json.loads(out)  # still exactly one JSON document, with the figures reached
+    assert doc["status"] == "failed"
+    assert f"interrupted by {signum.name}" in doc["error"]
+    assert doc["fetched"] == len(DIGEST) - 1
 
     everything = {f"{DIGEST_TAG}/{n}" for n in DIGEST}
     assert_consistent(mirror)
