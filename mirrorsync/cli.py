@@ -134,7 +134,6 @@ def _configure_logging(*, quiet: bool, verbose: bool, bars: bool) -> None:
     log.handlers[:] = [handler]
     log.setLevel(level)
     log.propagate = False
-    logging.getLogger("mirrorsync.retry").setLevel(logging.DEBUG if verbose else logging.WARNING)
 
 
 class TqdmProgress:
