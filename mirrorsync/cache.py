@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import contextlib
 import hashlib
 import json
 import logging
@@ -111,8 +110,3 @@ class StateCache:
             self._path("files", key),
             {"key": key, "identity": identity, "text": text, "sha256": _checksum(text)},
         )
-
-    def clear_pages(self) -> None:
-        with contextlib.suppress(FileNotFoundError):
-            for entry in (self.directory / "pages").iterdir():
-                entry.unlink(missing_ok=True)

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import re
 from collections import defaultdict
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable
 from dataclasses import dataclass
 from html import escape
 from urllib.parse import quote
@@ -269,16 +269,3 @@ def render_tag_page(tag: str, entries: Iterable[IndexEntry]) -> bytes:
 {rows}
 </tbody></table>"""
     return _page(f"python-build-standalone {tag}", body)
-
-
-def run_info_from_status(status: Mapping[str, object] | None) -> RunInfo | None:
-    """The root page's view of ``status.json``."""
-    if not status:
-        return None
-    last = status.get("last_update")
-    return RunInfo(
-        status=str(status.get("status", "unknown")),
-        ended=str(status.get("last_ended", "")),
-        last_update=None if last is None else str(last),
-        generator=str(status.get("generator", "mirrorsync")),
-    )

@@ -82,10 +82,6 @@ def _seconds(value: str | None) -> float | None:
         return None
 
 
-async def _no_sleep(_: float) -> None:
-    return None
-
-
 @dataclass(frozen=True, slots=True, kw_only=True)
 class RetryPolicy:
     """Retries transient failures with jittered exponential backoff; honours server-told waits."""
@@ -127,11 +123,6 @@ class RetryPolicy:
             with trial:
                 result = await attempt()
         return result
-
-
-def no_sleep_policy(retries: int = 5) -> RetryPolicy:
-    """A policy that never waits: for dry runs of the retry logic."""
-    return RetryPolicy(retries=retries, sleep=_no_sleep)
 
 
 def _describe(exc: BaseException | None) -> str:

@@ -63,7 +63,6 @@ T = TypeVar("T")
 GENERATOR = f"mirrorsync {__version__}"
 CHECKSUM_FILE_LIMIT = 8 << 20
 """A release's SHA256SUMS is ~100 KB; anything far larger is not a checksum list."""
-HASH_BLOCK = 1 << 20
 UV_LIST_LIMIT = 64 << 20
 """uv's own list is ~4 MB; a larger answer is not a download list."""
 STATUS_PATH = "status.json"
@@ -216,6 +215,13 @@ class _Run:
 
     async def _plan(self, source: ReleaseSource, http: HttpClient) -> Plan:
         releases = await source.list_releases()
+        if isinstance(source, GitHubReleases):
+            log.debug(
+                "listing: %d page(s) fetched, %d unchanged (304), %d taken from the cache",
+                source.pages_fetched,
+                source.pages_unchanged,
+                source.pages_trusted,
+            )
         if not releases:
             raise GuardRefused(
                 f"the upstream listing of {source.description} is empty; refusing to act on it",
