@@ -79,7 +79,13 @@ async def publish_client_files(
         _make_executable(root / "use-mirror.sh")
     if publish.html:
         await _publish_pages(tree, files, touched_tags=touched, put=put)
-        root_page = render_root_page(files, run=run, base_url=publish.base_url, extras=wanted)
+        root_page = render_root_page(
+            files,
+            run=run,
+            base_url=publish.base_url,
+            extras=wanted,
+            flat=publish.flat and root is not None,
+        )
         await put(PAGE_NAME, root_page)
     else:
         await _remove_pages(tree, files)

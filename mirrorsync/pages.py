@@ -169,7 +169,19 @@ def _status(run: RunInfo | None) -> str:
     )
 
 
-def _usage(mirror: str, *, extras: frozenset[str]) -> str:
+def _pbs_installer(mirror: str, *, flat: bool) -> str:
+    if not flat:
+        return (
+            "<h3>pbs-installer and PDM</h3>\n<p>They need a flat directory of archives, which "
+            "this mirror does not publish (<code>publish.flat</code>).</p>\n"
+        )
+    return (
+        "<h3>pbs-installer and PDM</h3>\n<p>From the flat view <code>flat/</code>:</p>\n"
+        f"<pre>export PBS_INSTALLER_BASE_URL={mirror}/flat</pre>\n"
+    )
+
+
+def _usage(mirror: str, *, extras: frozenset[str], flat: bool) -> str:
     """How each consumer points at this mirror (consumers.md §1); ``mirror`` is escaped."""
     uv_env = f"export UV_PYTHON_INSTALL_MIRROR={mirror}\n"
     uv_toml = f'python-install-mirror = "{mirror}"\n'
@@ -188,9 +200,7 @@ def _usage(mirror: str, *, extras: frozenset[str]) -> str:
 <pre>{uv_env}uv python install 3.13</pre>
 <pre># uv.toml
 {uv_toml.rstrip()}</pre>
-{uv_note}<h3>pbs-installer and PDM</h3>
-<p>If this mirror publishes the flat view <code>flat/</code>:</p>
-<pre>export PBS_INSTALLER_BASE_URL={mirror}/flat</pre>
+{uv_note}{_pbs_installer(mirror, flat=flat)}
 <h3>mise</h3>
 <pre># ~/.config/mise/config.toml
 [settings]
@@ -206,8 +216,12 @@ def render_root_page(
     run: RunInfo | None,
     base_url: str | None,
     extras: Iterable[str] = (),
+    flat: bool = False,
 ) -> bytes:
-    """The root ``index.html``: how to use the mirror, the releases, and the last run."""
+    """The root ``index.html``: how to use the mirror, the releases, and the last run.
+
+    ``flat``: the mirror publishes the ``flat/`` view that pbs-installer needs.
+    """
     by_tag: dict[str, list[IndexEntry]] = defaultdict(list)
     for e in entries:
         by_tag[e.tag].append(e)
@@ -233,7 +247,7 @@ builds that uv and other tools install. Every file is byte-identical to the upst
 listed with its sha256 in its release's <code>SHA256SUMS</code>.</p>
 </header>
 {_status(run)}
-{_usage(mirror, extras=extra_names)}
+{_usage(mirror, extras=extra_names, flat=flat)}
 <h2>Releases</h2>
 <p>{_count(len(by_tag), "release")}, {_count(total, "file")}, {_size(total_size)}.</p>
 <table class="releases">

@@ -303,7 +303,7 @@ def test_long_names_may_break_after_dash_and_plus_only() -> None:
 )
 def test_instructions_name_the_mirror_for_each_tool(base_url: str | None, mirror: str) -> None:
     """uv (variable, uv.toml), pbs-installer, mise and rules_python each get a working setting."""
-    page = render_root_page([entry(f"{TAG}/{LINUX}")], run=None, base_url=base_url)
+    page = render_root_page([entry(f"{TAG}/{LINUX}")], run=None, base_url=base_url, flat=True)
     blocks = pre_blocks(page)
     assert f"export UV_PYTHON_INSTALL_MIRROR={mirror}\n" in blocks[0]
     (uv_toml,) = (tomllib.loads(b) for b in blocks if "# uv.toml" in b)
@@ -419,3 +419,10 @@ def test_pages_are_static_utf8_and_declare_a_phone_viewport(page: bytes) -> None
     assert {"charset": "utf-8"} in metas
     assert {"name": "viewport", "content": "width=device-width, initial-scale=1"} in metas
     assert page.startswith(b"<!doctype html>\n")
+
+
+def test_pbs_installer_is_told_when_there_is_no_flat_view() -> None:
+    """Without the flat view, the page says so instead of giving a base URL that would 404."""
+    page = render_root_page([entry(f"{TAG}/{LINUX}")], run=None, base_url=None).decode()
+    assert "PBS_INSTALLER_BASE_URL" not in page
+    assert "publish.flat" in page
