@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -28,6 +29,27 @@ def _merge(base: dict[str, Any], extra: dict[str, Any]) -> dict[str, Any]:
         else:
             out[key] = value
     return out
+
+
+def fake_time_runtime(
+    *, sleep: Callable[[float], Awaitable[None]], clock: Callable[[], float], token: str | None
+) -> Runtime:
+    """A runtime whose sleeps, clocks and timestamps all follow the test's fake clock."""
+    return Runtime(
+        sleep=sleep,
+        clock=clock,
+        monotonic=clock,
+        now=lambda: datetime.fromtimestamp(clock(), UTC),
+        token=token,
+    )
+
+
+async def exit_code_of(run: Awaitable[Outcome]) -> int:
+    """A run reduced to its exit code as the CLI would give it."""
+    try:
+        return (await run).exit_code
+    except MirrorsyncError as e:
+        return e.exit_code
 
 
 @dataclass
@@ -64,13 +86,7 @@ class Mirror:
         return self.config_path
 
     def runtime(self) -> Runtime:
-        return Runtime(
-            sleep=self.sleep,
-            clock=self.clock,
-            monotonic=self.clock,
-            now=lambda: datetime.fromtimestamp(self.clock(), UTC),
-            token=self.token,
-        )
+        return fake_time_runtime(sleep=self.sleep, clock=self.clock, token=self.token)
 
     async def sync(self, *, dry_run: bool = False) -> Outcome:
         """One run; raises what the run raises."""
@@ -81,10 +97,7 @@ class Mirror:
 
     async def run(self, *, dry_run: bool = False) -> int:
         """One run, reduced to its exit code as the CLI would give it."""
-        try:
-            return (await self.sync(dry_run=dry_run)).exit_code
-        except MirrorsyncError as e:
-            return e.exit_code
+        return await exit_code_of(self.sync(dry_run=dry_run))
 
     def index(self) -> dict[str, Any]:
         doc: dict[str, Any] = json.loads((self.root / "index.json").read_bytes())

@@ -30,7 +30,6 @@ import time
 from collections import deque
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal, Protocol
 
@@ -38,10 +37,10 @@ import aiohttp
 import yaml
 from aiohttp import web
 from fake_github import FakeGitHub
+from mirror_harness import exit_code_of, fake_time_runtime
 from yarl import URL
 
 from mirrorsync.config import load_config
-from mirrorsync.errors import MirrorsyncError
 from mirrorsync.sync import Outcome, Runtime, run_sync
 
 if TYPE_CHECKING:
@@ -480,12 +479,7 @@ class S3Mirror:
         return self.config_path
 
     def runtime(self) -> Runtime:
-        return Runtime(
-            sleep=self.sleep,
-            clock=self.clock,
-            monotonic=self.clock,
-            now=lambda: datetime.fromtimestamp(self.clock(), UTC),
-        )
+        return fake_time_runtime(sleep=self.sleep, clock=self.clock, token=None)
 
     async def sync(self, *, dry_run: bool = False) -> Outcome:
         if not self.config_path.exists():
@@ -494,10 +488,7 @@ class S3Mirror:
         return await run_sync(cfg, dry_run=dry_run, runtime=self.runtime())
 
     async def run(self, *, dry_run: bool = False) -> int:
-        try:
-            return (await self.sync(dry_run=dry_run)).exit_code
-        except MirrorsyncError as e:
-            return e.exit_code
+        return await exit_code_of(self.sync(dry_run=dry_run))
 
     async def index(self) -> dict[str, Any]:
         doc: dict[str, Any] = json.loads(await self.bucket.get("index.json"))
