@@ -16,18 +16,22 @@ from mirrorsync.errors import TargetError, describe_os_error
 from mirrorsync.model import IndexEntry
 from mirrorsync.offline import OFFLINE_FILES
 from mirrorsync.pages import RunInfo, render_root_page, render_tag_page
+from mirrorsync.paths import (
+    ASTRAL_DIR,
+    FLAT_DIR,
+    PAGE_NAME,
+    USE_MIRROR_SH,
+    UV_METADATA,
+    UV_METADATA_MIRROR,
+)
 from mirrorsync.settings import PublishConfig
 from mirrorsync.tree import Target
 from mirrorsync.uvmeta import render_uv_metadata, uv_download_metadata
 
 log = logging.getLogger(__name__)
 
-PAGE_NAME = "index.html"
-UV_METADATA = "download-metadata.json"
-UV_METADATA_MIRROR = "download-metadata.mirror.json"
-ASTRAL_LINK = Path("github", "python-build-standalone", "releases", "download")
+ASTRAL_LINK = Path(ASTRAL_DIR, "python-build-standalone", "releases", "download")
 ASTRAL_TARGET = "../../.."
-FLAT_DIR = "flat"
 
 
 async def write_if_changed(tree: Target, path: str, data: bytes) -> bool:
@@ -76,7 +80,7 @@ async def publish_client_files(
     for name in set(unwanted) - await tree.missing(unwanted):
         await tree.delete(name)  # a feature turned off: its file goes
     if publish.offline_scripts and root is not None:
-        _make_executable(root / "use-mirror.sh")
+        _make_executable(root / USE_MIRROR_SH)
     if publish.html:
         await _publish_pages(tree, files, touched_tags=touched, put=put)
         root_page = render_root_page(

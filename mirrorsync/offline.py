@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from mirrorsync import paths
+
 USE_MIRROR_SH = r"""#!/bin/sh
 # Use this python-build-standalone mirror from wherever it is mounted (written by mirrorsync).
 #
@@ -72,8 +74,8 @@ size and sha256), download-metadata.json (uv's list of what this mirror holds).
 """
 
 OFFLINE_FILES: dict[str, str] = {
-    "use-mirror.sh": USE_MIRROR_SH,
-    "use-mirror.ps1": USE_MIRROR_PS1,
-    "README.txt": README_TXT,
+    paths.USE_MIRROR_SH: USE_MIRROR_SH,
+    paths.USE_MIRROR_PS1: USE_MIRROR_PS1,
+    paths.README_TXT: README_TXT,
 }
 """Root files of an offline-capable tree, by name."""

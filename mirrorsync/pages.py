@@ -16,6 +16,13 @@ from html import escape
 from urllib.parse import quote
 
 from mirrorsync.model import IndexEntry
+from mirrorsync.paths import (
+    README_TXT,
+    USE_MIRROR_PS1,
+    USE_MIRROR_SH,
+    UV_METADATA,
+    UV_METADATA_MIRROR,
+)
 
 UPSTREAM_URL = "https://github.com/astral-sh/python-build-standalone"
 MISE_PATTERN = (
@@ -24,15 +31,14 @@ MISE_PATTERN = (
 """mise's ``url_replacements`` key, as written inside a TOML basic string."""
 PLACEHOLDER_URL = "https://YOUR-MIRROR/PATH"
 """Shown in the instructions when the configuration has no ``publish.base_url``."""
-UV_METADATA = "download-metadata.json"
 EXTRA_NOTES = {
     UV_METADATA: "uv's list of this mirror's builds (GitHub URLs: use it with the mirror setting)",
-    "download-metadata.mirror.json": (
+    UV_METADATA_MIRROR: (
         "the same list with this mirror's URLs (alone, without UV_PYTHON_INSTALL_MIRROR)"
     ),
-    "use-mirror.sh": "sets uv's variables to this tree wherever it is mounted (sh)",
-    "use-mirror.ps1": "the same for PowerShell",
-    "README.txt": "how to use a copy of this tree offline",
+    USE_MIRROR_SH: "sets uv's variables to this tree wherever it is mounted (sh)",
+    USE_MIRROR_PS1: "the same for PowerShell",
+    README_TXT: "how to use a copy of this tree offline",
 }
 """What the root's client files are for, by name; other names are listed without a note."""
 STATUS_CLASSES = frozenset({"success", "partial", "failed", "refused", "interrupted"})

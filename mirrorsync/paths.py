@@ -28,18 +28,22 @@ def check_relpath(path: str) -> None:
         raise UnsafeName(path, f"{path!r} is inside the state directory")
 
 
-RESERVED_ROOT_NAMES = frozenset(
-    {
-        STATE_DIR,
-        "flat",
-        "github",
-        "index.json",
-        "index.html",
-        "download-metadata.json",
-        "download-metadata.mirror.json",
-        "use-mirror.sh",
-        "use-mirror.ps1",
-        "README.txt",
-    }
+INDEX_NAME = "index.json"
+PAGE_NAME = "index.html"
+UV_METADATA = "download-metadata.json"
+UV_METADATA_MIRROR = "download-metadata.mirror.json"
+USE_MIRROR_SH = "use-mirror.sh"
+USE_MIRROR_PS1 = "use-mirror.ps1"
+README_TXT = "README.txt"
+FLAT_DIR = "flat"
+ASTRAL_DIR = "github"
+"""The top of ``github/python-build-standalone/releases/download``, the Astral-layout link."""
+
+CLIENT_ROOT_FILES = frozenset(
+    {PAGE_NAME, UV_METADATA, UV_METADATA_MIRROR, USE_MIRROR_SH, USE_MIRROR_PS1, README_TXT}
 )
+"""Files for clients that mirrorsync may write at the root."""
+CLIENT_LAYOUTS = frozenset({FLAT_DIR, ASTRAL_DIR})
+"""Root directories made of links into the releases (never walked: ``github/`` loops)."""
+RESERVED_ROOT_NAMES = frozenset({STATE_DIR, INDEX_NAME, *CLIENT_ROOT_FILES, *CLIENT_LAYOUTS})
 """Names at the root that mirrorsync itself writes: never a release's directory."""

@@ -51,7 +51,7 @@ from mirrorsync.errors import (
 )
 from mirrorsync.manifest import INDEX_PATH, SUMS_NAME, timestamp
 from mirrorsync.model import IndexEntry
-from mirrorsync.paths import STATE_DIR, check_relpath
+from mirrorsync.paths import PAGE_NAME, STATE_DIR, check_relpath
 from mirrorsync.settings import Config
 from mirrorsync.tree import staging_file, sweep_staging_dir, write_atomic
 
@@ -85,7 +85,6 @@ CONTENT_TYPES: Final = (
     (".json", "application/json"),
     (".html", "text/html; charset=utf-8"),
 )
-PAGE_NAME = "index.html"
 TAG_SMALL_FILES = frozenset({SUMS_NAME, PAGE_NAME})
 _MISSING_CODES = frozenset({"NoSuchKey", "NotFound", "404"})
 _HELD_CODES = frozenset({"PreconditionFailed", "ConditionalRequestConflict"})

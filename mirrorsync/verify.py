@@ -26,7 +26,13 @@ from mirrorsync.checksums import parse_sha256sums
 from mirrorsync.errors import MirrorsyncError, StateError, UnsafeName, describe_os_error
 from mirrorsync.manifest import INDEX_PATH, SUMS_NAME, parse_index, render_index, render_tag_sums
 from mirrorsync.model import IndexEntry
-from mirrorsync.paths import STATE_DIR, check_relpath
+from mirrorsync.paths import (
+    CLIENT_LAYOUTS,
+    CLIENT_ROOT_FILES,
+    PAGE_NAME,
+    STATE_DIR,
+    check_relpath,
+)
 from mirrorsync.s3 import S3Target
 from mirrorsync.tree import LocalTree
 
@@ -35,23 +41,10 @@ ProblemKind = Literal["missing", "size", "sha256", "unlisted", "sums", "leftover
 BLOCK = 1 << 20
 """Bytes read and hashed per worker-thread hop in full mode."""
 
-ROOT_FILES = frozenset(
-    {
-        INDEX_PATH,
-        "index.html",
-        "download-metadata.json",
-        "download-metadata.mirror.json",
-        "use-mirror.sh",
-        "use-mirror.ps1",
-        "README.txt",
-    }
-)
+ROOT_FILES = frozenset({INDEX_PATH, *CLIENT_ROOT_FILES})
 """Files the root may hold besides releases: the manifest and generated client files."""
-TAG_FILES = frozenset({SUMS_NAME, "index.html"})
+TAG_FILES = frozenset({SUMS_NAME, PAGE_NAME})
 """Files a release directory may hold besides its assets."""
-CLIENT_LAYOUTS = frozenset({"flat", "github"})
-"""Root entries made of links into the release directories; never walked (``github/`` holds a
-``download -> ../../..`` symlink that loops)."""
 _MAX_NAMES = 3
 """Names quoted per category in a ``sums`` detail before it says "and N more"."""
 

@@ -17,8 +17,9 @@ from fake_github import FakeGitHub
 
 from mirrorsync.config import load_config
 from mirrorsync.errors import MirrorsyncError
+from mirrorsync.paths import CLIENT_LAYOUTS
 from mirrorsync.sync import Outcome, Runtime, run_sync
-from mirrorsync.verify import CLIENT_LAYOUTS, ROOT_FILES, TAG_FILES
+from mirrorsync.verify import ROOT_FILES, TAG_FILES
 
 
 def _merge(base: dict[str, Any], extra: dict[str, Any]) -> dict[str, Any]:

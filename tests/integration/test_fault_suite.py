@@ -43,8 +43,9 @@ from conftest import FakeClock
 from fake_github import FakeGitHub, generated_content, is_archive
 from mirror_harness import Mirror
 
+from mirrorsync.paths import CLIENT_LAYOUTS
 from mirrorsync.sync import Outcome
-from mirrorsync.verify import CLIENT_LAYOUTS, ROOT_FILES, TAG_FILES
+from mirrorsync.verify import ROOT_FILES, TAG_FILES
 
 REPO = Path(__file__).resolve().parents[2]
 WAIT = 30.0
