@@ -136,6 +136,13 @@ def _configure_logging(*, quiet: bool, verbose: bool, bars: bool) -> None:
     log.propagate = False
 
 
+def _terminal_width(stream: TextIO) -> int:
+    try:
+        return os.get_terminal_size(stream.fileno()).columns
+    except (OSError, ValueError):
+        return 0
+
+
 class TqdmProgress:
     """Bytes and files with their rate, on a terminal only."""
 
@@ -149,6 +156,7 @@ class TqdmProgress:
         if not files:
             return
         self._files, self._done = files, 0
+        sized = _terminal_width(self._stream) > 0
         self._bar = tqdm(
             total=total_bytes,
             unit="B",
@@ -156,7 +164,11 @@ class TqdmProgress:
             unit_divisor=1024,
             desc="downloading",
             file=self._stream,
-            dynamic_ncols=True,
+            # A terminal that reports no size (a bare pty, some CI consoles) would get no bar at
+            # all: fall back to 80x24 there, and follow resizes everywhere else.
+            dynamic_ncols=sized,
+            ncols=None if sized else 80,
+            nrows=None if sized else 24,
         )
         self._bar.set_postfix_str(f"0/{files} files")
 

@@ -11,6 +11,7 @@ import hashlib
 import json
 import logging
 import os
+import pty
 import re
 import signal
 import socket
@@ -169,6 +170,59 @@ async def test_default_verbosity_logs_each_file(
     lines = capsys.readouterr().err.splitlines()
     for name in DIGEST:
         assert any(f"{DIGEST_TAG}/{name}" in line and "fetched" in line for line in lines[:-1])
+
+
+async def sync_with_stderr(mirror: Mirror, *, terminal: bool, extra: tuple[str, ...] = ()) -> str:
+    """Run ``sync`` as a child whose stderr is a pseudo-terminal (or a pipe); its stderr text."""
+    reader, writer = pty.openpty() if terminal else os.pipe()
+    try:
+        proc = await asyncio.create_subprocess_exec(
+            sys.executable,
+            "-m",
+            "mirrorsync",
+            "sync",
+            *extra,
+            "-c",
+            str(mirror.config_path),
+            env=child_env(COLUMNS="100"),
+            stdin=asyncio.subprocess.DEVNULL,
+            stdout=asyncio.subprocess.DEVNULL,
+            stderr=writer,
+        )
+    finally:
+        os.close(writer)
+    chunks: list[bytes] = []
+
+    def drain() -> None:
+        while True:
+            try:
+                data = os.read(reader, 65536)
+            except OSError:  # EIO: the terminal's other side closed
+                return
+            if not data:
+                return
+            chunks.append(data)
+
+    try:
+        await asyncio.wait_for(asyncio.gather(asyncio.to_thread(drain), proc.wait()), WAIT)
+    finally:
+        os.close(reader)
+    assert proc.returncode == 0
+    return b"".join(chunks).decode("utf-8", "replace")
+
+
+async def test_progress_bar_only_on_a_terminal(mirror: Mirror) -> None:
+    """A terminal gets a progress bar with bytes, rate and files; a pipe or --quiet gets none."""
+    mirror.fake.add_release(DIGEST_TAG, DIGEST)
+    mirror.configure()
+    shown = await sync_with_stderr(mirror, terminal=True)
+    assert "downloading" in shown
+    assert f"{len(DIGEST)}/{len(DIGEST)} files" in shown
+    assert "/s" in shown  # the rate
+    mirror.configure(target={"path": "mirror2"})
+    assert "downloading" not in await sync_with_stderr(mirror, terminal=False)
+    mirror.configure(target={"path": "mirror3"})
+    assert "downloading" not in await sync_with_stderr(mirror, terminal=True, extra=("-q",))
 
 
 async def test_quiet_prints_only_warnings_and_the_summary(
