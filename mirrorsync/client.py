@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import threading
 from collections.abc import AsyncIterator, Mapping
 from dataclasses import dataclass
 from http import HTTPStatus
@@ -11,6 +12,7 @@ import aiohttp
 from yarl import URL
 
 from mirrorsync import __version__
+from mirrorsync.transfer import Transfers
 
 USER_AGENT = f"mirrorsync/{__version__}"
 MAX_REDIRECTS = 10
@@ -71,16 +73,38 @@ class HttpClient:
         self._token_origin = token_origin
         self._proxies = dict(proxies or {})
         self._proxy_cache: dict[tuple[str, str], str | None] = {}
-        self.requests = 0
-        """Requests sent (each redirect hop counts): a figure for summaries and tests."""
+        self._requests = 0
+        self._count_lock = threading.Lock()
+        self._transfers: Transfers | None = None
 
-    def _headers(self, url: URL, extra: Mapping[str, str] | None) -> dict[str, str]:
-        headers = dict(extra or {})
+    @property
+    def transfers(self) -> Transfers:
+        """Where archive bodies are downloaded: worker threads (``open_client`` sets them up)."""
+        if self._transfers is None:
+            raise RuntimeError("this client has no download threads (use open_client)")
+        return self._transfers
+
+    @transfers.setter
+    def transfers(self, transfers: Transfers) -> None:
+        self._transfers = transfers
+
+    @property
+    def requests(self) -> int:
+        """Requests sent (each redirect hop counts), here and by ``transfers``."""
+        return self._requests
+
+    def count_request(self) -> None:
+        with self._count_lock:  # also called from download threads
+            self._requests += 1
+
+    def request_headers(self, url: URL, extra: Mapping[str, str] | None) -> dict[str, str]:
+        """``extra`` plus the User-Agent, and the token when ``url`` is on the token's origin."""
+        headers = {"User-Agent": USER_AGENT, **(extra or {})}
         if self._token and self._token_origin is not None and url.origin() == self._token_origin:
             headers["Authorization"] = f"Bearer {self._token}"
         return headers
 
-    def _proxy(self, url: URL) -> str | None:
+    def proxy_for(self, url: URL) -> str | None:
         """The proxy for ``url`` from ``http_proxy``/``https_proxy``/``no_proxy``, if any.
 
         Resolved here once per host rather than by aiohttp's ``trust_env``, which also looks
@@ -110,13 +134,13 @@ class HttpClient:
         current = URL(url, encoded=True) if isinstance(url, str) else url
         redirected = False
         for _ in range(MAX_REDIRECTS + 1):
-            self.requests += 1
+            self.count_request()
             response = await self.session.get(
                 current,
-                headers=self._headers(current, headers),
+                headers=self.request_headers(current, headers),
                 allow_redirects=False,
                 auto_decompress=decompress,
-                proxy=self._proxy(current),
+                proxy=self.proxy_for(current),
             )
             try:
                 location = response.headers.get("Location")
@@ -141,7 +165,8 @@ async def open_client(
     api_url: str,
     proxies: Mapping[str, str] | None = None,
 ) -> AsyncIterator[HttpClient]:
-    """One session for the whole run: stall timeouts only, never a total-time limit.
+    """One session for the whole run, and its download threads: stall timeouts only, never a
+    total-time limit.
 
     ``proxies`` maps a scheme to a proxy URL, with ``no`` for the hosts that bypass it (the
     shape of ``urllib.request.getproxies_environment()``).
@@ -154,4 +179,9 @@ async def open_client(
         headers={"User-Agent": USER_AGENT},
         read_bufsize=READ_BUFFER,
     ) as session:
-        yield HttpClient(session, token=token, token_origin=URL(api_url).origin(), proxies=proxies)
+        http = HttpClient(session, token=token, token_origin=URL(api_url).origin(), proxies=proxies)
+        http.transfers = Transfers(http, workers=concurrency, stall_timeout=stall_timeout)
+        try:
+            yield http
+        finally:
+            http.transfers.close()

@@ -69,6 +69,17 @@ class UpstreamError(MirrorsyncError):
 class TargetError(MirrorsyncError):
     """The mirror tree could not be written."""
 
+    def __init__(self, message: str, *, hint: str | None = None, disk_full: bool = False) -> None:
+        super().__init__(message, hint=hint)
+        self.disk_full = disk_full
+        """No space (or quota) was left: partial downloads may be dropped to make room."""
+
+    @classmethod
+    def from_os_error(cls, what: str, e: OSError) -> TargetError:
+        """``<what> (<reason>)``, marked ``disk_full`` when it was."""
+        full = e.errno in (errno.ENOSPC, errno.EDQUOT)
+        return cls(f"{what} ({describe_os_error(e)})", disk_full=full)
+
 
 class StateError(MirrorsyncError):
     """A state file of the mirror is unreadable or malformed."""

@@ -19,6 +19,8 @@ from tenacity import (
     wait_exponential_jitter,
 )
 
+from mirrorsync.transfer import ConnectionFailed
+
 log = logging.getLogger(__name__)
 
 T = TypeVar("T")
@@ -47,6 +49,7 @@ def is_transient(exc: BaseException) -> bool:
         exc,
         TransientHTTPError
         | IncompleteBody
+        | ConnectionFailed
         | aiohttp.ClientConnectionError
         | aiohttp.ClientPayloadError
         | TimeoutError,

@@ -589,6 +589,12 @@ class _Run:
     def _record_abort(self, error: BaseException) -> None:
         """On an error or interruption: index what was published, then record the outcome."""
         self.report.seconds = time.monotonic() - self.t0
+        if isinstance(error, TargetError) and error.disk_full:
+            # The index of the good files matters more than resumable partial downloads, and
+            # those of the other downloads may hold the last free blocks.
+            freed = self.tree.sweep_staging(keep=set())
+            if freed:
+                log.warning("the disk is full: removed %d partial download(s)", freed)
         if self.entries or self.changes:
             try:
                 self._write_indexes_now()

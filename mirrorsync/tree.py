@@ -207,7 +207,7 @@ class LocalTree:
                 self._made_dirs.add(final.parent)
             staged.replace(final)
         except OSError as e:
-            raise TargetError(f"{path}: cannot publish ({describe_os_error(e)})") from e
+            raise TargetError.from_os_error(f"{path}: cannot publish", e) from e
 
     # The file-system calls run in a worker thread: a slow disk or NFS never stalls downloads.
     async def read(self, path: str) -> bytes | None:
@@ -234,7 +234,7 @@ class LocalTree:
         try:
             write_atomic(self.final_path(path), data)
         except OSError as e:
-            raise TargetError(f"{path}: cannot write ({describe_os_error(e)})") from e
+            raise TargetError.from_os_error(f"{path}: cannot write", e) from e
         return True
 
     def _delete(self, path: str) -> None:

@@ -38,7 +38,7 @@ BANNED = {
     "yaml",
 }
 EDGE = {"cache", "cli", "client", "clients", "config", "fetch", "github", "lock", "ratelimit"}
-EDGE |= {"retry", "s3", "serve", "source", "sync", "tree", "verify"}
+EDGE |= {"retry", "s3", "serve", "source", "sync", "transfer", "tree", "verify"}
 
 
 def imported_roots(module: str) -> set[str]:

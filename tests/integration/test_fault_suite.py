@@ -989,6 +989,7 @@ async def test_full_disk(scenario: Scenario) -> None:
         published = scenario.mirror.published()
         assert published, "nothing fitted at all: the case tests nothing"
         assert set(entries) == published
+        assert not staged_parts(scenario.root), "partial downloads must make room for the index"
         assert scenario.mirror.status()["status"] == "failed"
         assert _mount("mount", "-o", "remount,size=64m", str(scenario.root)).returncode == 0
         await scenario.rerun_clean()

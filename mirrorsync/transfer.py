@@ -1,0 +1,355 @@
+"""Archive bodies move in worker threads: blocking sockets, one download per thread.
+
+The event loop is the right place for the listing (many small requests) but the wrong one for a
+gigabyte of archives: with every socket read, parse and copy on one thread, a cold sync on
+loopback ran at half of what curl does. Here each download runs whole in a thread of its own:
+``recv_into`` a reused buffer, sha256 and write it, all of which release the GIL, so several
+downloads use several cores and no byte is copied twice in Python.
+
+What the listing's ``HttpClient`` decides stays decided there (which headers a URL gets, the
+token only for its origin, which proxy a URL goes through, the request count); this module
+asks it through ``Routing``. Connections are kept per (scheme, host, port, proxy) and reused.
+A download is stopped from the event loop with ``Cancel.set()``: it shuts the socket down, which
+wakes a thread blocked on a stalled server at once.
+"""
+
+from __future__ import annotations
+
+import base64
+import concurrent.futures
+import contextlib
+import http.client
+import socket
+import ssl
+import threading
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass
+from http import HTTPStatus
+from typing import Protocol
+from urllib.parse import unquote
+
+from yarl import URL
+
+MAX_REDIRECTS = 10
+REDIRECTS = frozenset(
+    {
+        HTTPStatus.MOVED_PERMANENTLY,
+        HTTPStatus.FOUND,
+        HTTPStatus.SEE_OTHER,
+        HTTPStatus.TEMPORARY_REDIRECT,
+        HTTPStatus.PERMANENT_REDIRECT,
+    }
+)
+ERROR_BODY_LIMIT = 64 << 10
+"""Bytes of an error answer read for its message (a rate-limit notice, say); the rest is not."""
+IDLE_PER_KEY = 16
+"""Idle connections kept per (scheme, host, port, proxy)."""
+
+
+class Routing(Protocol):
+    """What the run's HTTP policy says about a URL (implemented by ``client.HttpClient``)."""
+
+    def request_headers(self, url: URL, extra: Mapping[str, str] | None) -> dict[str, str]: ...
+
+    def proxy_for(self, url: URL) -> str | None: ...
+
+    def count_request(self) -> None: ...
+
+
+class ConnectionFailed(Exception):
+    """The connection failed or broke (refused, reset, closed early, a TLS or protocol error)."""
+
+
+class RedirectLoop(Exception):
+    """A redirect chain longer than ``MAX_REDIRECTS``."""
+
+
+class Cancelled(Exception):
+    """The event loop called off this download (Ctrl-C, SIGTERM, a sibling's fatal error)."""
+
+
+class Cancel:
+    """Set from the event loop to stop one download's thread, even one blocked in ``recv``."""
+
+    def __init__(self) -> None:
+        self._event = threading.Event()
+        self._lock = threading.Lock()
+        self._sock: socket.socket | None = None
+        self._waiting: concurrent.futures.Future[object] | None = None
+
+    @property
+    def is_set(self) -> bool:
+        return self._event.is_set()
+
+    def set(self) -> None:
+        self._event.set()
+        with self._lock:
+            sock, waiting = self._sock, self._waiting
+        if sock is not None:
+            # The plain socket's shutdown, also under TLS: the reading thread owns the SSL state.
+            with contextlib.suppress(OSError):
+                socket.socket.shutdown(sock, socket.SHUT_RDWR)
+        if waiting is not None:
+            waiting.cancel()
+
+    def check(self) -> None:
+        if self._event.is_set():
+            raise Cancelled
+
+    @contextlib.contextmanager
+    def watching(self, sock: socket.socket | None) -> Iterator[None]:
+        """While inside, ``set()`` shuts ``sock`` down."""
+        with self._lock:
+            self._sock = sock
+        try:
+            self.check()
+            yield
+        finally:
+            with self._lock:
+                self._sock = None
+
+    @contextlib.contextmanager
+    def waiting_on(self, future: concurrent.futures.Future[object]) -> Iterator[None]:
+        """While inside, ``set()`` cancels ``future`` (a wait on the event loop)."""
+        with self._lock:
+            self._waiting = future
+        try:
+            if self._event.is_set():
+                future.cancel()
+            yield
+        finally:
+            with self._lock:
+                self._waiting = None
+
+
+class _Plain(http.client.HTTPConnection):
+    stall: float = 60.0
+
+    def connect(self) -> None:
+        super().connect()
+        self.sock.settimeout(self.stall)
+
+
+class _Secure(http.client.HTTPSConnection):
+    stall: float = 60.0
+
+    def connect(self) -> None:
+        super().connect()
+        self.sock.settimeout(self.stall)
+
+
+_Key = tuple[str, str, int, str | None]
+
+
+@dataclass(slots=True)
+class Opened:
+    """An answer whose body is still to be read, from ``Transfers.open``."""
+
+    response: http.client.HTTPResponse
+    url: URL
+    redirected: bool
+    """Whether a redirect led to another origin (an expired signed URL says 403 there)."""
+    connection: http.client.HTTPConnection
+    key: _Key
+
+    @property
+    def headers(self) -> dict[str, str]:
+        """Header names in lower case (the last of repeated ones)."""
+        return {k.lower(): v for k, v in self.response.getheaders()}
+
+    @property
+    def sock(self) -> socket.socket | None:
+        return self.connection.sock
+
+
+class Transfers:
+    """Blocking GETs with redirects, keep-alive and proxies, for worker threads."""
+
+    def __init__(
+        self,
+        routing: Routing,
+        *,
+        workers: int,
+        stall_timeout: float,
+        connect_timeout: float = 30.0,
+    ) -> None:
+        self.routing = routing
+        self.stall_timeout = stall_timeout
+        self.connect_timeout = connect_timeout
+        self.executor = concurrent.futures.ThreadPoolExecutor(
+            max_workers=workers, thread_name_prefix="mirrorsync-download"
+        )
+        self._tls: ssl.SSLContext | None = None
+        self._idle: dict[_Key, list[http.client.HTTPConnection]] = {}
+        self._lock = threading.Lock()
+
+    def close(self) -> None:
+        """Wait for the threads (every caller has stopped its own) and close idle connections."""
+        self.executor.shutdown(wait=True)
+        with self._lock:
+            idle, self._idle = self._idle, {}
+        for connections in idle.values():
+            for connection in connections:
+                connection.close()
+
+    # -- requests ------------------------------------------------------------------------------
+
+    def open(self, url: URL, *, headers: Mapping[str, str], cancel: Cancel) -> Opened:
+        """GET ``url``, following redirects; the body is left to read. Call in a worker thread.
+
+        Raises ``ConnectionFailed``, ``TimeoutError`` (connecting or a stall), ``RedirectLoop``
+        or ``Cancelled``.
+        """
+        current, redirected = url, False
+        for _ in range(MAX_REDIRECTS + 1):
+            cancel.check()
+            opened = self._request(current, headers, redirected=redirected, cancel=cancel)
+            location = opened.response.getheader("Location")
+            if opened.response.status not in REDIRECTS or not location:
+                return opened
+            self.finish(opened, drain=True)
+            target = current.join(URL(location, encoded=True))
+            redirected = redirected or target.origin() != current.origin()
+            current = target
+        raise RedirectLoop(f"more than {MAX_REDIRECTS} redirects from {url}")
+
+    def finish(self, opened: Opened, *, drain: bool = False) -> None:
+        """Done with an answer: its connection is kept for reuse if its body was read whole."""
+        response = opened.response
+        if drain and not response.isclosed():
+            with contextlib.suppress(OSError, http.client.HTTPException):
+                response.read(ERROR_BODY_LIMIT)
+        if response.isclosed() and not response.will_close:
+            with self._lock:
+                idle = self._idle.setdefault(opened.key, [])
+                if len(idle) < IDLE_PER_KEY:
+                    idle.append(opened.connection)
+                    return
+        response.close()
+        opened.connection.close()
+
+    def error_text(self, opened: Opened) -> str:
+        """The start of an error answer's body, as text (closing the connection after)."""
+        try:
+            return opened.response.read(ERROR_BODY_LIMIT).decode("utf-8", "replace")
+        except (OSError, http.client.HTTPException):
+            return ""
+
+    def _request(
+        self, url: URL, extra: Mapping[str, str], *, redirected: bool, cancel: Cancel
+    ) -> Opened:
+        key, reused = self._connection_key(url), True
+        connection = self._take_idle(key)
+        if connection is None:
+            connection, reused = self._connect(key), False
+        headers = self.routing.request_headers(url, extra)
+        proxy_auth = _proxy_authorization(key[3])
+        target = url.raw_path_qs
+        if key[3] is not None and url.scheme == "http":
+            target = str(url)  # a forward proxy takes the absolute URL
+            if proxy_auth:
+                headers["Proxy-Authorization"] = proxy_auth
+        while True:
+            self.routing.count_request()
+            try:
+                if connection.sock is None:
+                    # Not interruptible: a host that drops SYNs holds a Ctrl-C for up to
+                    # connect_timeout. Everything after this is.
+                    cancel.check()
+                    connection.connect()
+                with cancel.watching(connection.sock):
+                    connection.request("GET", target, headers=headers)
+                    response = connection.getresponse()
+            except Cancelled:
+                connection.close()
+                raise
+            except TimeoutError:
+                connection.close()
+                cancel.check()
+                raise
+            except (OSError, http.client.HTTPException) as e:
+                connection.close()
+                cancel.check()
+                if reused and _is_stale(e):
+                    # A kept-alive connection the server had closed: once more on a new one.
+                    connection, reused = self._connect(key), False
+                    continue
+                raise ConnectionFailed(_describe(e, url)) from e
+            return Opened(
+                response=response,
+                url=url,
+                redirected=redirected,
+                connection=connection,
+                key=key,
+            )
+
+    def _connection_key(self, url: URL) -> _Key:
+        if url.scheme not in ("http", "https") or not url.raw_host:
+            raise ConnectionFailed(f"cannot download from {url} (only http and https URLs)")
+        port = url.port or (443 if url.scheme == "https" else 80)
+        return (url.scheme, url.raw_host, port, self.routing.proxy_for(url))
+
+    def _take_idle(self, key: _Key) -> http.client.HTTPConnection | None:
+        with self._lock:
+            idle = self._idle.get(key)
+            return idle.pop() if idle else None
+
+    def _connect(self, key: _Key) -> http.client.HTTPConnection:
+        """A new, not yet connected connection for ``key`` (connecting happens on first use)."""
+        scheme, host, port, proxy = key
+        connect_to, connect_port = host.strip("[]"), port
+        if proxy is not None:
+            via = URL(proxy)
+            connect_to = (via.raw_host or "").strip("[]")
+            connect_port = via.port or 80
+        connection: http.client.HTTPConnection
+        if scheme == "https":
+            connection = _Secure(
+                connect_to, connect_port, timeout=self.connect_timeout, context=self._context()
+            )
+            if proxy is not None:
+                tunnel_headers = {}
+                if auth := _proxy_authorization(proxy):
+                    tunnel_headers["Proxy-Authorization"] = auth
+                connection.set_tunnel(host.strip("[]"), port, headers=tunnel_headers)
+        else:
+            connection = _Plain(connect_to, connect_port, timeout=self.connect_timeout)
+        connection.stall = self.stall_timeout
+        return connection
+
+    def _context(self) -> ssl.SSLContext:
+        # Made once, on first need: the same system trust store aiohttp uses for the listing.
+        if self._tls is None:
+            self._tls = ssl.create_default_context()
+        return self._tls
+
+
+def _proxy_authorization(proxy: str | None) -> str | None:
+    if proxy is None:
+        return None
+    via = URL(proxy)
+    if via.user is None:
+        return None
+    credentials = f"{unquote(via.raw_user or '')}:{unquote(via.raw_password or '')}"
+    return "Basic " + base64.b64encode(credentials.encode()).decode("ascii")
+
+
+def _is_stale(error: BaseException) -> bool:
+    return isinstance(
+        error,
+        http.client.RemoteDisconnected
+        | BrokenPipeError
+        | ConnectionResetError
+        | http.client.BadStatusLine,
+    )
+
+
+def _describe(error: BaseException, url: URL) -> str:
+    if isinstance(error, http.client.RemoteDisconnected):
+        return f"{url.host} closed the connection without answering"
+    if isinstance(error, socket.gaierror):
+        return f"cannot resolve {url.host} ({error.strerror})"
+    if isinstance(error, ssl.SSLCertVerificationError):
+        return f"TLS certificate of {url.host} not trusted ({error.verify_message})"
+    text = getattr(error, "strerror", None) or str(error) or type(error).__name__
+    return f"{url.host}: {text}"

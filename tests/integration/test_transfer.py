@@ -1,0 +1,388 @@
+"""Download threads: keep-alive, stale connections, cancellation, TLS and CONNECT proxies."""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import ssl
+from collections.abc import AsyncIterator, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pytest
+import trustme
+from aiohttp import web
+from conftest import NoSleep
+from yarl import URL
+
+from mirrorsync.client import open_client
+from mirrorsync.errors import DownloadError
+from mirrorsync.fetch import fetch_asset
+from mirrorsync.model import Asset, UpstreamAsset
+from mirrorsync.naming import parse_asset_name
+from mirrorsync.ratelimit import RateLimiter
+from mirrorsync.retry import RetryPolicy
+from mirrorsync.transfer import Cancel, ConnectionFailed, Transfers
+
+NAME = "cpython-3.13.11+20251217-x86_64-unknown-linux-gnu-install_only_stripped.tar.gz"
+BODY = bytes(range(256)) * 1024  # 256 KiB
+
+
+@dataclass
+class Routing:
+    """The run's HTTP policy as the download threads see it: no token, an optional proxy."""
+
+    proxy: str | None = None
+    count: int = 0
+
+    def request_headers(self, url: URL, extra: Mapping[str, str] | None) -> dict[str, str]:
+        del url
+        return dict(extra or {})
+
+    def proxy_for(self, url: URL) -> str | None:
+        del url
+        return self.proxy
+
+    def count_request(self) -> None:
+        self.count += 1
+
+
+@dataclass
+class Origin:
+    """A loopback file server that records the client port of every request."""
+
+    url: str
+    peers: list[int] = field(default_factory=list)
+
+
+def asset_at(url: str, *, size: int = len(BODY)) -> Asset:
+    upstream = UpstreamAsset(name=NAME, size=size, url=url)
+    return Asset(tag="20251217", parsed=parse_asset_name(NAME), upstream=upstream)
+
+
+def get(transfers: Transfers, url: str) -> bytes:
+    """One whole GET through ``transfers`` (in the calling thread), its connection kept."""
+    opened = transfers.open(URL(url), headers={}, cancel=Cancel())
+    body = opened.response.read()
+    transfers.finish(opened)
+    return body
+
+
+async def serve_app(app: web.Application, context: ssl.SSLContext | None = None) -> web.AppRunner:
+    runner = web.AppRunner(app, access_log=None)
+    await runner.setup()
+    await web.TCPSite(runner, "127.0.0.1", 0, ssl_context=context).start()
+    return runner
+
+
+def port_of(runner: web.AppRunner) -> int:
+    (address,) = runner.addresses
+    return int(address[1])
+
+
+def file_app(peers: list[int]) -> web.Application:
+    async def handler(request: web.Request) -> web.Response:
+        peer = request.transport.get_extra_info("peername") if request.transport else None
+        peers.append(peer[1] if peer else 0)
+        return web.Response(body=BODY, content_type="application/octet-stream")
+
+    app = web.Application()
+    app.router.add_get("/{name}", handler)
+    return app
+
+
+@pytest.fixture
+async def origin() -> AsyncIterator[Origin]:
+    peers: list[int] = []
+    runner = await serve_app(file_app(peers))
+    yield Origin(url=f"http://127.0.0.1:{port_of(runner)}", peers=peers)
+    await runner.cleanup()
+
+
+@pytest.fixture
+def tls(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> trustme.CA:
+    """A CA that the system trust store accepts for this test (through SSL_CERT_FILE)."""
+    ca = trustme.CA()
+    bundle = tmp_path / "ca.pem"
+    ca.cert_pem.write_to_path(str(bundle))
+    monkeypatch.setenv("SSL_CERT_FILE", str(bundle))
+    return ca
+
+
+def server_context(ca: trustme.CA) -> ssl.SSLContext:
+    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    ca.issue_cert("localhost", "127.0.0.1").configure_cert(context)
+    return context
+
+
+async def test_connections_are_kept_alive(origin: Origin) -> None:
+    """Five downloads in a row from one host use one connection."""
+    transfers = Transfers(Routing(), workers=1, stall_timeout=30)
+    try:
+        for n in range(5):
+            assert await asyncio.to_thread(get, transfers, f"{origin.url}/f{n}") == BODY
+    finally:
+        transfers.close()
+    assert len(origin.peers) == 5
+    assert len(set(origin.peers)) == 1
+
+
+async def test_a_connection_the_server_closed_is_replaced_quietly() -> None:
+    """A kept-alive connection the server has since closed is retried once on a new one."""
+    connections = 0
+
+    async def answer_once_then_close(
+        reader: asyncio.StreamReader, writer: asyncio.StreamWriter
+    ) -> None:
+        nonlocal connections
+        connections += 1
+        await reader.readuntil(b"\r\n\r\n")
+        # Keep-alive as far as the headers say, then the server goes away (an idle timeout).
+        writer.write(b"HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\nhello")
+        await writer.drain()
+        writer.close()
+
+    server = await asyncio.start_server(answer_once_then_close, "127.0.0.1", 0)
+    port = server.sockets[0].getsockname()[1]
+    transfers = Transfers(Routing(), workers=1, stall_timeout=30)
+    try:
+        assert await asyncio.to_thread(get, transfers, f"http://127.0.0.1:{port}/a") == b"hello"
+        assert await asyncio.to_thread(get, transfers, f"http://127.0.0.1:{port}/b") == b"hello"
+    finally:
+        transfers.close()
+        server.close()
+        await server.wait_closed()
+    assert connections == 2
+
+
+@dataclass
+class Staller:
+    """Announces BODY, sends ``sent`` bytes of it, then sends nothing more until told."""
+
+    sent: int
+    reached: asyncio.Event = field(default_factory=asyncio.Event)
+    release: asyncio.Event = field(default_factory=asyncio.Event)
+
+    async def __call__(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        await reader.readuntil(b"\r\n\r\n")
+        writer.write(f"HTTP/1.1 200 OK\r\nContent-Length: {len(BODY)}\r\n\r\n".encode())
+        writer.write(BODY[: self.sent])
+        await writer.drain()
+        self.reached.set()
+        await self.release.wait()
+        writer.close()
+
+
+@pytest.mark.timeout(30)
+async def test_cancelling_wakes_a_download_stalled_in_a_read(
+    tmp_path: Path, no_sleep: NoSleep
+) -> None:
+    """Ctrl-C stops a thread blocked on a silent server at once and keeps the bytes it had."""
+    staller = Staller(sent=1000)
+    server = await asyncio.start_server(staller, "127.0.0.1", 0)
+    port = server.sockets[0].getsockname()[1]
+    staged = tmp_path / "x.part"
+    received = 0
+    arrived = asyncio.Event()
+
+    def on_bytes(n: int) -> None:
+        nonlocal received
+        received += n
+        if received >= staller.sent:
+            arrived.set()
+
+    try:
+        # A stall timeout beyond the test's own: only the socket shutdown can end the read.
+        async with open_client(
+            concurrency=1, stall_timeout=60, token=None, api_url="http://127.0.0.1:9"
+        ) as http:
+            task = asyncio.create_task(
+                fetch_asset(
+                    http,
+                    asset_at(f"http://127.0.0.1:{port}/x"),
+                    staged=staged,
+                    retry=RetryPolicy(sleep=no_sleep),
+                    on_bytes=on_bytes,
+                )
+            )
+            await arrived.wait()
+            task.cancel()
+            with pytest.raises(asyncio.CancelledError):
+                await task
+    finally:
+        staller.release.set()
+        server.close()
+        await server.wait_closed()
+    assert staged.read_bytes() == BODY[: staller.sent]
+
+
+@pytest.mark.timeout(30)
+async def test_cancelling_a_download_waiting_for_the_rate_cap(
+    origin: Origin, tmp_path: Path, no_sleep: NoSleep
+) -> None:
+    """A download thread parked on the shared rate limiter stops when the run is cancelled."""
+    parked = asyncio.Event()
+    never = asyncio.Event()
+
+    async def endless_sleep(seconds: float) -> None:
+        del seconds
+        parked.set()
+        await never.wait()
+
+    limiter = RateLimiter(1000, sleep=endless_sleep)
+    async with open_client(
+        concurrency=1, stall_timeout=30, token=None, api_url="http://127.0.0.1:9"
+    ) as http:
+        task = asyncio.create_task(
+            fetch_asset(
+                http,
+                asset_at(f"{origin.url}/x"),
+                staged=tmp_path / "x.part",
+                retry=RetryPolicy(sleep=no_sleep),
+                limiter=limiter,
+            )
+        )
+        await parked.wait()
+        task.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await task
+    assert (tmp_path / "x.part").stat().st_size > 0
+
+
+async def test_https_download_verifies_the_server(
+    tls: trustme.CA, tmp_path: Path, no_sleep: NoSleep
+) -> None:
+    """An HTTPS origin whose certificate the trust store accepts serves a verified download."""
+    runner = await serve_app(file_app([]), server_context(tls))
+    url = f"https://localhost:{port_of(runner)}/x"
+    try:
+        async with open_client(
+            concurrency=1, stall_timeout=30, token=None, api_url="http://127.0.0.1:9"
+        ) as http:
+            got = await fetch_asset(
+                http, asset_at(url), staged=tmp_path / "x.part", retry=RetryPolicy(sleep=no_sleep)
+            )
+    finally:
+        await runner.cleanup()
+    assert got.staged.read_bytes() == BODY
+
+
+async def test_untrusted_certificate_is_a_clear_error(tmp_path: Path, no_sleep: NoSleep) -> None:
+    """A certificate from an unknown CA fails the download and says why."""
+    runner = await serve_app(file_app([]), server_context(trustme.CA()))
+    url = f"https://localhost:{port_of(runner)}/x"
+    try:
+        async with open_client(
+            concurrency=1, stall_timeout=30, token=None, api_url="http://127.0.0.1:9"
+        ) as http:
+            with pytest.raises(DownloadError, match="TLS certificate of localhost not trusted"):
+                await fetch_asset(
+                    http,
+                    asset_at(url),
+                    staged=tmp_path / "x.part",
+                    retry=RetryPolicy(retries=0, sleep=no_sleep),
+                )
+    finally:
+        await runner.cleanup()
+
+
+@dataclass
+class ConnectProxy:
+    """A forward proxy for HTTPS: answers CONNECT and relays bytes both ways."""
+
+    requests: list[bytes] = field(default_factory=list)
+    done: asyncio.Event = field(default_factory=asyncio.Event)
+    """Set when a tunnel has been torn down on both sides."""
+
+    async def __call__(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        head = await reader.readuntil(b"\r\n\r\n")
+        self.requests.append(head)
+        host, port = head.split()[1].decode().rsplit(":", 1)
+        up_reader, up_writer = await asyncio.open_connection("127.0.0.1", int(port))
+        del host  # always loopback here
+        writer.write(b"HTTP/1.1 200 Connection established\r\n\r\n")
+        await writer.drain()
+
+        async def pipe(src: asyncio.StreamReader, dst: asyncio.StreamWriter) -> None:
+            try:
+                while data := await src.read(1 << 16):
+                    dst.write(data)
+                    await dst.drain()
+            except ConnectionError:
+                pass
+            dst.close()
+
+        await asyncio.gather(pipe(reader, up_writer), pipe(up_reader, writer))
+        self.done.set()
+
+
+async def test_https_through_a_connect_proxy_with_credentials(tls: trustme.CA) -> None:
+    """https_proxy tunnels with CONNECT, sends its credentials, and TLS checks the origin."""
+    runner = await serve_app(file_app([]), server_context(tls))
+    port = port_of(runner)
+    proxy = ConnectProxy()
+    server = await asyncio.start_server(proxy, "127.0.0.1", 0)
+    proxy_port = server.sockets[0].getsockname()[1]
+    routing = Routing(proxy=f"http://us%40r:p%3Ass@127.0.0.1:{proxy_port}")
+    transfers = Transfers(routing, workers=1, stall_timeout=30)
+    try:
+        body = await asyncio.to_thread(get, transfers, f"https://localhost:{port}/x")
+    finally:
+        transfers.close()  # closes the tunnel: the proxy then closes its side too
+        await proxy.done.wait()
+        server.close()
+        await runner.cleanup()
+    assert body == BODY
+    (head,) = proxy.requests
+    assert head.startswith(f"CONNECT localhost:{port} ".encode())
+    expected = base64.b64encode(b"us@r:p:ss").decode()
+    assert f"Proxy-Authorization: Basic {expected}".encode() in head
+
+
+async def test_redirect_loop_is_reported(tmp_path: Path, no_sleep: NoSleep) -> None:
+    """A URL that redirects to itself fails that asset after 10 hops, saying so."""
+
+    async def loop(request: web.Request) -> web.Response:
+        raise web.HTTPFound(str(request.url))
+
+    app = web.Application()
+    app.router.add_get("/{name}", loop)
+    runner = await serve_app(app)
+    try:
+        async with open_client(
+            concurrency=1, stall_timeout=30, token=None, api_url="http://127.0.0.1:9"
+        ) as http:
+            with pytest.raises(DownloadError, match="more than 10 redirects"):
+                await fetch_asset(
+                    http,
+                    asset_at(f"http://127.0.0.1:{port_of(runner)}/x"),
+                    staged=tmp_path / "x.part",
+                    retry=RetryPolicy(sleep=no_sleep),
+                )
+            assert http.requests == 11
+    finally:
+        await runner.cleanup()
+
+
+@pytest.mark.parametrize("url", ["ftp://127.0.0.1/x", "file:///etc/passwd"])
+async def test_only_http_and_https_urls_are_downloaded(
+    url: str, tmp_path: Path, no_sleep: NoSleep
+) -> None:
+    """An asset URL of another scheme is refused with a message, not fetched."""
+    async with open_client(
+        concurrency=1, stall_timeout=30, token=None, api_url="http://127.0.0.1:9"
+    ) as http:
+        with pytest.raises(DownloadError, match="only http and https"):
+            await fetch_asset(
+                http,
+                asset_at(url),
+                staged=tmp_path / "x.part",
+                retry=RetryPolicy(retries=0, sleep=no_sleep),
+            )
+
+
+def test_connection_failed_is_retried() -> None:
+    """A broken connection counts as transient: the retry policy tries again."""
+    from mirrorsync.retry import is_transient  # noqa: PLC0415 - the one function under test
+
+    assert is_transient(ConnectionFailed("reset"))
