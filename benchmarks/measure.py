@@ -213,3 +213,10 @@ print(digest.hexdigest())
 def hash_file_hashlib(path: Path, *, scratch: Path) -> ChildRun:
     """Python's ``hashlib.sha256`` (what mirrorsync hashes with) over the same cached file."""
     return run_child([sys.executable, "-I", "-S", "-c", _HASHLIB, str(path)], scratch=scratch)
+
+
+def start_up(*, scratch: Path, env: dict[str, str], cwd: Path) -> ChildRun:
+    """``python -m mirrorsync --version``: the interpreter and mirrorsync's imports, no work."""
+    return run_child(
+        [sys.executable, "-m", "mirrorsync", "--version"], scratch=scratch, env=env, cwd=cwd
+    )
