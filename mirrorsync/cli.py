@@ -363,6 +363,11 @@ def _verify_command(args: argparse.Namespace, env: Mapping[str, str], *, bars: b
     else:
         for problem in report.problems:
             log.warning("%s: %s: %s", problem.path, problem.kind, problem.detail)
+        if report.resumable:
+            log.info(
+                "%d partial download(s) in the staging area: the next sync resumes them",
+                len(report.resumable),
+            )
     hashed = f", {report.bytes_hashed} bytes hashed" if args.full else ""
     outcome = "ok" if report.ok else f"{len(report.problems)} problem(s)"
     sys.stderr.write(

@@ -5,7 +5,9 @@ from __future__ import annotations
 from mirrorsync.errors import UnsafeName
 
 STATE_DIR = ".mirrorsync"
-MAX_COMPONENT = 255 - len(".part")
+PART_SUFFIX = ".part"
+"""What a partial download in the staging area is named: ``<name>.part``."""
+MAX_COMPONENT = 255 - len(PART_SUFFIX)
 """A path part must leave room for the staging suffix within the usual 255-byte file-name limit."""
 
 

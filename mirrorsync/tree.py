@@ -22,7 +22,7 @@ from typing import Protocol
 from mirrorsync.errors import TargetError, describe_os_error
 from mirrorsync.lock import hold_lock
 from mirrorsync.model import IndexEntry
-from mirrorsync.paths import STATE_DIR, check_relpath
+from mirrorsync.paths import PART_SUFFIX, STATE_DIR, check_relpath
 
 log = logging.getLogger(__name__)
 _TMP_COUNTER = itertools.count()
@@ -55,7 +55,7 @@ def write_atomic(path: Path, data: bytes) -> None:
 def staging_file(staging_dir: Path, path: str) -> Path:
     """The staging file for ``path`` (``<tag>/<name>``) below ``staging_dir``."""
     check_relpath(path)
-    return staging_dir.joinpath(*path.split("/")).with_suffix(Path(path).suffix + ".part")
+    return staging_dir.joinpath(*path.split("/")).with_suffix(Path(path).suffix + PART_SUFFIX)
 
 
 def staged_files(staging_dir: Path) -> Iterator[Path]:

@@ -30,6 +30,7 @@ from mirrorsync.paths import (
     CLIENT_LAYOUTS,
     CLIENT_ROOT_FILES,
     PAGE_NAME,
+    PART_SUFFIX,
     STATE_DIR,
     check_relpath,
 )
@@ -68,6 +69,8 @@ class VerifyReport:
     files_checked: int
     """Listed files looked at (stat, and in full mode hashed)."""
     bytes_hashed: int
+    resumable: tuple[str, ...] = ()
+    """Partial downloads in the staging area: state for the next sync to resume, not a problem."""
 
     @property
     def ok(self) -> bool:
@@ -81,6 +84,7 @@ def verify_document(report: VerifyReport) -> dict[str, Any]:
         "files_checked": report.files_checked,
         "bytes_hashed": report.bytes_hashed,
         "problems": [{"path": p.path, "kind": p.kind, "detail": p.detail} for p in report.problems],
+        "resumable": list(report.resumable),
     }
 
 
@@ -119,7 +123,10 @@ async def verify_tree(
                 tg.create_task(one(entry, path), name=entry.path)
     problems.sort(key=lambda p: (p.path, p.kind, p.detail))
     return VerifyReport(
-        problems=tuple(problems), files_checked=scan.files_checked, bytes_hashed=bytes_hashed
+        problems=tuple(problems),
+        files_checked=scan.files_checked,
+        bytes_hashed=bytes_hashed,
+        resumable=tuple(scan.resumable),
     )
 
 
@@ -129,6 +136,7 @@ async def verify_tree(
 @dataclass(slots=True, kw_only=True)
 class _Scan:
     problems: list[Problem] = field(default_factory=list)
+    resumable: list[str] = field(default_factory=list)
     files_checked: int = 0
     to_hash: list[tuple[IndexEntry, Path]] = field(default_factory=list)
     """Listed files present with their recorded size: what full mode hashes."""
@@ -150,7 +158,10 @@ def _scan(tree: LocalTree) -> _Scan:
             scan.add(rel, kind, _DETAILS[kind])
     if not (tree.state_dir.is_symlink() or tree.staging_dir.is_symlink()):
         for rel in sorted(_walk(tree.staging_dir, scan, prefix=f"{STATE_DIR}/staging/")):
-            scan.add(rel, "leftover", "left in the staging area by an interrupted run")
+            if rel.endswith(PART_SUFFIX):
+                scan.resumable.append(rel)  # the next sync resumes it, or sweeps it if unselected
+            else:
+                scan.add(rel, "leftover", "left in the staging area by an interrupted run")
     return scan
 
 

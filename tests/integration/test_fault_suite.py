@@ -45,7 +45,7 @@ from mirror_harness import Mirror
 
 from mirrorsync.paths import CLIENT_LAYOUTS
 from mirrorsync.sync import Outcome
-from mirrorsync.verify import ROOT_FILES, TAG_FILES
+from mirrorsync.verify import ROOT_FILES, TAG_FILES, verify_tree
 
 REPO = Path(__file__).resolve().parents[2]
 WAIT = 30.0
@@ -542,6 +542,10 @@ async def test_signal(scenario: Scenario, signum: signal.Signals) -> None:
     # Whatever of the stalled body had arrived is kept in staging (the stall sends half of it).
     partial = staged_parts(scenario.root).get(f"{TAG}/{stalled}", 0)
     assert partial <= 32 * KIB
+    # The interrupted tree verifies clean; its partial downloads are listed for the next sync.
+    report = await verify_tree(scenario.root)
+    assert report.ok, report.problems
+    assert len(report.resumable) == len(staged_parts(scenario.root))
     await scenario.rerun_clean()
     (again,) = scenario.fake.downloads(stalled)
     assert again.headers.get("Range") == (f"bytes={partial}-" if partial else None)

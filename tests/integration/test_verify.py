@@ -188,13 +188,25 @@ async def test_missing_or_stale_sums_are_sums_problems(synced: Mirror) -> None:
     assert kinds(report) == [("20200101/SHA256SUMS", "sums"), (SUMS, "sums")]
 
 
-async def test_stale_part_in_staging_is_leftover(synced: Mirror) -> None:
-    """A partial download left in the staging area is reported as a leftover."""
+async def test_partial_download_in_staging_is_resumable_not_a_problem(synced: Mirror) -> None:
+    """A partial download in the staging area is listed as resumable; the tree still verifies."""
     part = synced.root / ".mirrorsync" / "staging" / DIGEST_TAG / f"{DIGEST[0]}.part"
     part.parent.mkdir(parents=True, exist_ok=True)
     part.write_bytes(b"partial")
     report = await verify_tree(synced.root)
-    assert kinds(report) == [(f".mirrorsync/staging/{DIGEST_TAG}/{DIGEST[0]}.part", "leftover")]
+    assert report.ok
+    assert report.resumable == (f".mirrorsync/staging/{DIGEST_TAG}/{DIGEST[0]}.part",)
+    assert verify_document(report)["resumable"] == list(report.resumable)
+
+
+async def test_other_file_in_staging_is_leftover(synced: Mirror) -> None:
+    """A staging file that is no partial download (a killed write's temp file) is a leftover."""
+    stray = synced.root / ".mirrorsync" / "staging" / DIGEST_TAG / ".x.4242.tmp"
+    stray.parent.mkdir(parents=True, exist_ok=True)
+    stray.write_bytes(b"")
+    report = await verify_tree(synced.root)
+    assert kinds(report) == [(f".mirrorsync/staging/{DIGEST_TAG}/.x.4242.tmp", "leftover")]
+    assert report.resumable == ()
 
 
 @pytest.mark.parametrize(
@@ -285,13 +297,15 @@ async def test_other_symlinks_are_unlisted_not_followed(synced: Mirror) -> None:
 
 
 async def test_json_document_shape(synced: Mirror) -> None:
-    """The --json document carries status, counts and each problem's path, kind and detail."""
+    """The --json document carries status, counts, each problem's path, kind and detail, and the
+    resumable partial downloads."""
     clean = verify_document(await verify_tree(synced.root, full=True))
     assert clean == {
         "status": "ok",
         "files_checked": 4,
         "bytes_hashed": sum(f["size"] for f in synced.index()["files"]),
         "problems": [],
+        "resumable": [],
     }
     (synced.root / LINUX).unlink()
     (synced.root / DIGEST_TAG / "notes.txt").write_bytes(b"x")
