@@ -491,6 +491,37 @@ class Suite:
         shutil.rmtree(self.workdir / "s1", ignore_errors=True)
         self._s1_rows(title, runs, limits=limits, total=total)
 
+    def _s1_limit_rows(self, limits: Mapping[str, list[ChildRun]], *, total: int) -> dict[str, Row]:
+        """One row per machine limit measured in this run (median wall and CPU), by tool."""
+        labels = {
+            "dd": "machine limit: disk write (dd bs=1M conv=fsync)",
+            "sha256sum": "machine limit: sha256sum of a cached file",
+            "hashlib": "machine limit: Python hashlib.sha256 of a cached file",
+            "start-up": "machine limit: Python start-up with mirrorsync's imports (--version)",
+        }
+        rows: dict[str, Row] = {}
+        for tool, label in labels.items():
+            children = limits[tool]
+            wall = statistics.median(c.wall for c in children)
+            note = f"{_binary(total)}, median of {len(children)}"
+            if tool == "hashlib":
+                note += "; what mirrorsync hashes with (OpenSSL)"
+            if tool == "start-up":
+                note = f"paid by every mirrorsync run, never by curl; median of {len(children)}"
+            rows[tool] = Row(
+                scenario="S1",
+                title=label,
+                tool=tool,
+                wall=wall,
+                cpu=statistics.median(c.cpu for c in children),
+                # No RSS: for programs this small the launcher's image dominates it.
+                throughput="" if tool == "start-up" else f"{total / wall / MB:.0f} MB/s",
+                note=note,
+                runs=[{"wall": round(c.wall, 4), "cpu": round(c.cpu, 4)} for c in children],
+            )
+            self.rows.append(rows[tool])
+        return rows
+
     def _s1_rows(
         self,
         title: str,
@@ -499,37 +530,9 @@ class Suite:
         limits: Mapping[str, list[ChildRun]],
         total: int,
     ) -> None:
-        labels = {
-            "dd": "machine limit: disk write (dd bs=1M conv=fsync)",
-            "sha256sum": "machine limit: sha256sum of a cached file",
-            "hashlib": "machine limit: Python hashlib.sha256 of a cached file",
-            "start-up": "machine limit: Python start-up with mirrorsync's imports (--version)",
-        }
-        rates: dict[str, float] = {}
-        startup = 0.0
-        for tool, label in labels.items():
-            children = limits[tool]
-            wall = statistics.median(c.wall for c in children)
-            rates[tool] = total / wall
-            note = f"{_binary(total)}, median of {len(children)}"
-            if tool == "hashlib":
-                note += "; what mirrorsync hashes with (OpenSSL)"
-            if tool == "start-up":
-                startup = wall
-                note = f"paid by every mirrorsync run, never by curl; median of {len(children)}"
-            self.rows.append(
-                Row(
-                    scenario="S1",
-                    title=label,
-                    tool=tool,
-                    wall=wall,
-                    cpu=statistics.median(c.cpu for c in children),
-                    # No RSS: for programs this small the launcher's image dominates it.
-                    throughput="" if tool == "start-up" else f"{rates[tool] / MB:.0f} MB/s",
-                    note=note,
-                    runs=[{"wall": round(c.wall, 4), "cpu": round(c.cpu, 4)} for c in children],
-                )
-            )
+        limit_rows = self._s1_limit_rows(limits, total=total)
+        startup = limit_rows["start-up"].wall or 0.0
+        rates = {tool: total / (r.wall or 1.0) for tool, r in limit_rows.items()}
         dd_rate = rates["dd"]
         durable = ""
         baselines: dict[str, Row] = {}
@@ -574,6 +577,35 @@ class Suite:
             n for n in (row.note, "every sha256 verified, fsync per file", durable) if n
         )
         self.rows.append(row)
+        if baselines:
+            self.rows.append(self._s1_floor(title, fastest, mirrorsync=row, limits=limit_rows))
+
+    @staticmethod
+    def _s1_floor(title: str, fastest: Row, *, mirrorsync: Row, limits: Mapping[str, Row]) -> Row:
+        """The least wall time any Python client that hashes every byte could reach here.
+
+        Start-up runs alone; after it, the hash (hashlib's CPU for the same bytes), moving the
+        bytes from socket to file (the fastest baseline's own CPU: it does nothing else) and the
+        upstream's CPU share the machine's cores perfectly. Only an estimate, but each term is
+        measured in the same run.
+        """
+        assert fastest.wall is not None  # noqa: S101 - set by median_row
+        cores = os.cpu_count() or 1
+        startup, hashing = limits["start-up"].wall or 0.0, limits["hashlib"].cpu or 0.0
+        work = hashing + (fastest.cpu or 0.0) + (mirrorsync.upstream_cpu or 0.0)
+        floor = startup + work / cores
+        return Row(
+            scenario="S1",
+            title=f"{title}: estimated floor for a client verifying sha256",
+            tool="floor",
+            wall=floor,
+            ratio=f"{floor / fastest.wall:.2f}x {fastest.tool} wall",
+            note=(
+                f"computed: start-up {startup:.2f}s + (hashlib {hashing:.2f}"
+                f" + {fastest.tool} {fastest.cpu or 0.0:.2f} + upstream"
+                f" {mirrorsync.upstream_cpu or 0.0:.2f} CPU s) / {cores} cores"
+            ),
+        )
 
     def _limits(self, total: int) -> dict[str, list[ChildRun]]:
         """dd (fsync), sha256sum and hashlib runs over ``total`` bytes, measured now."""
