@@ -51,7 +51,6 @@ from mirrorsync.paths import check_relpath
 from mirrorsync.plan import make_plan
 from mirrorsync.ratelimit import RateLimiter
 from mirrorsync.retry import RetryPolicy
-from mirrorsync.s3 import S3Target
 from mirrorsync.settings import Config
 from mirrorsync.source import ReleaseSource
 from mirrorsync.tree import LocalTree, Target, write_atomic
@@ -149,6 +148,8 @@ async def run_sync(
 def open_target(cfg: Config) -> Target:
     """The target the configuration names: a bucket for ``target.url``, else a directory."""
     if cfg.target.url is not None:
+        from mirrorsync.s3 import S3Target  # noqa: PLC0415 - only bucket configs pay for it
+
         return S3Target.from_config(cfg)
     return LocalTree(cfg.target.path)
 

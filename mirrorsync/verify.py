@@ -20,7 +20,7 @@ from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
-from typing import Any, BinaryIO, Literal
+from typing import TYPE_CHECKING, Any, BinaryIO, Literal
 
 from mirrorsync.checksums import parse_sha256sums
 from mirrorsync.errors import MirrorsyncError, StateError, UnsafeName, describe_os_error
@@ -34,8 +34,10 @@ from mirrorsync.paths import (
     STATE_DIR,
     check_relpath,
 )
-from mirrorsync.s3 import S3Target
 from mirrorsync.tree import LocalTree
+
+if TYPE_CHECKING:
+    from mirrorsync.s3 import S3Target
 
 ProblemKind = Literal["missing", "size", "sha256", "unlisted", "sums", "leftover", "index"]
 
