@@ -8,11 +8,13 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import errno
 import hashlib
 import itertools
 import logging
 import os
 import shutil
+import threading
 from collections.abc import AsyncIterator, Iterable, Iterator, Mapping, Sequence
 from contextlib import AbstractAsyncContextManager
 from datetime import datetime
@@ -50,6 +52,28 @@ def write_atomic(path: Path, data: bytes) -> None:
     except BaseException:
         tmp.unlink(missing_ok=True)
         raise
+
+
+_NO_DIR_FSYNC = frozenset({errno.EINVAL, errno.ENOTSUP, errno.EBADF, errno.EACCES, errno.EPERM})
+
+
+def fsync_dir(path: Path) -> None:
+    """Make the entries of directory ``path`` (renames, new and deleted files) durable.
+
+    File systems that cannot fsync a directory (some network and FUSE ones) are let be: there
+    the rename's own ordering is all there is.
+    """
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_DIRECTORY)
+    except FileNotFoundError:
+        return
+    try:
+        os.fsync(fd)
+    except OSError as e:
+        if e.errno not in _NO_DIR_FSYNC:
+            raise
+    finally:
+        os.close(fd)
 
 
 def staging_file(staging_dir: Path, path: str) -> Path:
@@ -157,6 +181,9 @@ class LocalTree:
         self.state_dir = root / STATE_DIR
         self.staging_dir = self.state_dir / "staging"
         self._made_dirs: set[Path] = set()
+        self._unsynced: set[Path] = set()
+        """Directories whose entries changed since they were last fsynced."""
+        self._unsynced_lock = threading.Lock()
 
     def final_path(self, path: str) -> Path:
         check_relpath(path)
@@ -203,11 +230,31 @@ class LocalTree:
         final = self.final_path(path)
         try:
             if final.parent not in self._made_dirs:  # one mkdir per release, not per file
+                if not final.parent.is_dir():
+                    self._changed(final.parent.parent)  # a new release directory
                 final.parent.mkdir(parents=True, exist_ok=True)
                 self._made_dirs.add(final.parent)
             staged.replace(final)
+            self._changed(final.parent)
         except OSError as e:
             raise TargetError.from_os_error(f"{path}: cannot publish", e) from e
+
+    def _changed(self, directory: Path) -> None:
+        with self._unsynced_lock:
+            self._unsynced.add(directory)
+
+    def _sync_dirs(self) -> None:
+        """Make earlier renames and deletions durable before a step that relies on them.
+
+        An index or checksum list is written only once the files it lists are durably in
+        place, and a file is deleted only once the index that no longer lists it is: after a
+        power cut the tree on disk never lists a file it lost. One fsync per changed directory
+        (per release), not per file.
+        """
+        with self._unsynced_lock:
+            pending, self._unsynced = sorted(self._unsynced), set()
+        for directory in pending:
+            fsync_dir(directory)
 
     # The file-system calls run in a worker thread: a slow disk or NFS never stalls downloads.
     async def read(self, path: str) -> bytes | None:
@@ -231,19 +278,26 @@ class LocalTree:
 
     def write_now(self, path: str, data: bytes) -> bool:
         """Synchronous atomic write, for cleanup paths that must not await."""
+        final = self.final_path(path)
         try:
-            write_atomic(self.final_path(path), data)
+            self._sync_dirs()
+            write_atomic(final, data)
         except OSError as e:
             raise TargetError.from_os_error(f"{path}: cannot write", e) from e
+        self._changed(final.parent)
         return True
 
     def _delete(self, path: str) -> None:
         final = self.final_path(path)
         try:
+            self._sync_dirs()
             final.unlink(missing_ok=True)
             parent = final.parent
+            self._changed(parent)
             if parent != self.root and not any(parent.iterdir()):
                 parent.rmdir()
+                self._made_dirs.discard(parent)
+                self._changed(parent.parent)
         except OSError as e:
             raise TargetError(f"{path}: cannot delete ({describe_os_error(e)})") from e
 
