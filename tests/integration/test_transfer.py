@@ -386,3 +386,38 @@ def test_connection_failed_is_retried() -> None:
     from mirrorsync.retry import is_transient  # noqa: PLC0415 - the one function under test
 
     assert is_transient(ConnectionFailed("reset"))
+
+
+async def test_progress_reaches_the_event_loop_in_batches(
+    tmp_path: Path, no_sleep: NoSleep
+) -> None:
+    """A body arriving in 64 small pieces wakes the event loop a few times, not once a piece."""
+    piece = 16 << 10
+    body = bytes(range(256)) * (piece // 256) * 64
+
+    async def trickle(request: web.Request) -> web.StreamResponse:
+        response = web.StreamResponse(headers={"Content-Length": str(len(body))})
+        await response.prepare(request)
+        for start in range(0, len(body), piece):
+            await response.write(body[start : start + piece])
+        return response
+
+    app = web.Application()
+    app.router.add_get("/{name}", trickle)
+    runner = await serve_app(app)
+    calls: list[int] = []
+    try:
+        async with open_client(
+            concurrency=1, stall_timeout=30, token=None, api_url="http://127.0.0.1:9"
+        ) as http:
+            await fetch_asset(
+                http,
+                asset_at(f"http://127.0.0.1:{port_of(runner)}/x", size=len(body)),
+                staged=tmp_path / "x.part",
+                retry=RetryPolicy(sleep=no_sleep),
+                on_bytes=calls.append,
+            )
+    finally:
+        await runner.cleanup()
+    assert sum(calls) == len(body)
+    assert 1 <= len(calls) <= 16, calls  # one per MiB or per 0.2 s, plus the first bytes at once
