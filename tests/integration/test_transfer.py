@@ -421,3 +421,26 @@ async def test_progress_reaches_the_event_loop_in_batches(
         await runner.cleanup()
     assert sum(calls) == len(body)
     assert 1 <= len(calls) <= 16, calls  # one per MiB or per 0.2 s, plus the first bytes at once
+
+
+async def test_http_through_a_forward_proxy_with_credentials() -> None:
+    """http_proxy gets the absolute URL and the proxy's credentials; the origin never sees them."""
+    seen: list[tuple[str, str | None]] = []
+
+    async def forward_proxy(request: web.Request) -> web.Response:
+        seen.append((request.raw_path, request.headers.get("Proxy-Authorization")))
+        return web.Response(body=BODY)
+
+    app = web.Application()
+    app.router.add_route("GET", "/{tail:.*}", forward_proxy)
+    runner = await serve_app(app)
+    routing = Routing(proxy=f"http://me:secret@127.0.0.1:{port_of(runner)}")
+    transfers = Transfers(routing, workers=1, stall_timeout=30)
+    try:
+        body = await asyncio.to_thread(get, transfers, "http://origin.invalid:8080/a/b?c=1")
+    finally:
+        transfers.close()
+        await runner.cleanup()
+    assert body == BODY
+    expected = "Basic " + base64.b64encode(b"me:secret").decode()
+    assert seen == [("http://origin.invalid:8080/a/b?c=1", expected)]
