@@ -219,7 +219,7 @@ class Transfers:
         if drain and not response.isclosed():
             with contextlib.suppress(OSError, http.client.HTTPException):
                 response.read(ERROR_BODY_LIMIT)
-        if response.isclosed() and not response.will_close:
+        if _read_to_the_end(response) and not response.will_close:
             with self._lock:
                 idle = self._idle.setdefault(opened.key, [])
                 if len(idle) < IDLE_PER_KEY:
@@ -322,6 +322,17 @@ class Transfers:
         if self._tls is None:
             self._tls = ssl.create_default_context()
         return self._tls
+
+
+def _read_to_the_end(response: http.client.HTTPResponse) -> bool:
+    """Whether the whole body was read, so that the connection can carry the next request.
+
+    ``read1`` leaves a body of known length open after its last byte (only ``read`` closes it);
+    a ``read()`` at that point reads nothing and marks it done.
+    """
+    if not response.isclosed() and not response.chunked and response.length == 0:
+        response.read()
+    return response.isclosed()
 
 
 def _proxy_authorization(proxy: str | None) -> str | None:

@@ -127,6 +127,25 @@ async def test_connections_are_kept_alive(origin: Origin) -> None:
     assert len(set(origin.peers)) == 1
 
 
+async def test_downloads_reuse_their_connection(
+    origin: Origin, tmp_path: Path, no_sleep: NoSleep
+) -> None:
+    """Five archives fetched one after another from one host go over one connection."""
+    async with open_client(
+        concurrency=1, stall_timeout=30, token=None, api_url="http://127.0.0.1:9"
+    ) as http:
+        for n in range(5):
+            got = await fetch_asset(
+                http,
+                asset_at(f"{origin.url}/f{n}"),
+                staged=tmp_path / f"{n}.part",
+                retry=RetryPolicy(sleep=no_sleep),
+            )
+            assert got.staged.read_bytes() == BODY
+    assert len(origin.peers) == 5
+    assert len(set(origin.peers)) == 1
+
+
 async def test_a_connection_the_server_closed_is_replaced_quietly() -> None:
     """A kept-alive connection the server has since closed is retried once on a new one."""
     connections = 0
