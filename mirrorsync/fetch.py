@@ -32,7 +32,15 @@ from mirrorsync.errors import (
 from mirrorsync.model import Asset
 from mirrorsync.ratelimit import RateLimiter
 from mirrorsync.retry import IncompleteBody, RetryPolicy, TransientHTTPError, rate_limit_wait
-from mirrorsync.transfer import Cancel, Cancelled, ConnectionFailed, Opened, RedirectLoop, Transfers
+from mirrorsync.transfer import (
+    BadURL,
+    Cancel,
+    Cancelled,
+    ConnectionFailed,
+    Opened,
+    RedirectLoop,
+    Transfers,
+)
 
 log = logging.getLogger(__name__)
 
@@ -73,7 +81,7 @@ class _Part:
         self.size = 0
         self._file: BinaryIO | None = None
 
-    def open_resume(self, limit: int) -> int:
+    def open_resume(self, limit: int, cancel: Cancel) -> int:
         """Open for appending after hashing what an earlier attempt left; returns its size."""
         self.path.parent.mkdir(parents=True, exist_ok=True)
         self.hash = hashlib.sha256()
@@ -89,6 +97,7 @@ class _Part:
         if existing:
             with self.path.open("rb") as f:
                 while block := f.read(READ_BLOCK):
+                    cancel.check()  # a partial file can be gigabytes: Ctrl-C stops the re-hash
                     self.hash.update(block)
                     self.size += len(block)
         return self.size
@@ -168,7 +177,14 @@ async def fetch_asset(
     except (SizeMismatch, ChecksumMismatch):
         download.part.discard()
         raise
-    except (ConnectionFailed, TimeoutError, TransientHTTPError, IncompleteBody, RedirectLoop) as e:
+    except (
+        ConnectionFailed,
+        TimeoutError,
+        TransientHTTPError,
+        IncompleteBody,
+        RedirectLoop,
+        BadURL,
+    ) as e:
         # The partial file stays in staging: the next run resumes it with a Range request.
         reason = "stalled (no data within the timeout)" if isinstance(e, TimeoutError) else e
         raise DownloadError(asset.path, f"download failed: {reason or type(e).__name__}") from e
@@ -237,7 +253,7 @@ class _Download:
         part, asset = self.part, self.asset
         self.durable = False
         try:
-            offset = part.open_resume(asset.size)
+            offset = part.open_resume(asset.size, cancel)
             self.resumed = self.resumed or offset > 0
             if offset == asset.size and asset.size > 0:
                 return  # an earlier run stopped after the last byte: verify it, no request
@@ -246,14 +262,16 @@ class _Download:
                 headers["Range"] = f"bytes={offset}-"
             url = URL(asset.upstream.url, encoded=True)
             opened = self.transfers.open(url, headers=headers, cancel=cancel)
+            complete = False
             try:
-                self._check_status(opened)
+                self._check_status(opened, offset=offset, cancel=cancel)
                 if offset and not _resumes_at(opened, offset):
                     log.debug("%s: the server ignored the range; downloading it whole", asset.path)
                     part.restart()
                 self._stream(opened, cancel)
+                complete = not cancel.is_set
             finally:
-                self.transfers.finish(opened)
+                self.transfers.finish(opened, complete=complete)
             cancel.check()
             if part.size < asset.size:
                 raise IncompleteBody(f"connection closed at {part.size} of {asset.size} bytes")
@@ -306,13 +324,16 @@ class _Download:
             except concurrent.futures.CancelledError:
                 raise Cancelled from None
 
-    def _check_status(self, opened: Opened) -> None:
+    def _check_status(self, opened: Opened, *, offset: int, cancel: Cancel) -> None:
         status = opened.response.status
         if status in (HTTPStatus.OK, HTTPStatus.PARTIAL_CONTENT):
             return
-        if status == HTTPStatus.REQUESTED_RANGE_NOT_SATISFIABLE:
+        if status == HTTPStatus.REQUESTED_RANGE_NOT_SATISFIABLE and offset:
+            # The server has no bytes past our partial file: it is not a prefix of what is served
+            # now. Drop it, so that the retry (and any later run) asks for the whole file.
+            self.part.restart()
             raise TransientHTTPError("the server refused to resume", status=status, wait=0)
-        body = self.transfers.error_text(opened) if status >= HTTPStatus.BAD_REQUEST else ""
+        body = self.transfers.error_text(opened, cancel) if status >= HTTPStatus.BAD_REQUEST else ""
         wait = rate_limit_wait(status, opened.headers, body, now=self.retry.clock())
         if wait is not None:
             raise TransientHTTPError(f"rate limited ({status})", status=status, wait=wait)

@@ -64,6 +64,10 @@ class RedirectLoop(Exception):
     """A redirect chain longer than ``MAX_REDIRECTS``."""
 
 
+class BadURL(Exception):
+    """A URL (the asset's, or a redirect's ``Location``) that cannot be requested: not retried."""
+
+
 class Cancelled(Exception):
     """The event loop called off this download (Ctrl-C, SIGTERM, a sibling's fatal error)."""
 
@@ -84,11 +88,12 @@ class Cancel:
     def set(self) -> None:
         self._event.set()
         with self._lock:
-            sock, waiting = self._sock, self._waiting
-        if sock is not None:
-            # The plain socket's shutdown, also under TLS: the reading thread owns the SSL state.
-            with contextlib.suppress(OSError):
-                socket.socket.shutdown(sock, socket.SHUT_RDWR)
+            # Under the lock: once ``watching`` is left, the socket may serve another download.
+            if self._sock is not None:
+                # The plain socket's shutdown, also under TLS: the reader owns the SSL state.
+                with contextlib.suppress(OSError):
+                    socket.socket.shutdown(self._sock, socket.SHUT_RDWR)
+            waiting = self._waiting
         if waiting is not None:
             waiting.cancel()
 
@@ -151,15 +156,14 @@ class Opened:
     """Whether a redirect led to another origin (an expired signed URL says 403 there)."""
     connection: http.client.HTTPConnection
     key: _Key
+    sock: socket.socket | None
+    """The answer's socket, kept here: for an answer that ends by closing (``Connection: close``,
+    no length) http.client hands it to the response and forgets it on the connection."""
 
     @property
     def headers(self) -> dict[str, str]:
         """Header names in lower case (the last of repeated ones)."""
         return {k.lower(): v for k, v in self.response.getheaders()}
-
-    @property
-    def sock(self) -> socket.socket | None:
-        return self.connection.sock
 
 
 class Transfers:
@@ -182,6 +186,12 @@ class Transfers:
         self._tls: ssl.SSLContext | None = None
         self._idle: dict[_Key, list[http.client.HTTPConnection]] = {}
         self._lock = threading.Lock()
+
+    @property
+    def idle_connections(self) -> int:
+        """Connections kept for reuse right now (for diagnostics and tests)."""
+        with self._lock:
+            return sum(len(c) for c in self._idle.values())
 
     def close(self) -> None:
         """Wait for the threads (every caller has stopped its own) and close idle connections."""
@@ -207,19 +217,25 @@ class Transfers:
             location = opened.response.getheader("Location")
             if opened.response.status not in REDIRECTS or not location:
                 return opened
-            self.finish(opened, drain=True)
-            target = current.join(URL(location, encoded=True))
+            with (
+                cancel.watching(opened.sock),
+                contextlib.suppress(OSError, http.client.HTTPException),
+            ):
+                opened.response.read(ERROR_BODY_LIMIT)
+            self.finish(opened, complete=not cancel.is_set)
+            try:
+                target = current.join(URL(location, encoded=True))
+            except ValueError as e:
+                raise BadURL(f"{current.host} redirected to an invalid URL {location!r}") from e
             redirected = redirected or target.origin() != current.origin()
             current = target
         raise RedirectLoop(f"more than {MAX_REDIRECTS} redirects from {url}")
 
-    def finish(self, opened: Opened, *, drain: bool = False) -> None:
-        """Done with an answer: its connection is kept for reuse if its body was read whole."""
+    def finish(self, opened: Opened, *, complete: bool) -> None:
+        """Done with an answer. Its connection is kept for the next request only when the caller
+        read the body without error (``complete``) and it ended where its length said."""
         response = opened.response
-        if drain and not response.isclosed():
-            with contextlib.suppress(OSError, http.client.HTTPException):
-                response.read(ERROR_BODY_LIMIT)
-        if _read_to_the_end(response) and not response.will_close:
+        if complete and _read_to_the_end(response) and not response.will_close:
             with self._lock:
                 idle = self._idle.setdefault(opened.key, [])
                 if len(idle) < IDLE_PER_KEY:
@@ -228,10 +244,11 @@ class Transfers:
         response.close()
         opened.connection.close()
 
-    def error_text(self, opened: Opened) -> str:
-        """The start of an error answer's body, as text (closing the connection after)."""
+    def error_text(self, opened: Opened, cancel: Cancel) -> str:
+        """The start of an error answer's body, as text."""
         try:
-            return opened.response.read(ERROR_BODY_LIMIT).decode("utf-8", "replace")
+            with cancel.watching(opened.sock):
+                return opened.response.read(ERROR_BODY_LIMIT).decode("utf-8", "replace")
         except (OSError, http.client.HTTPException):
             return ""
 
@@ -242,13 +259,7 @@ class Transfers:
         connection = self._take_idle(key)
         if connection is None:
             connection, reused = self._connect(key), False
-        headers = self.routing.request_headers(url, extra)
-        proxy_auth = _proxy_authorization(key[3])
-        target = url.raw_path_qs
-        if key[3] is not None and url.scheme == "http":
-            target = str(url)  # a forward proxy takes the absolute URL
-            if proxy_auth:
-                headers["Proxy-Authorization"] = proxy_auth
+        target, headers = self._request_line(url, extra, proxy=key[3])
         while True:
             self.routing.count_request()
             try:
@@ -257,7 +268,8 @@ class Transfers:
                     # connect_timeout. Everything after this is.
                     cancel.check()
                     connection.connect()
-                with cancel.watching(connection.sock):
+                sock = connection.sock
+                with cancel.watching(sock):
                     connection.request("GET", target, headers=headers)
                     response = connection.getresponse()
             except Cancelled:
@@ -275,17 +287,33 @@ class Transfers:
                     connection, reused = self._connect(key), False
                     continue
                 raise ConnectionFailed(_describe(e, url)) from e
+            except (ValueError, http.client.InvalidURL) as e:  # UnicodeEncodeError among them
+                connection.close()
+                raise BadURL(f"cannot request {url}: {e}") from e
             return Opened(
                 response=response,
                 url=url,
                 redirected=redirected,
                 connection=connection,
                 key=key,
+                sock=sock,
             )
+
+    def _request_line(
+        self, url: URL, extra: Mapping[str, str], *, proxy: str | None
+    ) -> tuple[str, dict[str, str]]:
+        """The request target and headers: a forward proxy takes the absolute URL and its own
+        credentials; through a CONNECT tunnel the origin sees neither."""
+        headers = self.routing.request_headers(url, extra)
+        if proxy is None or url.scheme != "http":
+            return url.raw_path_qs, headers
+        if auth := _proxy_authorization(proxy):
+            headers["Proxy-Authorization"] = auth
+        return str(url), headers
 
     def _connection_key(self, url: URL) -> _Key:
         if url.scheme not in ("http", "https") or not url.raw_host:
-            raise ConnectionFailed(f"cannot download from {url} (only http and https URLs)")
+            raise BadURL(f"cannot download from {url} (only http and https URLs)")
         port = url.port or (443 if url.scheme == "https" else 80)
         return (url.scheme, url.raw_host, port, self.routing.proxy_for(url))
 
@@ -328,9 +356,16 @@ def _read_to_the_end(response: http.client.HTTPResponse) -> bool:
     """Whether the whole body was read, so that the connection can carry the next request.
 
     ``read1`` leaves a body of known length open after its last byte (only ``read`` closes it);
-    a ``read()`` at that point reads nothing and marks it done.
+    a ``read()`` at that point reads nothing and marks it done. A body cut short also ends
+    closed, but with bytes still owed: its connection is never reused.
     """
-    if not response.isclosed() and not response.chunked and response.length == 0:
+    if response.chunked:
+        return response.isclosed()  # closed by the last chunk; a cut raises IncompleteRead
+    if response.length is None:
+        return False  # ended by the server closing the connection
+    if response.length != 0:
+        return False
+    if not response.isclosed():
         response.read()
     return response.isclosed()
 

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import dataclasses
+import hashlib
 import ssl
 from collections.abc import AsyncIterator, Mapping
 from dataclasses import dataclass, field
@@ -64,7 +66,7 @@ def get(transfers: Transfers, url: str) -> bytes:
     """One whole GET through ``transfers`` (in the calling thread), its connection kept."""
     opened = transfers.open(URL(url), headers={}, cancel=Cancel())
     body = opened.response.read()
-    transfers.finish(opened)
+    transfers.finish(opened, complete=True)
     return body
 
 
@@ -179,12 +181,14 @@ class Staller:
     """Announces BODY, sends ``sent`` bytes of it, then sends nothing more until told."""
 
     sent: int
+    head: str = f"Content-Length: {len(BODY)}"
+    """The answer's framing headers: a length, or ``Connection: close`` with or without one."""
     reached: asyncio.Event = field(default_factory=asyncio.Event)
     release: asyncio.Event = field(default_factory=asyncio.Event)
 
     async def __call__(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         await reader.readuntil(b"\r\n\r\n")
-        writer.write(f"HTTP/1.1 200 OK\r\nContent-Length: {len(BODY)}\r\n\r\n".encode())
+        writer.write(f"HTTP/1.1 200 OK\r\n{self.head}\r\n\r\n".encode())
         writer.write(BODY[: self.sent])
         await writer.drain()
         self.reached.set()
@@ -193,11 +197,20 @@ class Staller:
 
 
 @pytest.mark.timeout(30)
+@pytest.mark.parametrize(
+    "head",
+    [
+        f"Content-Length: {len(BODY)}",
+        f"Content-Length: {len(BODY)}\r\nConnection: close",
+        "Connection: close",  # HTTP/1.0 style: the body ends when the connection does
+    ],
+)
 async def test_cancelling_wakes_a_download_stalled_in_a_read(
-    tmp_path: Path, no_sleep: NoSleep
+    tmp_path: Path, no_sleep: NoSleep, head: str
 ) -> None:
-    """Ctrl-C stops a thread blocked on a silent server at once and keeps the bytes it had."""
-    staller = Staller(sent=1000)
+    """Ctrl-C stops a thread blocked on a silent server at once and keeps the bytes it had,
+    whether the answer keeps the connection alive or ends by closing it."""
+    staller = Staller(sent=1000, head=head)
     server = await asyncio.start_server(staller, "127.0.0.1", 0)
     port = server.sockets[0].getsockname()[1]
     staged = tmp_path / "x.part"
@@ -463,3 +476,95 @@ async def test_http_through_a_forward_proxy_with_credentials() -> None:
     assert body == BODY
     expected = "Basic " + base64.b64encode(b"me:secret").decode()
     assert seen == [("http://origin.invalid:8080/a/b?c=1", expected)]
+
+
+@pytest.mark.parametrize(
+    ("location", "message"),
+    [("http://[bad/x", "redirected to an invalid URL"), ("/caf\u00e9", "cannot request")],
+)
+async def test_a_bad_redirect_fails_only_that_asset(
+    location: str, message: str, tmp_path: Path, no_sleep: NoSleep
+) -> None:
+    """A Location that is no valid URL (or not ASCII) fails the asset with a message, untried."""
+    hits = 0
+
+    async def bad_redirect(request: web.Request) -> web.Response:
+        nonlocal hits
+        hits += 1
+        del request
+        return web.Response(status=302, headers={"Location": location})
+
+    app = web.Application()
+    app.router.add_get("/{name}", bad_redirect)
+    runner = await serve_app(app)
+    try:
+        async with open_client(
+            concurrency=1, stall_timeout=30, token=None, api_url="http://127.0.0.1:9"
+        ) as http:
+            with pytest.raises(DownloadError, match=message):
+                await fetch_asset(
+                    http,
+                    asset_at(f"http://127.0.0.1:{port_of(runner)}/x"),
+                    staged=tmp_path / "x.part",
+                    retry=RetryPolicy(sleep=no_sleep),
+                )
+    finally:
+        await runner.cleanup()
+    assert hits == 1  # not retried: it would only fail the same way
+
+
+async def test_a_connection_whose_body_was_cut_is_not_kept(
+    tmp_path: Path, no_sleep: NoSleep
+) -> None:
+    """After a body that ends early the connection is closed, never handed to the next download."""
+    staller = Staller(sent=1000)
+    server = await asyncio.start_server(staller, "127.0.0.1", 0)
+    port = server.sockets[0].getsockname()[1]
+    staller.release.set()  # the server closes right after the first 1000 bytes
+    try:
+        async with open_client(
+            concurrency=1, stall_timeout=30, token=None, api_url="http://127.0.0.1:9"
+        ) as http:
+            with pytest.raises(DownloadError, match="connection closed at 1000"):
+                await fetch_asset(
+                    http,
+                    asset_at(f"http://127.0.0.1:{port}/x"),
+                    staged=tmp_path / "x.part",
+                    retry=RetryPolicy(retries=0, sleep=no_sleep),
+                )
+            assert http.transfers.idle_connections == 0
+    finally:
+        server.close()
+        await server.wait_closed()
+
+
+async def test_a_refused_resume_drops_the_partial_file(tmp_path: Path, no_sleep: NoSleep) -> None:
+    """A 416 for our Range means the partial file is no prefix of the file: start from byte 0."""
+    ranges: list[str | None] = []
+
+    async def no_such_range(request: web.Request) -> web.Response:
+        ranges.append(request.headers.get("Range"))
+        if request.headers.get("Range"):
+            return web.Response(status=416)
+        return web.Response(body=BODY)
+
+    app = web.Application()
+    app.router.add_get("/{name}", no_such_range)
+    runner = await serve_app(app)
+    staged = tmp_path / "x.part"
+    staged.write_bytes(b"not a prefix of anything")
+    try:
+        async with open_client(
+            concurrency=1, stall_timeout=30, token=None, api_url="http://127.0.0.1:9"
+        ) as http:
+            # With a known sha256 (else nothing tells a stale partial file from a prefix, and it
+            # is dropped before the first request).
+            asset = dataclasses.replace(
+                asset_at(f"http://127.0.0.1:{port_of(runner)}/x"),
+                sha256=hashlib.sha256(BODY).hexdigest(),
+            )
+            got = await fetch_asset(http, asset, staged=staged, retry=RetryPolicy(sleep=no_sleep))
+    finally:
+        await runner.cleanup()
+    assert got.staged.read_bytes() == BODY
+    assert ranges == ["bytes=24-", None]
