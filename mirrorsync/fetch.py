@@ -45,8 +45,9 @@ from mirrorsync.transfer import (
 log = logging.getLogger(__name__)
 
 CHUNK = 256 << 10
-"""Most bytes per socket read, hash and write. Measured on the S1 benchmark: 256 KiB stays in the
-CPU cache from the read through the hash to the write; 1 MiB and 4 MiB ran 10-30 % slower."""
+"""Most bytes per socket read, hash and write: 256 KiB stays in the CPU cache from the read
+through the hash to the write, and was the fastest of 128 KiB-4 MiB in a prototype of this loop
+on the S1 benchmark (BENCHMARKS.md)."""
 GATHER_BELOW = 64 << 10
 """Reads shorter than this are gathered up to ``CHUNK`` before they are hashed and written."""
 READ_BLOCK = 1 << 20
