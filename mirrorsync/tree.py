@@ -67,6 +67,11 @@ def fsync_dir(path: Path) -> None:
         fd = os.open(path, os.O_RDONLY | os.O_DIRECTORY)
     except FileNotFoundError:
         return
+    except OSError as e:
+        if e.errno not in _NO_DIR_FSYNC:  # a directory one may write to but not read, say
+            raise
+        log.debug("%s: cannot open the directory to fsync it (%s)", path, e)
+        return
     try:
         os.fsync(fd)
     except OSError as e:
@@ -89,7 +94,14 @@ def staged_files(staging_dir: Path) -> Iterator[Path]:
 
 
 def sweep_staging_dir(staging_dir: Path, *, keep: set[Path]) -> int:
-    """Delete files below ``staging_dir`` not in ``keep``, then empty directories; the count."""
+    """Delete files below ``staging_dir`` not in ``keep``, then empty directories; the count.
+
+    A staging (or state) directory that is a symbolic link is left alone: what it points to is
+    not ours to empty.
+    """
+    if staging_dir.is_symlink() or staging_dir.parent.is_symlink():
+        log.warning("%s is a symbolic link: its files are not swept", staging_dir)
+        return 0
     removed = 0
     for p in list(staged_files(staging_dir)):
         if p not in keep:
@@ -182,8 +194,11 @@ class LocalTree:
         self.staging_dir = self.state_dir / "staging"
         self._made_dirs: set[Path] = set()
         self._unsynced: set[Path] = set()
-        """Directories whose entries changed since they were last fsynced."""
+        """Directories archives were renamed into since they were last fsynced."""
+        self._written: set[Path] = set()
+        """Directories of index and client files written since they were last fsynced."""
         self._unsynced_lock = threading.Lock()
+        self._syncing = threading.Lock()
 
     def final_path(self, path: str) -> Path:
         check_relpath(path)
@@ -239,22 +254,33 @@ class LocalTree:
         except OSError as e:
             raise TargetError.from_os_error(f"{path}: cannot publish", e) from e
 
-    def _changed(self, directory: Path) -> None:
+    def _changed(self, directory: Path, *, written: bool = False) -> None:
         with self._unsynced_lock:
-            self._unsynced.add(directory)
+            (self._written if written else self._unsynced).add(directory)
 
-    def _sync_dirs(self) -> None:
-        """Make earlier renames and deletions durable before a step that relies on them.
+    def _sync_dirs(self, *, written: bool = False) -> None:
+        """Make earlier renames durable before a step that relies on them.
 
-        An index or checksum list is written only once the files it lists are durably in
-        place, and a file is deleted only once the index that no longer lists it is: after a
-        power cut the tree on disk never lists a file it lost. One fsync per changed directory
-        (per release), not per file.
+        An index, checksum list or client file is written only once the archives it lists are
+        durably in place; with ``written``, a file is deleted only once the index that no longer
+        lists it is, too. After a power cut the tree on disk never lists a file it lost. One
+        fsync per changed directory (per release), not per file; deletions themselves need none.
         """
-        with self._unsynced_lock:
-            pending, self._unsynced = sorted(self._unsynced), set()
-        for directory in pending:
-            fsync_dir(directory)
+        with self._syncing:  # a second caller waits until the first one's fsyncs are done
+            with self._unsynced_lock:
+                pending = self._unsynced | (self._written if written else set())
+                self._unsynced = set()
+                if written:
+                    self._written = set()
+            done: set[Path] = set()
+            try:
+                for directory in sorted(pending):
+                    fsync_dir(directory)
+                    done.add(directory)
+            finally:
+                if left := pending - done:
+                    with self._unsynced_lock:
+                        self._unsynced |= left  # still owed: the next step tries again
 
     # The file-system calls run in a worker thread: a slow disk or NFS never stalls downloads.
     async def read(self, path: str) -> bytes | None:
@@ -284,20 +310,18 @@ class LocalTree:
             write_atomic(final, data)
         except OSError as e:
             raise TargetError.from_os_error(f"{path}: cannot write", e) from e
-        self._changed(final.parent)
+        self._changed(final.parent, written=True)
         return True
 
     def _delete(self, path: str) -> None:
         final = self.final_path(path)
         try:
-            self._sync_dirs()
+            self._sync_dirs(written=True)
             final.unlink(missing_ok=True)
             parent = final.parent
-            self._changed(parent)
             if parent != self.root and not any(parent.iterdir()):
                 parent.rmdir()
                 self._made_dirs.discard(parent)
-                self._changed(parent.parent)
         except OSError as e:
             raise TargetError(f"{path}: cannot delete ({describe_os_error(e)})") from e
 
@@ -325,10 +349,13 @@ class LocalTree:
         def digest() -> str | None:
             if self._size(path) != size:
                 return None
+            final = self.final_path(path)
             h = hashlib.sha256()
-            with self.final_path(path).open("rb") as f:
+            with final.open("rb") as f:
                 while block := f.read(1 << 20):
                     h.update(block)
+            # A killed run renamed it but may never have made that durable: owed before the index.
+            self._changed(final.parent)
             return h.hexdigest()
 
         return await asyncio.to_thread(digest)

@@ -160,11 +160,23 @@ def _scan(tree: LocalTree) -> _Scan:
             scan.add(rel, kind, _DETAILS[kind])
     if not (tree.state_dir.is_symlink() or tree.staging_dir.is_symlink()):
         for rel in sorted(_walk(tree.staging_dir, scan, prefix=f"{STATE_DIR}/staging/")):
-            if rel.endswith(PART_SUFFIX):
+            if _is_partial_download(tree, rel):
                 scan.resumable.append(rel)  # the next sync resumes it, or sweeps it if unselected
             else:
                 scan.add(rel, "leftover", "left in the staging area by an interrupted run")
     return scan
+
+
+def _is_partial_download(tree: LocalTree, rel: str) -> bool:
+    """A regular file (not a link) at ``<tag>/<name>.part`` below the staging area."""
+    below = rel.removeprefix(f"{STATE_DIR}/staging/")
+    if not below.endswith(PART_SUFFIX) or below.count("/") != 1:
+        return False
+    try:
+        mode = tree.staging_dir.joinpath(*below.split("/")).lstat().st_mode
+    except OSError:
+        return False
+    return stat.S_ISREG(mode)
 
 
 _DETAILS: Mapping[ProblemKind, str] = {

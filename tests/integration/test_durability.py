@@ -76,6 +76,8 @@ async def test_a_pruned_file_is_deleted_only_after_the_new_index_is_durable(
     assert index_write < first_delete
     root_fsyncs = [i for i, e in enumerate(events) if e == ("fsync", mirror.root)]
     assert any(index_write < i < first_delete for i in root_fsyncs)
+    # Deletions themselves need no fsync each: pruning thousands of files stays cheap.
+    assert not [e for e in events[first_delete:] if e[0] == "fsync"]
 
 
 def test_directory_fsync_of_a_vanished_directory_is_no_error(tmp_path: Path) -> None:
@@ -102,3 +104,30 @@ def test_directory_fsync_errors(
             tree.fsync_dir(tmp_path)
     else:
         tree.fsync_dir(tmp_path)
+
+
+def test_a_staging_area_that_is_a_symlink_is_not_swept(tmp_path: Path) -> None:
+    """Sweeping never empties what a symlinked staging directory points to."""
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    (elsewhere / "precious.txt").write_text("keep me", encoding="utf-8")
+    state = tmp_path / "mirror" / ".mirrorsync"
+    state.mkdir(parents=True)
+    (state / "staging").symlink_to(elsewhere)
+    assert tree.sweep_staging_dir(state / "staging", keep=set()) == 0
+    assert (elsewhere / "precious.txt").read_text(encoding="utf-8") == "keep me"
+
+
+def test_a_directory_that_cannot_be_opened_for_fsync_is_let_be(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A directory one may write to but not read (EACCES on open) does not fail the write."""
+    real_open = os.open
+
+    def no_read(path: str | Path, flags: int, *args: int) -> int:
+        if flags & os.O_DIRECTORY:
+            raise PermissionError(errno.EACCES, "Permission denied")
+        return real_open(path, flags, *args)
+
+    monkeypatch.setattr(os, "open", no_read)
+    tree.fsync_dir(tmp_path)

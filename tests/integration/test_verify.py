@@ -199,6 +199,26 @@ async def test_partial_download_in_staging_is_resumable_not_a_problem(synced: Mi
     assert verify_document(report)["resumable"] == list(report.resumable)
 
 
+@pytest.mark.parametrize("kind", ["symlink", "too deep", "directory level"])
+async def test_odd_part_files_in_staging_are_leftovers(synced: Mirror, kind: str) -> None:
+    """A .part that no sync could resume (a link, or not at <tag>/<name>.part) is a leftover."""
+    staging = synced.root / ".mirrorsync" / "staging"
+    rel = {
+        "symlink": f"{DIGEST_TAG}/link.part",
+        "too deep": f"{DIGEST_TAG}/x/deep.part",
+        "directory level": "top.part",
+    }[kind]
+    path = staging.joinpath(*rel.split("/"))
+    path.parent.mkdir(parents=True, exist_ok=True)
+    if kind == "symlink":
+        path.symlink_to(synced.root / "index.json")
+    else:
+        path.write_bytes(b"partial")
+    report = await verify_tree(synced.root)
+    assert report.resumable == ()
+    assert kinds(report) == [(f".mirrorsync/staging/{rel}", "leftover")]
+
+
 async def test_other_file_in_staging_is_leftover(synced: Mirror) -> None:
     """A staging file that is no partial download (a killed write's temp file) is a leftover."""
     stray = synced.root / ".mirrorsync" / "staging" / DIGEST_TAG / ".x.4242.tmp"
