@@ -217,6 +217,9 @@ class _Download:
         self.loop = loop
         self.received = 0
         self.resumed = False
+        self.validator: str | None = None
+        """The ETag (else Last-Modified) of the answer this run's partial file began with: sent
+        as If-Range when resuming, so that a file replaced upstream is sent whole, not spliced."""
         self.durable = False
         """Whether the last attempt verified and fsynced the file itself (one thread hop less)."""
 
@@ -261,14 +264,22 @@ class _Download:
             headers = dict(DOWNLOAD_HEADERS)
             if offset:
                 headers["Range"] = f"bytes={offset}-"
+                if self.validator is not None:
+                    headers["If-Range"] = self.validator
+            else:
+                self.validator = None
             url = URL(asset.upstream.url, encoded=True)
             opened = self.transfers.open(url, headers=headers, cancel=cancel)
             complete = False
             try:
                 self._check_status(opened, offset=offset, cancel=cancel)
                 if offset and not _resumes_at(opened, offset):
-                    log.debug("%s: the server ignored the range; downloading it whole", asset.path)
+                    log.debug(
+                        "%s: the server sent the whole file; downloading it whole", asset.path
+                    )
                     part.restart()
+                if part.size == 0:
+                    self.validator = _validator(opened)
                 self._stream(opened, cancel)
                 complete = not cancel.is_set
             finally:
@@ -407,6 +418,15 @@ def _discard(path: Path) -> None:
 def _check_not_too_long(asset: Asset, size: int) -> None:
     if size > asset.size:
         raise SizeMismatch(asset.path, expected=asset.size, actual=size)
+
+
+def _validator(opened: Opened) -> str | None:
+    """A strong ETag, else Last-Modified: what If-Range may carry (RFC 9110 13.1.5)."""
+    headers = opened.headers
+    etag = headers.get("etag")
+    if etag and not etag.startswith("W/"):
+        return etag
+    return headers.get("last-modified")
 
 
 def _resumes_at(opened: Opened, offset: int) -> bool:

@@ -568,3 +568,63 @@ async def test_a_refused_resume_drops_the_partial_file(tmp_path: Path, no_sleep:
         await runner.cleanup()
     assert got.staged.read_bytes() == BODY
     assert ranges == ["bytes=24-", None]
+
+
+@dataclass
+class Replacing:
+    """Serves version A (ETag "a") cut in the middle, then has version B of the same size."""
+
+    heads: list[bytes] = field(default_factory=list)
+
+    async def __call__(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        head = await reader.readuntil(b"\r\n\r\n")
+        self.heads.append(head)
+        old, new = BODY, BODY[::-1]
+        if len(self.heads) == 1:
+            writer.write(
+                f'HTTP/1.1 200 OK\r\nETag: "a"\r\nContent-Length: {len(old)}\r\n\r\n'.encode()
+            )
+            writer.write(old[: len(old) // 2])
+        elif b"If-Range:" not in head:
+            # A plain Range is served from the new version: resuming with it would splice.
+            start = len(old) // 2
+            writer.write(
+                f'HTTP/1.1 206 Partial Content\r\nETag: "b"\r\n'
+                f"Content-Range: bytes {start}-{len(new) - 1}/{len(new)}\r\n"
+                f"Content-Length: {len(new) - start}\r\n\r\n".encode()
+            )
+            writer.write(new[start:])
+        else:
+            # If-Range names "a", which is gone: the whole new version, as RFC 9110 says.
+            writer.write(
+                f'HTTP/1.1 200 OK\r\nETag: "b"\r\nContent-Length: {len(new)}\r\n\r\n'.encode()
+            )
+            writer.write(new)
+        await writer.drain()
+        writer.close()
+
+
+async def test_a_file_replaced_between_attempts_is_not_spliced(
+    tmp_path: Path, no_sleep: NoSleep
+) -> None:
+    """A retry resumes with If-Range; a file replaced upstream meanwhile comes whole, unspliced."""
+    server_logic = Replacing()
+    server = await asyncio.start_server(server_logic, "127.0.0.1", 0)
+    port = server.sockets[0].getsockname()[1]
+    try:
+        async with open_client(
+            concurrency=1, stall_timeout=30, token=None, api_url="http://127.0.0.1:9"
+        ) as http:
+            got = await fetch_asset(
+                http,
+                asset_at(f"http://127.0.0.1:{port}/x"),  # no sha256 upstream: nothing else checks
+                staged=tmp_path / "x.part",
+                retry=RetryPolicy(sleep=no_sleep),
+            )
+    finally:
+        server.close()
+        await server.wait_closed()
+    assert got.staged.read_bytes() == BODY[::-1]
+    second = server_logic.heads[1].decode()
+    assert f"Range: bytes={len(BODY) // 2}-" in second
+    assert 'If-Range: "a"' in second
