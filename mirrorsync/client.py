@@ -6,27 +6,18 @@ import contextlib
 import threading
 from collections.abc import AsyncIterator, Mapping
 from dataclasses import dataclass
-from http import HTTPStatus
 
 import aiohttp
 from yarl import URL
 
 from mirrorsync import __version__
-from mirrorsync.transfer import Transfers
+from mirrorsync.transfer import MAX_REDIRECTS, REDIRECTS, Transfers
 
 USER_AGENT = f"mirrorsync/{__version__}"
-MAX_REDIRECTS = 10
+CONNECT_TIMEOUT = 30.0
+"""Seconds to open a connection (TCP, and TLS or a proxy's CONNECT), listing and downloads alike."""
 READ_BUFFER = 1 << 20
-"""Socket read buffer: large chunks mean fewer Python-level steps per downloaded MiB."""
-REDIRECTS = frozenset(
-    {
-        HTTPStatus.MOVED_PERMANENTLY,
-        HTTPStatus.FOUND,
-        HTTPStatus.SEE_OTHER,
-        HTTPStatus.TEMPORARY_REDIRECT,
-        HTTPStatus.PERMANENT_REDIRECT,
-    }
-)
+"""aiohttp's read buffer: a listing page (~0.5 MB) arrives in a few steps."""
 
 
 class TooManyRedirects(aiohttp.ClientError):
@@ -171,7 +162,9 @@ async def open_client(
     ``proxies`` maps a scheme to a proxy URL, with ``no`` for the hosts that bypass it (the
     shape of ``urllib.request.getproxies_environment()``).
     """
-    timeout = aiohttp.ClientTimeout(total=None, sock_connect=30, sock_read=stall_timeout)
+    timeout = aiohttp.ClientTimeout(
+        total=None, sock_connect=CONNECT_TIMEOUT, sock_read=stall_timeout
+    )
     connector = aiohttp.TCPConnector(limit=concurrency + 4, ttl_dns_cache=300)
     async with aiohttp.ClientSession(
         connector=connector,
@@ -180,7 +173,12 @@ async def open_client(
         read_bufsize=READ_BUFFER,
     ) as session:
         http = HttpClient(session, token=token, token_origin=URL(api_url).origin(), proxies=proxies)
-        http.transfers = Transfers(http, workers=concurrency, stall_timeout=stall_timeout)
+        http.transfers = Transfers(
+            http,
+            workers=concurrency,
+            stall_timeout=stall_timeout,
+            connect_timeout=CONNECT_TIMEOUT,
+        )
         try:
             yield http
         finally:

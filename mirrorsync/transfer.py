@@ -3,8 +3,8 @@
 The event loop is the right place for the listing (many small requests) but the wrong one for a
 gigabyte of archives: with every socket read, parse and copy on one thread, a cold sync on
 loopback ran at half of what curl does. Here each download runs whole in a thread of its own:
-``recv_into`` a reused buffer, sha256 and write it, all of which release the GIL, so several
-downloads use several cores and no byte is copied twice in Python.
+read a chunk (at most one ``recv``), sha256 and write it, all of which release the GIL, so
+several downloads use several cores.
 
 What the listing's ``HttpClient`` decides stays decided there (which headers a URL gets, the
 token only for its origin, which proxy a URL goes through, the request count); this module
@@ -127,22 +127,6 @@ class Cancel:
                 self._waiting = None
 
 
-class _Plain(http.client.HTTPConnection):
-    stall: float = 60.0
-
-    def connect(self) -> None:
-        super().connect()
-        self.sock.settimeout(self.stall)
-
-
-class _Secure(http.client.HTTPSConnection):
-    stall: float = 60.0
-
-    def connect(self) -> None:
-        super().connect()
-        self.sock.settimeout(self.stall)
-
-
 _Key = tuple[str, str, int, str | None]
 
 
@@ -175,7 +159,7 @@ class Transfers:
         *,
         workers: int,
         stall_timeout: float,
-        connect_timeout: float = 30.0,
+        connect_timeout: float,
     ) -> None:
         self.routing = routing
         self.stall_timeout = stall_timeout
@@ -217,11 +201,7 @@ class Transfers:
             location = opened.response.getheader("Location")
             if opened.response.status not in REDIRECTS or not location:
                 return opened
-            with (
-                cancel.watching(opened.sock),
-                contextlib.suppress(OSError, http.client.HTTPException),
-            ):
-                opened.response.read(ERROR_BODY_LIMIT)
+            _read_start(opened, cancel)  # a redirect's body: read, so the connection can go on
             self.finish(opened, complete=not cancel.is_set)
             try:
                 target = current.join(URL(location, encoded=True))
@@ -246,11 +226,7 @@ class Transfers:
 
     def error_text(self, opened: Opened, cancel: Cancel) -> str:
         """The start of an error answer's body, as text."""
-        try:
-            with cancel.watching(opened.sock):
-                return opened.response.read(ERROR_BODY_LIMIT).decode("utf-8", "replace")
-        except (OSError, http.client.HTTPException):
-            return ""
+        return _read_start(opened, cancel).decode("utf-8", "replace")
 
     def _request(
         self, url: URL, extra: Mapping[str, str], *, redirected: bool, cancel: Cancel
@@ -267,7 +243,8 @@ class Transfers:
                     # Not interruptible: a host that drops SYNs holds a Ctrl-C for up to
                     # connect_timeout. Everything after this is.
                     cancel.check()
-                    connection.connect()
+                    connection.connect()  # with connect_timeout, also for TLS and CONNECT
+                    _reading(connection, stall=self.stall_timeout)
                 sock = connection.sock
                 with cancel.watching(sock):
                     connection.request("GET", target, headers=headers)
@@ -332,7 +309,7 @@ class Transfers:
             connect_port = via.port or 80
         connection: http.client.HTTPConnection
         if scheme == "https":
-            connection = _Secure(
+            connection = http.client.HTTPSConnection(
                 connect_to, connect_port, timeout=self.connect_timeout, context=self._context()
             )
             if proxy is not None:
@@ -341,8 +318,9 @@ class Transfers:
                     tunnel_headers["Proxy-Authorization"] = auth
                 connection.set_tunnel(host.strip("[]"), port, headers=tunnel_headers)
         else:
-            connection = _Plain(connect_to, connect_port, timeout=self.connect_timeout)
-        connection.stall = self.stall_timeout
+            connection = http.client.HTTPConnection(
+                connect_to, connect_port, timeout=self.connect_timeout
+            )
         return connection
 
     def _context(self) -> ssl.SSLContext:
@@ -350,6 +328,21 @@ class Transfers:
         if self._tls is None:
             self._tls = ssl.create_default_context()
         return self._tls
+
+
+def _reading(connection: http.client.HTTPConnection, *, stall: float) -> None:
+    """Once connected, the socket's timeout is the stall timeout: no data for that long fails."""
+    connection.sock.settimeout(stall)
+
+
+def _read_start(opened: Opened, cancel: Cancel) -> bytes:
+    """Up to ``ERROR_BODY_LIMIT`` bytes of a small answer's body, where Ctrl-C can stop the read;
+    nothing if the connection fails meanwhile."""
+    try:
+        with cancel.watching(opened.sock):
+            return opened.response.read(ERROR_BODY_LIMIT)
+    except (OSError, http.client.HTTPException):
+        return b""
 
 
 def _read_to_the_end(response: http.client.HTTPResponse) -> bool:

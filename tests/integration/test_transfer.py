@@ -62,6 +62,10 @@ def asset_at(url: str, *, size: int = len(BODY)) -> Asset:
     return Asset(tag="20251217", parsed=parse_asset_name(NAME), upstream=upstream)
 
 
+def one_thread(routing: Routing) -> Transfers:
+    return Transfers(routing, workers=1, stall_timeout=30, connect_timeout=30)
+
+
 def get(transfers: Transfers, url: str) -> bytes:
     """One whole GET through ``transfers`` (in the calling thread), its connection kept."""
     opened = transfers.open(URL(url), headers={}, cancel=Cancel())
@@ -119,7 +123,7 @@ def server_context(ca: trustme.CA) -> ssl.SSLContext:
 
 async def test_connections_are_kept_alive(origin: Origin) -> None:
     """Five downloads in a row from one host use one connection."""
-    transfers = Transfers(Routing(), workers=1, stall_timeout=30)
+    transfers = one_thread(Routing())
     try:
         for n in range(5):
             assert await asyncio.to_thread(get, transfers, f"{origin.url}/f{n}") == BODY
@@ -165,7 +169,7 @@ async def test_a_connection_the_server_closed_is_replaced_quietly() -> None:
 
     server = await asyncio.start_server(answer_once_then_close, "127.0.0.1", 0)
     port = server.sockets[0].getsockname()[1]
-    transfers = Transfers(Routing(), workers=1, stall_timeout=30)
+    transfers = one_thread(Routing())
     try:
         assert await asyncio.to_thread(get, transfers, f"http://127.0.0.1:{port}/a") == b"hello"
         assert await asyncio.to_thread(get, transfers, f"http://127.0.0.1:{port}/b") == b"hello"
@@ -356,7 +360,7 @@ async def test_https_through_a_connect_proxy_with_credentials(tls: trustme.CA) -
     server = await asyncio.start_server(proxy, "127.0.0.1", 0)
     proxy_port = server.sockets[0].getsockname()[1]
     routing = Routing(proxy=f"http://us%40r:p%3Ass@127.0.0.1:{proxy_port}")
-    transfers = Transfers(routing, workers=1, stall_timeout=30)
+    transfers = one_thread(routing)
     try:
         body = await asyncio.to_thread(get, transfers, f"https://localhost:{port}/x")
     finally:
@@ -467,7 +471,7 @@ async def test_http_through_a_forward_proxy_with_credentials() -> None:
     app.router.add_route("GET", "/{tail:.*}", forward_proxy)
     runner = await serve_app(app)
     routing = Routing(proxy=f"http://me:secret@127.0.0.1:{port_of(runner)}")
-    transfers = Transfers(routing, workers=1, stall_timeout=30)
+    transfers = one_thread(routing)
     try:
         body = await asyncio.to_thread(get, transfers, "http://origin.invalid:8080/a/b?c=1")
     finally:
