@@ -301,11 +301,8 @@ class _Download:
         gathered = bytearray()
         try:
             with cancel.watching(opened.sock):
-                want = CHUNK
-                while data := _read_some(opened.response, want, cancel):
+                while data := _read_some(opened.response, cancel):
                     n = len(data)
-                    # Ask for what the link delivers: read1 allocates all it asks for first.
-                    want = CHUNK if n >= GATHER_BELOW else GATHER_BELOW
                     _check_not_too_long(asset, part.size + len(gathered) + n)
                     if gathered or n < GATHER_BELOW:
                         gathered += data
@@ -395,10 +392,10 @@ async def _wait_out(job: asyncio.Future[None], cancel: Cancel) -> None:
         job.exception()  # retrieved: the cancellation is what gets reported
 
 
-def _read_some(response: http.client.HTTPResponse, size: int, cancel: Cancel) -> bytes:
-    """At most one socket read of up to ``size`` bytes, straight into the returned bytes."""
+def _read_some(response: http.client.HTTPResponse, cancel: Cancel) -> bytes:
+    """At most one socket read (``CHUNK`` bytes), straight into the returned bytes."""
     try:
-        return response.read1(size)
+        return response.read1(CHUNK)
     except TimeoutError:
         cancel.check()
         raise
@@ -422,14 +419,13 @@ def _check_not_too_long(asset: Asset, size: int) -> None:
 
 def _validator(opened: Opened) -> str | None:
     """A strong ETag, else Last-Modified: what If-Range may carry (RFC 9110 13.1.5)."""
-    headers = opened.headers
-    etag = headers.get("etag")
+    etag = opened.response.getheader("ETag")
     if etag and not etag.startswith("W/"):
         return etag
-    return headers.get("last-modified")
+    return opened.response.getheader("Last-Modified")
 
 
 def _resumes_at(opened: Opened, offset: int) -> bool:
     if opened.response.status != HTTPStatus.PARTIAL_CONTENT:
         return False
-    return opened.headers.get("content-range", "").startswith(f"bytes {offset}-")
+    return (opened.response.getheader("Content-Range") or "").startswith(f"bytes {offset}-")
