@@ -8,6 +8,7 @@ import dataclasses
 import hashlib
 import ssl
 from collections.abc import AsyncIterator, Mapping
+from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -17,7 +18,7 @@ from aiohttp import web
 from conftest import NoSleep
 from yarl import URL
 
-from mirrorsync.client import open_client
+from mirrorsync.client import HttpClient, open_client
 from mirrorsync.errors import DownloadError
 from mirrorsync.fetch import fetch_asset
 from mirrorsync.model import Asset, UpstreamAsset
@@ -60,6 +61,13 @@ class Origin:
 def asset_at(url: str, *, size: int = len(BODY)) -> Asset:
     upstream = UpstreamAsset(name=NAME, size=size, url=url)
     return Asset(tag="20251217", parsed=parse_asset_name(NAME), upstream=upstream)
+
+
+def loopback_client(*, stall_timeout: float = 30) -> AbstractAsyncContextManager[HttpClient]:
+    """The run's HTTP client, for tests that fetch archives only (its API URL is never asked)."""
+    return open_client(
+        concurrency=1, stall_timeout=stall_timeout, token=None, api_url="http://127.0.0.1:9"
+    )
 
 
 def one_thread(routing: Routing) -> Transfers:
@@ -137,9 +145,7 @@ async def test_downloads_reuse_their_connection(
     origin: Origin, tmp_path: Path, no_sleep: NoSleep
 ) -> None:
     """Five archives fetched one after another from one host go over one connection."""
-    async with open_client(
-        concurrency=1, stall_timeout=30, token=None, api_url="http://127.0.0.1:9"
-    ) as http:
+    async with loopback_client() as http:
         for n in range(5):
             got = await fetch_asset(
                 http,
@@ -229,9 +235,7 @@ async def test_cancelling_wakes_a_download_stalled_in_a_read(
 
     try:
         # A stall timeout beyond the test's own: only the socket shutdown can end the read.
-        async with open_client(
-            concurrency=1, stall_timeout=60, token=None, api_url="http://127.0.0.1:9"
-        ) as http:
+        async with loopback_client(stall_timeout=60) as http:
             task = asyncio.create_task(
                 fetch_asset(
                     http,
@@ -266,9 +270,7 @@ async def test_cancelling_a_download_waiting_for_the_rate_cap(
         await never.wait()
 
     limiter = RateLimiter(1000, sleep=endless_sleep)
-    async with open_client(
-        concurrency=1, stall_timeout=30, token=None, api_url="http://127.0.0.1:9"
-    ) as http:
+    async with loopback_client() as http:
         task = asyncio.create_task(
             fetch_asset(
                 http,
@@ -292,9 +294,7 @@ async def test_https_download_verifies_the_server(
     runner = await serve_app(file_app([]), server_context(tls))
     url = f"https://localhost:{port_of(runner)}/x"
     try:
-        async with open_client(
-            concurrency=1, stall_timeout=30, token=None, api_url="http://127.0.0.1:9"
-        ) as http:
+        async with loopback_client() as http:
             got = await fetch_asset(
                 http, asset_at(url), staged=tmp_path / "x.part", retry=RetryPolicy(sleep=no_sleep)
             )
@@ -308,9 +308,7 @@ async def test_untrusted_certificate_is_a_clear_error(tmp_path: Path, no_sleep: 
     runner = await serve_app(file_app([]), server_context(trustme.CA()))
     url = f"https://localhost:{port_of(runner)}/x"
     try:
-        async with open_client(
-            concurrency=1, stall_timeout=30, token=None, api_url="http://127.0.0.1:9"
-        ) as http:
+        async with loopback_client() as http:
             with pytest.raises(DownloadError, match="TLS certificate of localhost not trusted"):
                 await fetch_asset(
                     http,
@@ -385,9 +383,7 @@ async def test_redirect_loop_is_reported(tmp_path: Path, no_sleep: NoSleep) -> N
     app.router.add_get("/{name}", loop)
     runner = await serve_app(app)
     try:
-        async with open_client(
-            concurrency=1, stall_timeout=30, token=None, api_url="http://127.0.0.1:9"
-        ) as http:
+        async with loopback_client() as http:
             with pytest.raises(DownloadError, match="more than 10 redirects"):
                 await fetch_asset(
                     http,
@@ -405,9 +401,7 @@ async def test_only_http_and_https_urls_are_downloaded(
     url: str, tmp_path: Path, no_sleep: NoSleep
 ) -> None:
     """An asset URL of another scheme is refused with a message, not fetched."""
-    async with open_client(
-        concurrency=1, stall_timeout=30, token=None, api_url="http://127.0.0.1:9"
-    ) as http:
+    async with loopback_client() as http:
         with pytest.raises(DownloadError, match="only http and https"):
             await fetch_asset(
                 http,
@@ -443,9 +437,7 @@ async def test_progress_reaches_the_event_loop_in_batches(
     runner = await serve_app(app)
     calls: list[int] = []
     try:
-        async with open_client(
-            concurrency=1, stall_timeout=30, token=None, api_url="http://127.0.0.1:9"
-        ) as http:
+        async with loopback_client() as http:
             await fetch_asset(
                 http,
                 asset_at(f"http://127.0.0.1:{port_of(runner)}/x", size=len(body)),
@@ -502,9 +494,7 @@ async def test_a_bad_redirect_fails_only_that_asset(
     app.router.add_get("/{name}", bad_redirect)
     runner = await serve_app(app)
     try:
-        async with open_client(
-            concurrency=1, stall_timeout=30, token=None, api_url="http://127.0.0.1:9"
-        ) as http:
+        async with loopback_client() as http:
             with pytest.raises(DownloadError, match=message):
                 await fetch_asset(
                     http,
@@ -526,9 +516,7 @@ async def test_a_connection_whose_body_was_cut_is_not_kept(
     port = server.sockets[0].getsockname()[1]
     staller.release.set()  # the server closes right after the first 1000 bytes
     try:
-        async with open_client(
-            concurrency=1, stall_timeout=30, token=None, api_url="http://127.0.0.1:9"
-        ) as http:
+        async with loopback_client() as http:
             with pytest.raises(DownloadError, match="connection closed at 1000"):
                 await fetch_asset(
                     http,
@@ -558,9 +546,7 @@ async def test_a_refused_resume_drops_the_partial_file(tmp_path: Path, no_sleep:
     staged = tmp_path / "x.part"
     staged.write_bytes(b"not a prefix of anything")
     try:
-        async with open_client(
-            concurrency=1, stall_timeout=30, token=None, api_url="http://127.0.0.1:9"
-        ) as http:
+        async with loopback_client() as http:
             # With a known sha256 (else nothing tells a stale partial file from a prefix, and it
             # is dropped before the first request).
             asset = dataclasses.replace(
@@ -616,9 +602,7 @@ async def test_a_file_replaced_between_attempts_is_not_spliced(
     server = await asyncio.start_server(server_logic, "127.0.0.1", 0)
     port = server.sockets[0].getsockname()[1]
     try:
-        async with open_client(
-            concurrency=1, stall_timeout=30, token=None, api_url="http://127.0.0.1:9"
-        ) as http:
+        async with loopback_client() as http:
             got = await fetch_asset(
                 http,
                 asset_at(f"http://127.0.0.1:{port}/x"),  # no sha256 upstream: nothing else checks
