@@ -240,6 +240,17 @@ def access_lines(caplog: pytest.LogCaptureFixture) -> list[str]:
     return [r.getMessage() for r in caplog.records if r.name == "mirrorsync.serve"]
 
 
+def assert_served(caplog: pytest.LogCaptureFixture, request: str) -> None:
+    """``serve``'s access log has a line with ``request`` (the request line and its status)."""
+    assert [line for line in access_lines(caplog) if request in line], access_lines(caplog)
+
+
+def assert_installed(result: Result, archive: FakePbsArchive) -> None:
+    """uv exited 0 and said it installed ``archive``'s version."""
+    assert result.code == 0, result.output
+    assert installed_line(archive).search(result.output), result.output
+
+
 # --------------------------------------------------------------------------- tests
 
 
@@ -258,10 +269,9 @@ async def test_install_over_http_from_mirrorsync_serve(
     }
     v = pbs_archive.version
     result = await sandbox.uv_run("python", "install", v, env=env)
-    assert result.code == 0, result.output
-    assert installed_line(pbs_archive).search(result.output), result.output
+    assert_installed(result, pbs_archive)
     request = f'"GET /{TAG}/{pbs_archive.quoted_name} HTTP/1.1" 200 {len(pbs_archive.data)} '
-    assert [line for line in access_lines(caplog) if request in line], access_lines(caplog)
+    assert_served(caplog, request)
 
     found = await sandbox.uv_run("python", "find", "--managed-python", v, env=env, offline=True)
     assert found.code == 0, found.output
@@ -297,8 +307,7 @@ async def test_install_from_file_url_offline(
     result = await sandbox.uv_run(
         "python", "install", "--offline", pbs_archive.version, env=env, offline=True
     )
-    assert result.code == 0, result.output
-    assert installed_line(pbs_archive).search(result.output), result.output
+    assert_installed(result, pbs_archive)
     assert sandbox.installed() == pbs_archive.installed
 
 
@@ -334,10 +343,9 @@ async def test_mirror_metadata_installs_without_a_mirror_variable(
         await sync_archive(mirror, pbs_archive, publish={"base_url": base})
         env = {"UV_PYTHON_DOWNLOADS_JSON_URL": str(mirror.root / "download-metadata.mirror.json")}
         result = await sandbox.uv_run("python", "install", pbs_archive.version, env=env)
-    assert result.code == 0, result.output
-    assert installed_line(pbs_archive).search(result.output), result.output
+    assert_installed(result, pbs_archive)
     request = f'"GET /{TAG}/{pbs_archive.quoted_name} HTTP/1.1" 200 '
-    assert [line for line in access_lines(caplog) if request in line], access_lines(caplog)
+    assert_served(caplog, request)
 
 
 async def test_astral_mirror_url_through_the_layout_link(
@@ -355,10 +363,9 @@ async def test_astral_mirror_url_through_the_layout_link(
         "UV_PYTHON_DOWNLOADS_JSON_URL": str(synced.root / "download-metadata.json"),
     }
     result = await sandbox.uv_run("python", "install", pbs_archive.version, env=env)
-    assert result.code == 0, result.output
-    assert installed_line(pbs_archive).search(result.output), result.output
+    assert_installed(result, pbs_archive)
     request = f'"GET /{ASTRAL_PATH}/{TAG}/{pbs_archive.quoted_name} HTTP/1.1" 200 '
-    assert [line for line in access_lines(caplog) if request in line], access_lines(caplog)
+    assert_served(caplog, request)
 
 
 async def test_astral_mirror_url_has_no_fallback(
@@ -413,8 +420,7 @@ async def test_use_mirror_sh_from_a_copy_under_an_awkward_path(
         env={},
         offline=True,
     )
-    assert result.code == 0, result.output
-    assert installed_line(pbs_archive).search(result.output), result.output
+    assert_installed(result, pbs_archive)
     assert sandbox.installed() == pbs_archive.installed
 
 
