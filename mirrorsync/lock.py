@@ -11,7 +11,7 @@ from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 
-from mirrorsync.errors import LockHeld, TargetError, describe_os_error
+from mirrorsync.errors import LockHeld, TargetError
 
 
 def _holder_text(path: Path) -> str:
@@ -33,7 +33,7 @@ def hold_lock(path: Path, *, now: datetime | None = None) -> Iterator[None]:
         path.parent.mkdir(parents=True, exist_ok=True)
         fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
     except OSError as e:
-        raise TargetError(f"{path}: cannot open the lock ({describe_os_error(e)})") from e
+        raise TargetError.from_os_error(f"{path}: cannot open the lock", e) from e
     try:
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)

@@ -47,7 +47,6 @@ from mirrorsync.errors import (
     LockHeld,
     MirrorsyncError,
     TargetError,
-    describe_os_error,
 )
 from mirrorsync.manifest import INDEX_PATH, SUMS_NAME, timestamp
 from mirrorsync.model import IndexEntry
@@ -648,7 +647,7 @@ class S3Target:
                 )
             await asyncio.to_thread(staged.unlink, missing_ok=True)
         except OSError as e:
-            raise TargetError(f"{staged}: cannot read ({describe_os_error(e)})") from e
+            raise TargetError.from_os_error(f"{staged}: cannot read", e) from e
 
     async def delete(self, path: str) -> None:
         await self.delete_many([path])
@@ -883,7 +882,7 @@ class S3Target:
                     )
                     body = _Window(staged, offset=offset, length=length)
                 except OSError as e:
-                    raise TargetError(f"{staged}: cannot read ({describe_os_error(e)})") from e
+                    raise TargetError.from_os_error(f"{staged}: cannot read", e) from e
                 extra = self._checksum_args(sha256=sha, md5=lambda: md5)
                 with body:
                     try:

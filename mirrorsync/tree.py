@@ -230,7 +230,7 @@ class LocalTree:
         except FileNotFoundError:
             return None
         except OSError as e:
-            raise TargetError(f"{path}: cannot read ({describe_os_error(e)})") from e
+            raise TargetError.from_os_error(f"{path}: cannot read", e) from e
 
     def _size(self, path: str) -> int | None:
         try:
@@ -238,7 +238,7 @@ class LocalTree:
         except FileNotFoundError:
             return None
         except OSError as e:
-            raise TargetError(f"{path}: cannot stat ({describe_os_error(e)})") from e
+            raise TargetError.from_os_error(f"{path}: cannot stat", e) from e
         return st.st_size
 
     def _publish(self, staged: Path, path: str) -> None:
@@ -323,7 +323,7 @@ class LocalTree:
                 parent.rmdir()
                 self._made_dirs.discard(parent)
         except OSError as e:
-            raise TargetError(f"{path}: cannot delete ({describe_os_error(e)})") from e
+            raise TargetError.from_os_error(f"{path}: cannot delete", e) from e
 
     async def present(self, entries: Mapping[str, IndexEntry]) -> dict[str, IndexEntry]:
         """One stat per file, all in one worker thread: cheap even for tens of thousands."""
