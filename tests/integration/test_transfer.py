@@ -421,9 +421,10 @@ def test_connection_failed_is_retried() -> None:
 async def test_progress_reaches_the_event_loop_in_batches(
     tmp_path: Path, no_sleep: NoSleep
 ) -> None:
-    """A body arriving in 64 small pieces wakes the event loop a few times, not once a piece."""
+    """A body arriving in 64 small pieces wakes the event loop a few times, not once a piece, and
+    is written whole and in order."""
     piece = 16 << 10
-    body = bytes(range(256)) * (piece // 256) * 64
+    body = b"".join(i.to_bytes(4, "big") for i in range(piece * 64 // 4))  # no two pieces alike
 
     async def trickle(request: web.Request) -> web.StreamResponse:
         response = web.StreamResponse(headers={"Content-Length": str(len(body))})
@@ -438,7 +439,7 @@ async def test_progress_reaches_the_event_loop_in_batches(
     calls: list[int] = []
     try:
         async with loopback_client() as http:
-            await fetch_asset(
+            got = await fetch_asset(
                 http,
                 asset_at(f"http://127.0.0.1:{port_of(runner)}/x", size=len(body)),
                 staged=tmp_path / "x.part",
@@ -448,6 +449,7 @@ async def test_progress_reaches_the_event_loop_in_batches(
     finally:
         await runner.cleanup()
     assert sum(calls) == len(body)
+    assert got.staged.read_bytes() == body  # the small pieces, gathered, in order
     assert 1 <= len(calls) <= 16, calls  # one per MiB or per 0.2 s, plus the first bytes at once
 
 
