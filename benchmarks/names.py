@@ -1,4 +1,4 @@
-"""Real asset names for N releases x M assets, from ``../shared/data/pbs_assets.json``.
+"""Real asset names for N releases x M assets, from ``testkit/data/pbs_assets.json``.
 
 Real tags with enough names are used as they are, newest first. When a scenario needs more
 releases than the data holds, further releases re-use a real release's names with its tag
@@ -16,7 +16,7 @@ from pathlib import Path
 
 from benchmarks import REPO
 
-PBS_ASSETS = REPO.parent / "shared" / "data" / "pbs_assets.json"
+PBS_ASSETS = REPO / "testkit" / "data" / "pbs_assets.json"
 COMPLETE = 600
 """Releases listed with at least this many names are complete lists (upstream.md §9)."""
 FIRST_INVENTED = date(2030, 1, 1)

@@ -1,6 +1,7 @@
 """The benchmark upstream: the test suite's fake GitHub, scaled up and shaped like a WAN.
 
-``BenchUpstream`` subclasses ``tests/fake_github.FakeGitHub`` (same routes, listing, pagination,
+``BenchUpstream`` subclasses ``testkit/fake_github.FakeGitHub`` (same routes, listing,
+pagination,
 ETags, 302 to a CDN on another host name) and changes four things:
 
 - asset bodies are ``GeneratedBody``s: streamed block by block with ``Range`` support, so a

@@ -17,15 +17,9 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, TextIO, TypeVar
 
 from mirrorsync import __version__
-from mirrorsync.config import find_config, load_config
-from mirrorsync.errors import ConfigError, Interrupted, MirrorsyncError
-from mirrorsync.lock import hold_lock
-from mirrorsync.model import SyncReport
-from mirrorsync.paths import STATE_DIR
-from mirrorsync.report import plan_document, plan_text, sync_document, sync_summary
-from mirrorsync.settings import Config
-from mirrorsync.sync import GENERATOR, NoProgress, Outcome, Progress, Runtime, run_sync
-from mirrorsync.verify import (
+from mirrorsync.commands.documents import plan_document, plan_text, sync_document, sync_summary
+from mirrorsync.commands.sync import GENERATOR, NoProgress, Outcome, Progress, Runtime, run_sync
+from mirrorsync.commands.verify import (
     VerifyReport,
     prepare_bucket_repair,
     prepare_repair,
@@ -33,11 +27,17 @@ from mirrorsync.verify import (
     verify_document,
     verify_tree,
 )
+from mirrorsync.config.records import Config
+from mirrorsync.config.schema import find_config, load_config
+from mirrorsync.core.layout import STATE_DIR
+from mirrorsync.core.model import SyncReport
+from mirrorsync.errors import ConfigError, Interrupted, MirrorsyncError
+from mirrorsync.targets.lock import hold_lock
 
 if TYPE_CHECKING:
     from tqdm import tqdm
 
-    from mirrorsync.s3 import S3Target
+    from mirrorsync.targets.s3 import S3Target
 
 log = logging.getLogger("mirrorsync")
 T = TypeVar("T")
@@ -456,7 +456,7 @@ def _serve_command(args: argparse.Namespace, env: Mapping[str, str]) -> int:
         else:
             root = _serve_root(_load(args, env))
         # Imported here: aiohttp.web costs every other command a tenth of a second to load.
-        from mirrorsync.serve import serve  # noqa: PLC0415
+        from mirrorsync.commands.serve import serve  # noqa: PLC0415
 
         work = serve(root, host=args.host, port=args.port)
         asyncio.run(_interruptible(work))
@@ -473,6 +473,6 @@ def _serve_command(args: argparse.Namespace, env: Mapping[str, str]) -> int:
 
 
 def _s3_target(cfg: Config) -> S3Target:
-    from mirrorsync.s3 import S3Target  # noqa: PLC0415 - only bucket configs pay for it
+    from mirrorsync.targets.s3 import S3Target  # noqa: PLC0415 - only bucket configs pay for it
 
     return S3Target.from_config(cfg)

@@ -1,7 +1,7 @@
 """Fixtures shared by the whole suite.
 
-TEST INFRASTRUCTURE: ``fake_github`` serves the fake GitHub of ``fake_github.py`` on loopback;
-``fake_clock`` and ``no_sleep`` replace real time, so no test ever sleeps (``style.md`` §6).
+TEST INFRASTRUCTURE: ``fake_github`` serves the fake GitHub of ``testkit/fake_github.py`` on
+loopback; ``fake_clock`` and ``no_sleep`` replace real time, so no test ever sleeps.
 """
 
 from __future__ import annotations
@@ -19,24 +19,22 @@ from fake_github import FakeGitHub
 pytest_plugins = ["mirror_harness"]
 
 REPO = Path(__file__).resolve().parents[1]
-SHARED_DATA = REPO.parent / "shared" / "data"
+DATA = REPO / "testkit" / "data"
 
 FAKE_EPOCH = 1_765_000_000.0
 """2025-12-06T05:46:40Z: where ``fake_clock`` starts."""
 
 
 @pytest.fixture(scope="session")
-def shared_data() -> Path:
-    """The shared data folder laid beside the checkout (``../shared/data``)."""
-    if not SHARED_DATA.is_dir():
-        pytest.fail(f"{SHARED_DATA} is missing: the suite needs ../shared beside the checkout")
-    return SHARED_DATA
+def real_data() -> Path:
+    """Real public upstream data copied into the repository (``testkit/data``, its README)."""
+    return DATA
 
 
 @pytest.fixture(scope="session")
-def pbs_releases(shared_data: Path) -> dict[str, list[dict[str, Any]]]:
+def pbs_releases(real_data: Path) -> dict[str, list[dict[str, Any]]]:
     """Real upstream asset names by release tag, from ``pbs_assets.json``."""
-    data = json.loads((shared_data / "pbs_assets.json").read_text(encoding="utf-8"))
+    data = json.loads((real_data / "pbs_assets.json").read_text(encoding="utf-8"))
     releases: dict[str, list[dict[str, Any]]] = data["releases"]
     return releases
 

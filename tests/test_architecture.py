@@ -1,32 +1,49 @@
-"""The functional core stays pure: its modules import nothing that performs or schedules I/O."""
+"""The package map is a contract: layers import downwards only, and the core stays pure.
+
+The rules are stated once per package, in each package's docstring; this file checks them. A new
+module needs no entry here: it inherits its package's rules. A new package must be given a layer.
+"""
 
 from __future__ import annotations
 
 import ast
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 PKG = Path(__file__).resolve().parents[1] / "mirrorsync"
-PURE = (
-    "catalog",
-    "checksums",
-    "errors",
-    "filters",
-    "manifest",
-    "model",
-    "naming",
-    "offline",
-    "pages",
-    "paths",
-    "plan",
-    "report",
-    "settings",
-    "uvmeta",
+
+LAYERS: tuple[frozenset[str], ...] = (
+    frozenset({"mirrorsync", "mirrorsync.errors"}),
+    frozenset({"mirrorsync.config.records"}),
+    frozenset({"mirrorsync.core"}),
+    frozenset({"mirrorsync.config"}),
+    frozenset({"mirrorsync.net", "mirrorsync.targets"}),
+    frozenset({"mirrorsync.upstream", "mirrorsync.publish"}),
+    frozenset({"mirrorsync.commands"}),
+    frozenset({"mirrorsync.cli"}),
+    frozenset({"mirrorsync.__main__"}),
 )
+"""Lowest first. A module may import its own package and any unit of a lower layer, nothing else."""
+
+PURE = frozenset(
+    {
+        "mirrorsync.core",
+        "mirrorsync.errors",
+        "mirrorsync.config.records",
+        "mirrorsync.publish.pages",
+        "mirrorsync.publish.scripts",
+        "mirrorsync.commands.documents",
+    }
+)
+"""Units (packages or modules) that perform no I/O: the functional core and the renderers."""
+
 BANNED = {
     "aiohttp",
     "asyncio",
+    "http.client",
+    "http.server",
     "logging",
     "os",
     "shutil",
@@ -34,67 +51,101 @@ BANNED = {
     "subprocess",
     "tempfile",
     "tenacity",
+    "threading",
     "tqdm",
+    "urllib.request",
     "yaml",
 }
-EDGE = {"cache", "cli", "client", "clients", "config", "fetch", "github", "lock", "ratelimit"}
-EDGE |= {"retry", "s3", "serve", "source", "sync", "transfer", "tree", "verify"}
 
 
-def imported_roots(module: str) -> set[str]:
-    tree = ast.parse((PKG / f"{module}.py").read_text(encoding="utf-8"))
-    roots = {
-        a.name.split(".")[0] for n in ast.walk(tree) if isinstance(n, ast.Import) for a in n.names
-    }
-    roots |= {
-        n.module.split(".")[0]
-        for n in ast.walk(tree)
-        if isinstance(n, ast.ImportFrom) and n.module and n.level == 0
-    }
-    return roots
+def modules() -> Iterator[str]:
+    for path in sorted(PKG.rglob("*.py")):
+        parts = path.relative_to(PKG.parent).with_suffix("").parts
+        if parts[-1] == "__init__":
+            parts = parts[:-1]
+        yield ".".join(parts)
 
 
-def imported_mirrorsync_modules(module: str) -> set[str]:
-    tree = ast.parse((PKG / f"{module}.py").read_text(encoding="utf-8"))
-    found = {
-        n.module.split(".")[1]
-        for n in ast.walk(tree)
-        if isinstance(n, ast.ImportFrom) and n.module and n.module.startswith("mirrorsync.")
-    }
-    found |= {
-        a.name.split(".")[1]
-        for n in ast.walk(tree)
-        if isinstance(n, ast.Import)
-        for a in n.names
-        if a.name.startswith("mirrorsync.")
-    }
+def source(module: str) -> ast.Module:
+    base = PKG.parent.joinpath(*module.split("."))
+    path = base / "__init__.py" if base.is_dir() else base.with_suffix(".py")
+    return ast.parse(path.read_text(encoding="utf-8"))
+
+
+def imports(module: str) -> set[str]:
+    """Every absolute name ``module`` imports (``from a import b`` gives ``a`` and ``a.b``)."""
+    found: set[str] = set()
+    for node in ast.walk(source(module)):
+        if isinstance(node, ast.Import):
+            found |= {a.name for a in node.names}
+        elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+            found.add(node.module)
+            found |= {f"{node.module}.{a.name}" for a in node.names}
     return found
 
 
-@pytest.mark.parametrize("module", PURE)
+def unit_of(name: str, units: frozenset[str]) -> str | None:
+    """The longest unit in ``units`` that is ``name`` or contains it."""
+    best = None
+    for unit in units:
+        if (name == unit or name.startswith(unit + ".")) and (
+            best is None or len(unit) > len(best)
+        ):
+            best = unit
+    return best
+
+
+ALL_UNITS = frozenset().union(*LAYERS)
+
+
+def layer_of(name: str) -> int:
+    unit = unit_of(name, ALL_UNITS)
+    assert unit is not None, f"{name} belongs to no layer: give its package one in LAYERS"
+    return next(i for i, layer in enumerate(LAYERS) if unit in layer)
+
+
+@pytest.mark.parametrize("module", list(modules()))
+def test_module_imports_only_its_package_and_lower_layers(module: str) -> None:
+    """No module imports upwards, nor sideways into another package of its own layer."""
+    own_unit = unit_of(module, ALL_UNITS)
+    own = layer_of(module)
+    for name in imports(module):
+        if not name.startswith("mirrorsync") or name == "mirrorsync.__version__":
+            continue
+        unit = unit_of(name, ALL_UNITS)
+        assert unit == own_unit or layer_of(name) < own, f"{module} imports {name}"
+
+
+@pytest.mark.parametrize("module", [m for m in modules() if unit_of(m, PURE)])
 def test_pure_module_imports_no_io(module: str) -> None:
-    """Pure core modules import nothing that performs or schedules I/O."""
-    assert not imported_roots(module) & BANNED
+    """Pure units import nothing that performs or schedules I/O, and only other pure units."""
+    for name in imports(module):
+        assert not any(name == b or name.startswith(b + ".") for b in BANNED), (
+            f"{module} imports {name}"
+        )
+        if name.startswith("mirrorsync.") and name != "mirrorsync.__version__":
+            assert unit_of(name, PURE) is not None, f"pure {module} imports {name}"
 
 
-@pytest.mark.parametrize("module", PURE)
-def test_pure_module_imports_only_pure_modules(module: str) -> None:
-    """Pure modules depend on other pure modules only, never on the shell."""
-    assert imported_mirrorsync_modules(module) <= set(PURE)
+def test_every_package_has_a_layer() -> None:
+    """Each package and top-level module is placed in a layer, so a new one gets a decision."""
+    for module in modules():
+        layer_of(module)
 
 
-def test_every_module_is_classified() -> None:
-    """Each module of the package is named here as pure or edge, so new ones get a decision."""
-    modules = {p.stem for p in PKG.glob("*.py")} - {"__init__", "__main__"}
-    assert modules == set(PURE) | EDGE
+def test_every_package_states_its_contract() -> None:
+    """Each subpackage's docstring says what it may import: the rule is written where it applies."""
+    for init in sorted(PKG.glob("*/__init__.py")):
+        doc = ast.get_docstring(ast.parse(init.read_text(encoding="utf-8"))) or ""
+        assert "Contract" in doc, f"{init.parent.name}/__init__.py states no contract"
 
 
 def test_only_cli_reads_the_environment() -> None:
     """Only cli.py reads os.environ; everything else gets its settings passed in."""
     readers = {
-        p.stem
-        for p in PKG.glob("*.py")
+        str(p.relative_to(PKG))
+        for p in PKG.rglob("*.py")
         if "os.environ" in p.read_text(encoding="utf-8")
         or "getenv" in p.read_text(encoding="utf-8")
     }
-    assert readers <= {"cli"}
+    assert readers <= {"cli.py"}

@@ -35,7 +35,7 @@ from mirror_harness import Mirror
 
 from mirrorsync import __version__
 from mirrorsync.cli import main
-from mirrorsync.lock import hold_lock
+from mirrorsync.targets.lock import hold_lock
 
 REPO = Path(__file__).resolve().parents[1]
 WAIT = 30.0
@@ -81,7 +81,7 @@ def assert_consistent(mirror: Mirror) -> None:
 @pytest.fixture(autouse=True)
 def _restore_logging() -> Iterator[None]:
     """``main`` reconfigures the ``mirrorsync`` loggers; give later tests theirs back."""
-    loggers = [logging.getLogger(name) for name in ("mirrorsync", "mirrorsync.retry")]
+    loggers = [logging.getLogger(name) for name in ("mirrorsync", "mirrorsync.net.retry")]
     saved = [(lg, lg.handlers[:], lg.level, lg.propagate) for lg in loggers]
     yield
     for lg, handlers, level, propagate in saved:

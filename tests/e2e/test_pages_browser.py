@@ -34,12 +34,12 @@ from fake_github import FakeGitHub
 from mirror_harness import Mirror
 from yarl import URL
 
-from mirrorsync.serve import build_app
+from mirrorsync.commands.serve import build_app
 
 # Module loop: the shared site's server must run in the loop of every test that reads it.
 pytestmark = [pytest.mark.e2e, pytest.mark.asyncio(loop_scope="module")]
 
-# Real upstream names (../shared/data): an era without "+" and one with it.
+# Real upstream names (testkit/data/pbs_assets.json): an era without "+" and one with it.
 OLD_TAG = "20210724"
 OLD = {
     "cpython-3.9.6-x86_64-unknown-linux-gnu-install_only-20210724T1424.tar.gz": 700,

@@ -29,7 +29,7 @@ from aiohttp import web
 from mirror_harness import Mirror
 from pbs_fixture import TAG, FakePbsArchive, build_fake_pbs_archive, unsupported_reason
 
-from mirrorsync.serve import build_app
+from mirrorsync.commands.serve import build_app
 
 pytestmark = pytest.mark.e2e
 
@@ -237,7 +237,7 @@ def installed_line(archive: FakePbsArchive) -> re.Pattern[str]:
 
 
 def access_lines(caplog: pytest.LogCaptureFixture) -> list[str]:
-    return [r.getMessage() for r in caplog.records if r.name == "mirrorsync.serve"]
+    return [r.getMessage() for r in caplog.records if r.name == "mirrorsync.commands.serve"]
 
 
 def assert_served(caplog: pytest.LogCaptureFixture, request: str) -> None:
@@ -262,7 +262,7 @@ async def test_install_over_http_from_mirrorsync_serve(
     caplog: pytest.LogCaptureFixture,
 ) -> None:
     """uv installs through UV_PYTHON_INSTALL_MIRROR from `serve`, asking for `%2B`, and it runs."""
-    caplog.set_level(logging.INFO, logger="mirrorsync.serve")
+    caplog.set_level(logging.INFO, logger="mirrorsync.commands.serve")
     env = {
         "UV_PYTHON_INSTALL_MIRROR": f"{served}/",
         "UV_PYTHON_DOWNLOADS_JSON_URL": str(synced.root / "download-metadata.json"),
@@ -337,7 +337,7 @@ async def test_mirror_metadata_installs_without_a_mirror_variable(
     caplog: pytest.LogCaptureFixture,
 ) -> None:
     """With `publish.base_url`, download-metadata.mirror.json alone points uv at the mirror."""
-    caplog.set_level(logging.INFO, logger="mirrorsync.serve")
+    caplog.set_level(logging.INFO, logger="mirrorsync.commands.serve")
     mirror.root.mkdir()
     async with serving(mirror.root) as base:
         await sync_archive(mirror, pbs_archive, publish={"base_url": base})
@@ -356,7 +356,7 @@ async def test_astral_mirror_url_through_the_layout_link(
     caplog: pytest.LogCaptureFixture,
 ) -> None:
     """UV_ASTRAL_MIRROR_URL alone makes uv fetch `{base}/github/…/download/{tag}/{name}`."""
-    caplog.set_level(logging.INFO, logger="mirrorsync.serve")
+    caplog.set_level(logging.INFO, logger="mirrorsync.commands.serve")
     assert (synced.root / ASTRAL_PATH).is_symlink()
     env = {
         "UV_ASTRAL_MIRROR_URL": served,

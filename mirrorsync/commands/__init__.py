@@ -1,0 +1,7 @@
+"""The commands, each wiring the layers below: ``sync`` (and ``plan``), ``verify``, ``serve``.
+
+``documents`` renders what they print (``--json`` documents and summary lines, pure).
+
+Contract: may import every package but ``cli``; only ``cli`` parses arguments, reads the
+environment, configures logging or prints.
+"""

@@ -1,0 +1,75 @@
+"""What ``plan`` and ``sync`` print: the JSON documents of interface.md §6-§7 and summary lines."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from mirrorsync.core.model import Plan, SyncReport
+
+
+def plan_document(plan: Plan) -> dict[str, Any]:
+    """The ``plan --json`` document; ``fetch`` + ``keep`` is exactly the selected set."""
+    return {
+        "fetch": [{"path": a.path, "size": a.size, "sha256": a.sha256} for a in plan.fetch],
+        "keep": [{"path": e.path, "size": e.size, "sha256": e.sha256} for e in plan.keep],
+        "prune": [{"path": e.path} for e in plan.prune],
+        "unparsed": list(plan.unparsed),
+        "missing_tags": list(plan.missing_tags),
+        "uv_missing": list(plan.uv_missing),
+        "totals": {
+            "fetch_files": len(plan.fetch),
+            "fetch_bytes": sum(a.size for a in plan.fetch),
+            "keep_files": len(plan.keep),
+            "prune_files": len(plan.prune),
+        },
+    }
+
+
+def sync_document(report: SyncReport, *, status: str, error: str | None = None) -> dict[str, Any]:
+    """The ``sync --json`` document."""
+    doc: dict[str, Any] = {
+        "status": status,
+        "fetched": report.fetched,
+        "kept": report.kept,
+        "pruned": report.pruned,
+        "failed": [{"path": f.path, "error": f.error} for f in report.failed],
+        "bytes_downloaded": report.bytes_downloaded,
+        "seconds": round(report.seconds, 3),
+        "unparsed": len(report.unparsed),
+    }
+    if error is not None:
+        doc["error"] = error
+    return doc
+
+
+def human_bytes(n: float) -> str:
+    """``1536`` -> ``1.5 KiB``."""
+    for unit in ("B", "KiB", "MiB", "GiB", "TiB"):
+        if abs(n) < 1024 or unit == "TiB":  # noqa: PLR2004 - binary units
+            return f"{n:.0f} {unit}" if unit == "B" else f"{n:.1f} {unit}"
+        n /= 1024
+    raise AssertionError  # pragma: no cover - the loop always returns
+
+
+def sync_summary(report: SyncReport, *, status: str) -> str:
+    """The one line a run ends with, also under ``--quiet`` (parsable by dashboards)."""
+    return (
+        f"mirrorsync: {status}: fetched {report.fetched} "
+        f"({human_bytes(report.bytes_downloaded)}), kept {report.kept}, "
+        f"pruned {report.pruned}, failed {len(report.failed)}, "
+        f"unparsed {len(report.unparsed)} in {report.seconds:.1f}s"
+    )
+
+
+def plan_text(plan: Plan) -> str:
+    """A readable plan for a terminal."""
+    lines = [f"fetch  {a.path}  ({human_bytes(a.size)})" for a in plan.fetch]
+    lines += [f"prune  {e.path}" for e in plan.prune]
+    lines += [f"unparsed  {name!r}" for name in plan.unparsed]
+    lines += [f"missing tag  {tag}" for tag in plan.missing_tags]
+    fetch_bytes = sum(a.size for a in plan.fetch)
+    lines.append(
+        f"{len(plan.fetch)} to fetch ({human_bytes(fetch_bytes)}), {len(plan.keep)} up to date, "
+        f"{len(plan.prune)} no longer selected, {len(plan.unparsed)} unparsed"
+    )
+    return "\n".join(lines)

@@ -1,0 +1,63 @@
+"""Turn selected releases into parsed assets and their checksum sources (pure)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+from mirrorsync.core.layout import check_relpath
+from mirrorsync.core.model import Asset, Release, UpstreamAsset
+from mirrorsync.core.names import SHA256SUMS, SIDECAR_SUFFIX, parse_asset_name, sidecar_target
+from mirrorsync.errors import InvalidAssetName, UnsafeName
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Catalog:
+    """Everything the selected releases offer, sorted out."""
+
+    assets: tuple[Asset, ...]
+    """Every archive whose name parses, with the release's tag."""
+    unparsed: tuple[str, ...]
+    """Names of files that are neither archives we understand nor checksum files."""
+    sums: dict[str, UpstreamAsset]
+    """The ``SHA256SUMS`` asset of each release that has one, by tag."""
+    sidecars: dict[str, UpstreamAsset]
+    """``.sha256`` sidecars by the path (``<tag>/<name>``) of the archive they describe."""
+    in_progress: tuple[str, ...]
+    """Paths of assets still being uploaded (``state`` other than ``uploaded``): not yet usable."""
+
+
+def build_catalog(releases: Iterable[Release]) -> Catalog:
+    """Parse every file of ``releases``; nothing here raises on a hostile or unknown name."""
+    assets: list[Asset] = []
+    unparsed: list[str] = []
+    in_progress: list[str] = []
+    sums: dict[str, UpstreamAsset] = {}
+    sidecars: dict[str, UpstreamAsset] = {}
+    for release in releases:
+        for up in release.assets:
+            if up.state != "uploaded":
+                in_progress.append(f"{release.tag}/{up.name}")
+                continue
+            if up.name == SHA256SUMS:
+                sums[release.tag] = up
+                continue
+            if up.name.endswith(SIDECAR_SUFFIX):
+                target = sidecar_target(up.name)
+                if target is not None:
+                    sidecars[f"{release.tag}/{target}"] = up
+                    continue
+            try:
+                parsed = parse_asset_name(up.name, release_tag=release.tag)
+                check_relpath(f"{release.tag}/{up.name}")
+            except (InvalidAssetName, UnsafeName):
+                unparsed.append(up.name)
+                continue
+            assets.append(Asset(tag=release.tag, parsed=parsed, upstream=up))
+    return Catalog(
+        assets=tuple(sorted(assets, key=lambda a: a.path)),
+        unparsed=tuple(sorted(unparsed)),
+        sums=sums,
+        sidecars=sidecars,
+        in_progress=tuple(sorted(in_progress)),
+    )

@@ -1,0 +1,431 @@
+"""Download one asset into its staging file while hashing it; verify size and sha256; resume.
+
+Each attempt runs whole in a download thread (``transfer``): read a chunk from the socket, check
+the size, hash it, append it to the staging file, with nothing copied in between. The event loop
+keeps the retries, the rate cap and the progress, and stops the thread on Ctrl-C.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import concurrent.futures
+import hashlib
+import http.client
+import logging
+import os
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from http import HTTPStatus
+from pathlib import Path
+from typing import BinaryIO
+
+from yarl import URL
+
+from mirrorsync.core.model import Asset
+from mirrorsync.errors import (
+    ChecksumMismatch,
+    DownloadError,
+    SizeMismatch,
+    TargetError,
+)
+from mirrorsync.net.client import HttpClient
+from mirrorsync.net.ratelimit import RateLimiter
+from mirrorsync.net.retry import IncompleteBody, RetryPolicy, TransientHTTPError, rate_limit_wait
+from mirrorsync.net.threads import (
+    BadURL,
+    Cancel,
+    Cancelled,
+    ConnectionFailed,
+    Opened,
+    RedirectLoop,
+    Transfers,
+)
+
+log = logging.getLogger(__name__)
+
+CHUNK = 256 << 10
+"""Most bytes per socket read, hash and write: 256 KiB stays in the CPU cache from the read
+through the hash to the write, and was the fastest of 128 KiB-4 MiB in a prototype of this loop
+on the S1 benchmark (BENCHMARKS.md)."""
+GATHER_BELOW = 64 << 10
+"""Reads shorter than this are gathered up to ``CHUNK`` before they are hashed and written."""
+READ_BLOCK = 1 << 20
+"""Bytes per read when hashing what an earlier attempt left."""
+PROGRESS_STEP = 1 << 20
+PROGRESS_INTERVAL = 0.2
+"""Progress reaches the event loop every ``PROGRESS_STEP`` bytes or this many seconds."""
+DOWNLOAD_HEADERS = {
+    # Archives are compressed already; asking for identity keeps every byte as published.
+    "Accept-Encoding": "identity",
+    "Accept": "application/octet-stream",
+}
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Fetched:
+    """A verified staging file, ready to be renamed into place."""
+
+    staged: Path
+    sha256: str
+    size: int
+    downloaded: int
+    """Bytes received over the network for it (less than ``size`` after a resume)."""
+
+
+class _Part:
+    """The staging file of one download, with the running hash of the bytes it holds."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self.hash = hashlib.sha256()
+        self.size = 0
+        self._file: BinaryIO | None = None
+
+    def open_resume(self, limit: int, cancel: Cancel) -> int:
+        """Open for appending after hashing what an earlier attempt left; returns its size."""
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self.hash = hashlib.sha256()
+        self.size = 0
+        try:
+            existing = self.path.stat().st_size
+        except FileNotFoundError:
+            existing = 0
+        if existing > limit:
+            self.path.unlink()
+            existing = 0
+        self._file = self.path.open("ab" if existing else "wb")
+        if existing:
+            with self.path.open("rb") as f:
+                while block := f.read(READ_BLOCK):
+                    cancel.check()  # a partial file can be gigabytes: Ctrl-C stops the re-hash
+                    self.hash.update(block)
+                    self.size += len(block)
+        return self.size
+
+    def restart(self) -> None:
+        """Drop what was there: the server sent the whole body."""
+        assert self._file is not None  # noqa: S101 - opened by open_resume
+        self._file.seek(0)
+        self._file.truncate()
+        self.hash = hashlib.sha256()
+        self.size = 0
+
+    def write(self, data: bytes | bytearray) -> None:
+        """Append and hash ``data`` (both release the GIL for a chunk this size)."""
+        assert self._file is not None  # noqa: S101 - opened by open_resume
+        self._file.write(data)
+        self.hash.update(data)
+        self.size += len(data)
+
+    def finish(self) -> None:
+        """Flush to stable storage, so that a crash after the rename cannot lose the bytes."""
+        self.close()
+        fd = os.open(self.path, os.O_RDONLY)
+        try:
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+
+    def close(self) -> None:
+        if self._file is not None:
+            self._file.close()
+            self._file = None
+
+    def discard(self) -> None:
+        self.close()
+        _discard(self.path)
+
+
+async def fetch_asset(
+    http: HttpClient,
+    asset: Asset,
+    *,
+    staged: Path,
+    retry: RetryPolicy,
+    on_bytes: Callable[[int], None] = lambda _: None,
+    limiter: RateLimiter | None = None,
+) -> Fetched:
+    """Download ``asset`` into ``staged``, resuming what a previous attempt left there.
+
+    Transient failures are retried (resuming with ``Range``); a size or sha256 mismatch is never
+    retried and leaves nothing behind, except that a mismatch after resuming an old partial file
+    is tried once more from the first byte. Raises ``AssetError`` subclasses, or ``TargetError``
+    when the staging file cannot be written.
+    """
+    if asset.sha256 is None:
+        # Without a checksum nothing could tell an earlier run's partial file of another upstream
+        # version from a prefix of this one: start afresh (retries in this run still resume).
+        _discard(staged)
+    download = _Download(
+        http.transfers,
+        asset,
+        part=_Part(staged),
+        retry=retry,
+        on_bytes=on_bytes,
+        limiter=limiter,
+        loop=asyncio.get_running_loop(),
+    )
+    try:
+        try:
+            return await download.run()
+        except (SizeMismatch, ChecksumMismatch):
+            if not download.resumed:
+                raise
+            log.info("%s: the resumed partial file was stale; downloading it whole", asset.path)
+            download.part.discard()
+            return await download.run()
+    except (SizeMismatch, ChecksumMismatch):
+        download.part.discard()
+        raise
+    except (
+        ConnectionFailed,
+        TimeoutError,
+        TransientHTTPError,
+        IncompleteBody,
+        RedirectLoop,
+        BadURL,
+    ) as e:
+        # The partial file stays in staging: the next run resumes it with a Range request.
+        reason = "stalled (no data within the timeout)" if isinstance(e, TimeoutError) else e
+        raise DownloadError(asset.path, f"download failed: {reason or type(e).__name__}") from e
+    except OSError as e:
+        download.part.discard()
+        raise TargetError.from_os_error(f"{asset.path}: cannot write", e) from e
+    finally:
+        download.part.close()
+
+
+class _Download:
+    def __init__(
+        self,
+        transfers: Transfers,
+        asset: Asset,
+        *,
+        part: _Part,
+        retry: RetryPolicy,
+        on_bytes: Callable[[int], None],
+        limiter: RateLimiter | None,
+        loop: asyncio.AbstractEventLoop,
+    ) -> None:
+        self.transfers = transfers
+        self.asset = asset
+        self.part = part
+        self.retry = retry
+        self.on_bytes = on_bytes
+        self.limiter = limiter
+        self.loop = loop
+        self.received = 0
+        self.resumed = False
+        self.validator: str | None = None
+        """The ETag (else Last-Modified) of the answer this run's partial file began with: sent
+        as If-Range when resuming, so that a file replaced upstream is sent whole, not spliced."""
+        self.durable = False
+        """Whether the last attempt verified and fsynced the file itself (one thread hop less)."""
+
+    async def run(self) -> Fetched:
+        await self.retry.run(self._attempt, what=self.asset.path)
+        part, asset = self.part, self.asset
+        sha256 = part.hash.hexdigest()
+        if part.size != asset.size:
+            raise SizeMismatch(asset.path, expected=asset.size, actual=part.size)
+        if asset.sha256 is not None and sha256 != asset.sha256:
+            raise ChecksumMismatch(
+                asset.path,
+                expected=asset.sha256,
+                actual=sha256,
+                source=asset.sha256_source or "upstream",
+            )
+        if not self.durable:
+            await self.loop.run_in_executor(self.transfers.executor, part.finish)
+        return Fetched(staged=part.path, sha256=sha256, size=part.size, downloaded=self.received)
+
+    async def _attempt(self) -> None:
+        """One attempt, whole, in a download thread; cancelling it stops the thread first."""
+        cancel = Cancel()
+        job = self.loop.run_in_executor(self.transfers.executor, self._attempt_in_thread, cancel)
+        try:
+            await asyncio.shield(job)
+        except asyncio.CancelledError:
+            cancel.set()
+            await _wait_out(job, cancel)
+            raise
+
+    # -- in the download thread ----------------------------------------------------------------
+
+    def _attempt_in_thread(self, cancel: Cancel) -> None:
+        part, asset = self.part, self.asset
+        self.durable = False
+        try:
+            offset = part.open_resume(asset.size, cancel)
+            self.resumed = self.resumed or offset > 0
+            if offset == asset.size and asset.size > 0:
+                return  # an earlier run stopped after the last byte: verify it, no request
+            headers = dict(DOWNLOAD_HEADERS)
+            if offset:
+                headers["Range"] = f"bytes={offset}-"
+                if self.validator is not None:
+                    headers["If-Range"] = self.validator
+            else:
+                self.validator = None
+            url = URL(asset.upstream.url, encoded=True)
+            opened = self.transfers.open(url, headers=headers, cancel=cancel)
+            complete = False
+            try:
+                self._check_status(opened, offset=offset, cancel=cancel)
+                if offset and not _resumes_at(opened, offset):
+                    log.debug(
+                        "%s: the server sent the whole file; downloading it whole", asset.path
+                    )
+                    part.restart()
+                if part.size == 0:
+                    self.validator = _validator(opened)
+                self._stream(opened, cancel)
+                complete = not cancel.is_set
+            finally:
+                self.transfers.finish(opened, complete=complete)
+            cancel.check()
+            if part.size < asset.size:
+                raise IncompleteBody(f"connection closed at {part.size} of {asset.size} bytes")
+            if asset.sha256 is None or part.hash.hexdigest() == asset.sha256:
+                part.finish()  # run() raises for a wrong size or sha256; it need not wait
+                self.durable = True
+        finally:
+            part.close()
+
+    def _stream(self, opened: Opened, cancel: Cancel) -> None:
+        part, asset = self.part, self.asset
+        progress = _Progress(self.loop, self.on_bytes)
+        # Small pieces (a slow or paced link hands out a few KiB per read) are gathered into one
+        # hash+write step: each step releases and retakes the GIL, which costs more than a copy.
+        gathered = bytearray()
+        try:
+            with cancel.watching(opened.sock):
+                while data := _read_some(opened.response, cancel):
+                    n = len(data)
+                    _check_not_too_long(asset, part.size + len(gathered) + n)
+                    if gathered or n < GATHER_BELOW:
+                        gathered += data
+                        if len(gathered) >= CHUNK:
+                            part.write(gathered)
+                            gathered.clear()
+                    else:
+                        part.write(data)
+                    self.received += n
+                    progress.add(n)
+                    if self.limiter is not None:
+                        self._throttle(n, cancel)
+                    cancel.check()
+        finally:
+            # Whatever arrived is kept, also after a reset, a stall or Ctrl-C: the next attempt
+            # resumes after it.
+            if gathered:
+                part.write(gathered)
+            progress.flush()
+
+    def _throttle(self, nbytes: int, cancel: Cancel) -> None:
+        """Take ``nbytes`` from the run's shared rate limiter, which lives on the event loop."""
+        assert self.limiter is not None  # noqa: S101 - checked by the caller
+        waited = asyncio.run_coroutine_threadsafe(self.limiter.take(nbytes), self.loop)
+        with cancel.waiting_on(waited):  # type: ignore[arg-type]
+            try:
+                waited.result()
+            except concurrent.futures.CancelledError:
+                raise Cancelled from None
+
+    def _check_status(self, opened: Opened, *, offset: int, cancel: Cancel) -> None:
+        status = opened.response.status
+        if status in (HTTPStatus.OK, HTTPStatus.PARTIAL_CONTENT):
+            return
+        if status == HTTPStatus.REQUESTED_RANGE_NOT_SATISFIABLE and offset:
+            # The server has no bytes past our partial file: it is not a prefix of what is served
+            # now. Drop it, so that the retry (and any later run) asks for the whole file.
+            self.part.restart()
+            raise TransientHTTPError("the server refused to resume", status=status, wait=0)
+        body = self.transfers.error_text(opened, cancel) if status >= HTTPStatus.BAD_REQUEST else ""
+        wait = rate_limit_wait(status, opened.headers, body, now=self.retry.clock())
+        if wait is not None:
+            raise TransientHTTPError(f"rate limited ({status})", status=status, wait=wait)
+        if status == HTTPStatus.FORBIDDEN and opened.redirected:
+            # Signed download URLs expire within minutes: start over from the download URL.
+            raise TransientHTTPError(
+                "the signed download link expired (403)", status=status, wait=0
+            )
+        if status >= HTTPStatus.INTERNAL_SERVER_ERROR:
+            raise TransientHTTPError(f"upstream answered {status}", status=status)
+        raise DownloadError(self.asset.path, f"upstream answered {status} for {opened.url}")
+
+
+class _Progress:
+    """Byte counts for the event loop's progress display, a few times a second at most."""
+
+    def __init__(self, loop: asyncio.AbstractEventLoop, on_bytes: Callable[[int], None]) -> None:
+        self._loop = loop
+        self._on_bytes = on_bytes
+        self._pending = 0
+        self._last = 0.0  # the first bytes are shown at once
+
+    def add(self, nbytes: int) -> None:
+        self._pending += nbytes
+        if self._pending >= PROGRESS_STEP or time.monotonic() - self._last >= PROGRESS_INTERVAL:
+            self.flush()
+
+    def flush(self) -> None:
+        if self._pending:
+            self._loop.call_soon_threadsafe(self._on_bytes, self._pending)
+            self._pending = 0
+        self._last = time.monotonic()
+
+
+async def _wait_out(job: asyncio.Future[None], cancel: Cancel) -> None:
+    """Wait for a cancelled download's thread to stop (quick: its socket is shut down).
+
+    Its partial file must be closed before the run goes on to clean up; a second Ctrl-C does not
+    abandon it.
+    """
+    while not job.done():
+        try:
+            await asyncio.wait({job})
+        except asyncio.CancelledError:
+            cancel.set()
+    if not job.cancelled():
+        job.exception()  # retrieved: the cancellation is what gets reported
+
+
+def _read_some(response: http.client.HTTPResponse, cancel: Cancel) -> bytes:
+    """At most one socket read (``CHUNK`` bytes), straight into the returned bytes."""
+    try:
+        return response.read1(CHUNK)
+    except TimeoutError:
+        cancel.check()
+        raise
+    except (OSError, http.client.HTTPException) as e:
+        cancel.check()
+        raise ConnectionFailed(f"connection broke: {str(e) or type(e).__name__}") from e
+
+
+def _discard(path: Path) -> None:
+    """Remove a staging file; a failure here must not hide the error being handled."""
+    try:
+        path.unlink(missing_ok=True)
+    except OSError as e:
+        log.debug("%s: cannot remove (%s)", path, e)
+
+
+def _check_not_too_long(asset: Asset, size: int) -> None:
+    if size > asset.size:
+        raise SizeMismatch(asset.path, expected=asset.size, actual=size)
+
+
+def _validator(opened: Opened) -> str | None:
+    """A strong ETag, else Last-Modified: what If-Range may carry (RFC 9110 13.1.5)."""
+    etag = opened.response.getheader("ETag")
+    if etag and not etag.startswith("W/"):
+        return etag
+    return opened.response.getheader("Last-Modified")
+
+
+def _resumes_at(opened: Opened, offset: int) -> bool:
+    if opened.response.status != HTTPStatus.PARTIAL_CONTENT:
+        return False
+    return (opened.response.getheader("Content-Range") or "").startswith(f"bytes {offset}-")

@@ -1,0 +1,209 @@
+"""Files for clients beyond the tree itself: uv metadata, HTML pages, offline scripts, layouts.
+
+Everything here is written after the archives and the indexes, each file atomically and only when
+its content changed, so a run with nothing new rewrites nothing but the root page.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from collections import defaultdict
+from collections.abc import Awaitable, Callable, Iterable, Mapping
+from pathlib import Path
+
+from mirrorsync.config.records import PublishConfig
+from mirrorsync.core.layout import (
+    ASTRAL_DIR,
+    FLAT_DIR,
+    PAGE_NAME,
+    USE_MIRROR_SH,
+    UV_METADATA,
+    UV_METADATA_MIRROR,
+)
+from mirrorsync.core.model import IndexEntry
+from mirrorsync.core.uvlist import render_uv_metadata, uv_download_metadata
+from mirrorsync.errors import TargetError, describe_os_error
+from mirrorsync.publish.pages import RunInfo, render_root_page, render_tag_page
+from mirrorsync.publish.scripts import OFFLINE_FILES
+from mirrorsync.targets.local import Target
+
+log = logging.getLogger(__name__)
+
+ASTRAL_LINK = Path(ASTRAL_DIR, "python-build-standalone", "releases", "download")
+ASTRAL_TARGET = "../../.."
+
+
+async def write_if_changed(tree: Target, path: str, data: bytes) -> bool:
+    """Write ``path`` atomically unless it already holds exactly ``data``; True if written."""
+    try:
+        if await tree.read(path) == data:
+            return False
+    except TargetError as e:
+        log.debug("%s: unreadable (%s); rewriting it", path, e)
+    await tree.write(path, data)
+    return True
+
+
+async def publish_client_files(
+    tree: Target,
+    entries: Mapping[str, IndexEntry],
+    *,
+    publish: PublishConfig,
+    run: RunInfo,
+    touched_tags: Iterable[str],
+    refresh: bool = True,
+) -> list[str]:
+    """Write every client file the configuration asks for; returns the paths written.
+
+    Without ``refresh`` (nothing changed since the last run: files, outcome, settings), only
+    files that have gone missing are written again, so an idle run writes nothing at all.
+    """
+    written: list[str] = []
+    files = list(entries.values())
+    touched = set(touched_tags)
+    root = tree.local_root
+    if not refresh and not await tree.missing(_expected_names(publish)):
+        if root is not None:
+            _sync_astral_link(root, enabled=publish.astral_layout)
+            _sync_flat_view(root, files, enabled=publish.flat)
+        return written
+
+    async def put(path: str, data: bytes) -> None:
+        if await write_if_changed(tree, path, data):
+            written.append(path)
+
+    wanted = _root_files(files, publish)
+    for name, data in wanted.items():
+        await put(name, data)
+    unwanted = [n for n in (UV_METADATA, UV_METADATA_MIRROR, *OFFLINE_FILES) if n not in wanted]
+    for name in set(unwanted) - await tree.missing(unwanted):
+        await tree.delete(name)  # a feature turned off: its file goes
+    if publish.offline_scripts and root is not None:
+        _make_executable(root / USE_MIRROR_SH)
+    if publish.html:
+        await _publish_pages(tree, files, touched_tags=touched, put=put)
+        root_page = render_root_page(
+            files,
+            run=run,
+            base_url=publish.base_url,
+            extras=wanted,
+            flat=publish.flat and root is not None,
+        )
+        await put(PAGE_NAME, root_page)
+    else:
+        await _remove_pages(tree, files)
+    if root is not None:  # links exist on local file systems only (not in a bucket)
+        _sync_astral_link(root, enabled=publish.astral_layout)
+        _sync_flat_view(root, files, enabled=publish.flat)
+    return written
+
+
+def _expected_names(publish: PublishConfig) -> list[str]:
+    """The root's client files the configuration asks for (without rendering them)."""
+    names = [PAGE_NAME] if publish.html else []
+    if publish.download_metadata:
+        names += [UV_METADATA, *([UV_METADATA_MIRROR] if publish.base_url else [])]
+    if publish.offline_scripts:
+        names += list(OFFLINE_FILES)
+    return names
+
+
+def _root_files(files: list[IndexEntry], publish: PublishConfig) -> dict[str, bytes]:
+    """The root's client files the configuration asks for, by name."""
+    wanted: dict[str, bytes] = {}
+    if publish.download_metadata:
+        wanted[UV_METADATA] = render_uv_metadata(uv_download_metadata(files))
+        if publish.base_url:
+            mirror_meta = uv_download_metadata(files, base_url=publish.base_url + "/")
+            wanted[UV_METADATA_MIRROR] = render_uv_metadata(mirror_meta)
+    if publish.offline_scripts:
+        wanted.update((name, text.encode("utf-8")) for name, text in OFFLINE_FILES.items())
+    return wanted
+
+
+async def _publish_pages(
+    tree: Target,
+    files: list[IndexEntry],
+    *,
+    touched_tags: Iterable[str],
+    put: Callable[[str, bytes], Awaitable[None]],
+) -> None:
+    """Each release's page: rewritten when the release changed or its page is missing."""
+    by_tag: dict[str, list[IndexEntry]] = defaultdict(list)
+    for e in files:
+        by_tag[e.tag].append(e)
+    without_page = await tree.missing(f"{tag}/{PAGE_NAME}" for tag in sorted(by_tag))
+    for tag in sorted(set(touched_tags) | {p.split("/", 1)[0] for p in without_page}):
+        if tag in by_tag:
+            await put(f"{tag}/{PAGE_NAME}", render_tag_page(tag, by_tag[tag]))
+        else:
+            await tree.delete(f"{tag}/{PAGE_NAME}")
+
+
+async def _remove_pages(tree: Target, files: list[IndexEntry]) -> None:
+    """Pages turned off: the ones written before go."""
+    pages = [PAGE_NAME, *sorted({f"{e.tag}/{PAGE_NAME}" for e in files})]
+    for page in set(pages) - await tree.missing(pages):
+        await tree.delete(page)
+
+
+def _make_executable(path: Path) -> None:
+    try:
+        mode = path.stat().st_mode
+        if mode & 0o111 != 0o111:  # noqa: PLR2004 - execute bits
+            path.chmod(mode | 0o111)
+    except OSError as e:  # FAT and some network shares have no modes: sh script.sh still works
+        log.debug("%s: cannot make it executable (%s)", path, e)
+
+
+def _sync_astral_link(root: Path, *, enabled: bool) -> None:
+    """``github/python-build-standalone/releases/download -> ../../..`` for UV_ASTRAL_MIRROR_URL."""
+    link = root / ASTRAL_LINK
+    try:
+        if enabled:
+            if link.is_symlink():
+                if str(link.readlink()) == ASTRAL_TARGET:
+                    return
+                link.unlink()
+            elif link.exists():
+                log.warning("%s exists and is not a link; the Astral layout is not published", link)
+                return
+            link.parent.mkdir(parents=True, exist_ok=True)
+            link.symlink_to(ASTRAL_TARGET, target_is_directory=True)
+        elif link.is_symlink() and str(link.readlink()) == ASTRAL_TARGET:
+            link.unlink()
+            for parent in (link.parent, link.parent.parent, link.parent.parent.parent):
+                if parent.is_dir() and not any(parent.iterdir()):
+                    parent.rmdir()
+    except OSError as e:  # FAT (a USB stick) has no symlinks: everything else still works
+        log.warning("cannot publish the Astral layout link %s: %s", link, describe_os_error(e))
+
+
+def _sync_flat_view(root: Path, files: list[IndexEntry], *, enabled: bool) -> None:
+    """``flat/<name>`` hard links to every archive, for PBS_INSTALLER_BASE_URL."""
+    flat = root / FLAT_DIR
+    wanted = {e.name: root.joinpath(*e.path.split("/")) for e in files} if enabled else {}
+    try:
+        if flat.is_dir():
+            for entry in flat.iterdir():
+                if entry.name not in wanted and entry.is_file():
+                    entry.unlink()
+        if not wanted:
+            if flat.is_dir() and not any(flat.iterdir()):
+                flat.rmdir()
+            return
+        flat.mkdir(exist_ok=True)
+        for name, source in sorted(wanted.items()):
+            link = flat / name
+            try:
+                if link.exists() and link.samefile(source):
+                    continue
+            except OSError:
+                pass
+            tmp = flat / f".{name}.{os.getpid()}.tmp"
+            tmp.unlink(missing_ok=True)
+            os.link(source, tmp)
+            tmp.replace(link)
+    except OSError as e:
+        log.warning("cannot publish the flat view %s: %s", flat, describe_os_error(e))

@@ -1,0 +1,8 @@
+"""Where releases come from: the ``ReleaseSource`` seam (``source``) and its implementations.
+
+``github`` lists releases through the GitHub REST API; ``cache`` keeps its conditional-request
+state. A source turns wire documents into the core's records at once (dicts stop here).
+
+Contract: may import the core, the configuration, ``net`` and the target file helpers; never
+``publish``, ``commands`` or ``cli``.
+"""

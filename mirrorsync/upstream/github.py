@@ -1,0 +1,273 @@
+"""The GitHub releases API as a ``ReleaseSource``: pagination, conditional requests, rate limits."""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Awaitable, Callable, Mapping
+from http import HTTPStatus
+from typing import TypeVar
+
+import aiohttp
+from yarl import URL
+
+from mirrorsync.core.checksums import parse_digest
+from mirrorsync.core.model import Release, UpstreamAsset
+from mirrorsync.errors import UpstreamError
+from mirrorsync.net.client import HttpClient
+from mirrorsync.net.retry import (
+    IncompleteBody,
+    RetryPolicy,
+    TransientHTTPError,
+    rate_limit_wait,
+)
+from mirrorsync.upstream.cache import CachedPage, StateCache
+
+log = logging.getLogger(__name__)
+T = TypeVar("T")
+
+API_HEADERS = {
+    "Accept": "application/vnd.github+json",
+    "X-GitHub-Api-Version": "2022-11-28",
+    "Accept-Encoding": "gzip",
+}
+PER_PAGE = 10
+"""PBS release objects embed hundreds of assets: big pages time out server-side (upstream.md §7)."""
+MAX_PAGES = 1000
+LOW_RATE_LIMIT = 10
+CRAWL_KEY = "listing/last-full-check"
+
+
+def release_from_json(data: object) -> Release:
+    """One release object of the API; raises ``UpstreamError`` when its shape is wrong."""
+    if not isinstance(data, dict):
+        raise UpstreamError(f"unexpected listing: a release is not an object: {data!r:.80}")
+    tag = data.get("tag_name")
+    if not isinstance(tag, str):
+        raise UpstreamError(f"unexpected listing: a release has no tag_name: {data.get('id')!r}")
+    raw_assets = data.get("assets") or []
+    if not isinstance(raw_assets, list):
+        raise UpstreamError(f"unexpected listing: release {tag!r}: assets is not a list")
+    assets = tuple(a for a in map(_asset_from_json, raw_assets) if a is not None)
+    rid = data.get("id")
+    published = data.get("published_at")
+    return Release(
+        tag=tag,
+        id=rid if isinstance(rid, int) else None,
+        draft=data.get("draft") is True,
+        prerelease=data.get("prerelease") is True,
+        published_at=published if isinstance(published, str) else None,
+        assets=assets,
+    )
+
+
+def _asset_from_json(data: object) -> UpstreamAsset | None:
+    # An asset object without a usable name, size or URL cannot be mirrored; it is dropped here
+    # and the rest of the release stays usable.
+    if not isinstance(data, dict):
+        return None
+    name, size, url = data.get("name"), data.get("size"), data.get("browser_download_url")
+    if not isinstance(name, str) or not isinstance(url, str):
+        return None
+    if not isinstance(size, int) or isinstance(size, bool) or size < 0:
+        return None
+    aid, updated, state, digest = (data.get(k) for k in ("id", "updated_at", "state", "digest"))
+    return UpstreamAsset(
+        name=name,
+        size=size,
+        url=url,
+        digest=parse_digest(digest if isinstance(digest, str) else None),
+        id=aid if isinstance(aid, int) and not isinstance(aid, bool) else None,
+        updated_at=updated if isinstance(updated, str) else None,
+        state=state if isinstance(state, str) else "uploaded",
+    )
+
+
+def _check_status(
+    status: int, headers: Mapping[str, str], body: str, *, url: URL, now: float
+) -> None:
+    """Turn an error status into a transient error (retried) or an ``UpstreamError`` (final)."""
+    if status < HTTPStatus.BAD_REQUEST:
+        return
+    wait = rate_limit_wait(status, headers, body, now=now)
+    if wait is not None:
+        raise TransientHTTPError(f"rate limited by {url.host} ({status})", status=status, wait=wait)
+    if status >= HTTPStatus.INTERNAL_SERVER_ERROR:
+        raise TransientHTTPError(f"{url.host} answered {status}", status=status)
+    message = _api_message(body)
+    hint = {
+        HTTPStatus.UNAUTHORIZED.value: "the token is invalid or expired",
+        HTTPStatus.NOT_FOUND.value: "check upstream.repo and upstream.api_url",
+    }.get(status)
+    raise UpstreamError(f"{url} answered {status}{message}", hint=hint)
+
+
+def _api_message(body: str) -> str:
+    try:
+        data = json.loads(body)
+    except ValueError:
+        return ""
+    message = data.get("message") if isinstance(data, dict) else None
+    return f": {message}" if isinstance(message, str) else ""
+
+
+async def _with_retries(retry: RetryPolicy, attempt: Callable[[], Awaitable[T]], *, what: str) -> T:
+    """Run ``attempt`` under ``retry``; what is still failing after it is an ``UpstreamError``."""
+    try:
+        return await retry.run(attempt, what=what)
+    except (aiohttp.ClientError, TimeoutError, TransientHTTPError, IncompleteBody) as e:
+        reason = str(e) or type(e).__name__
+        raise UpstreamError(f"{what}: {reason} (retries exhausted)") from e
+
+
+async def fetch_small(
+    http: HttpClient, url: str, *, retry: RetryPolicy, limit: int, what: str
+) -> bytes:
+    """The whole body of a small file (a checksum list, a uv download list), with retries."""
+
+    async def attempt() -> bytes:
+        async with http.get(url) as answer:
+            r = answer.response
+            if r.status == HTTPStatus.FORBIDDEN and answer.redirected:
+                # An expired signed URL: start again from the download URL.
+                raise TransientHTTPError("download link expired", status=r.status, wait=0)
+            text = "" if r.status < HTTPStatus.BAD_REQUEST else await r.text(errors="replace")
+            _check_status(r.status, r.headers, text, url=answer.url, now=retry.clock())
+            data = bytearray()
+            async for chunk in r.content.iter_any():
+                data += chunk
+                if len(data) > limit:
+                    raise UpstreamError(f"{what} is larger than {limit} bytes")
+            encoded = r.headers.get("Content-Encoding", "identity") != "identity"
+            if r.content_length is not None and not encoded and len(data) != r.content_length:
+                raise IncompleteBody(f"{what}: got {len(data)} of {r.content_length} bytes")
+            return bytes(data)
+
+    return await _with_retries(retry, attempt, what=what)
+
+
+class GitHubReleases:
+    """Lists the releases of one repository through a GitHub-compatible REST API."""
+
+    def __init__(
+        self,
+        http: HttpClient,
+        *,
+        api_url: str,
+        repo: str,
+        retry: RetryPolicy,
+        cache: StateCache | None,
+        per_page: int = PER_PAGE,
+        has_token: bool = False,
+        full_listing_every: float = 0.0,
+    ) -> None:
+        self._http = http
+        self._api_url = api_url.rstrip("/")
+        self._repo = repo
+        self._retry = retry
+        self._cache = cache
+        self._per_page = per_page
+        self._has_token = has_token
+        self.description = f"github:{repo}"
+        self._full_listing_every = full_listing_every
+        """Seconds during which an unchanged first page vouches for the cached later pages."""
+        self.pages_fetched = 0
+        self.pages_unchanged = 0
+        self.pages_trusted = 0
+
+    async def list_releases(self) -> list[Release]:
+        first = f"{self._api_url}/repos/{self._repo}/releases?per_page={self._per_page}"
+        url: str | None = first
+        seen: set[str] = set()
+        releases: list[Release] = []
+        # New releases appear on the first page. When it is unchanged (304) and the last full
+        # check of every page is recent, the later pages are taken from the cache unasked.
+        trust_rest = False
+        while url is not None:
+            if url in seen or len(seen) >= MAX_PAGES:
+                raise UpstreamError(f"the listing's pagination loops or never ends (at {url})")
+            seen.add(url)
+            cached = self._cache.page(url) if (trust_rest and self._cache) else None
+            if cached is not None:
+                self.pages_trusted += 1
+                body, url = cached.body, cached.next_url
+            else:
+                body, url, unchanged = await self._page(url)
+                if len(seen) == 1:
+                    trust_rest = unchanged and self._recent_full_listing(first)
+            releases.extend(self._parse_page(body))
+        if not trust_rest and self._cache is not None:
+            self._cache.store_file(CRAWL_KEY, identity=first, text=str(self._retry.clock()))
+        return releases
+
+    def _recent_full_listing(self, first: str) -> bool:
+        if self._cache is None or self._full_listing_every <= 0:
+            return False
+        stamp = self._cache.file(CRAWL_KEY, identity=first)
+        try:
+            age = self._retry.clock() - float(stamp or "nan")
+        except ValueError:
+            return False
+        return 0 <= age < self._full_listing_every
+
+    def _parse_page(self, body: str) -> list[Release]:
+        try:
+            data = json.loads(body)
+        except ValueError as e:
+            raise UpstreamError(f"unexpected listing from {self._api_url}: {e}") from e
+        if not isinstance(data, list):
+            raise UpstreamError(f"unexpected listing from {self._api_url}: not a JSON array")
+        return [release_from_json(item) for item in data]
+
+    async def _page(self, url: str) -> tuple[str, str | None, bool]:
+        """One page: its body, the next page's URL, and whether it was unchanged (304)."""
+        cached = self._cache.page(url) if self._cache else None
+
+        async def attempt() -> tuple[str, str | None, bool]:
+            headers = dict(API_HEADERS)
+            if cached is not None:
+                headers["If-None-Match"] = cached.etag
+            async with self._http.get(url, headers=headers) as answer:
+                r = answer.response
+                self._note_rate_limit(r.headers)
+                if r.status == HTTPStatus.NOT_MODIFIED and cached is not None:
+                    self.pages_unchanged += 1
+                    return cached.body, cached.next_url, True
+                body = await r.text(encoding="utf-8", errors="replace")
+                _check_status(r.status, r.headers, body, url=answer.url, now=self._retry.clock())
+                next_link = r.links.get("next")
+                next_url = str(next_link["url"]) if next_link else None
+                self.pages_fetched += 1
+                etag = r.headers.get("ETag")
+                if self._cache is not None and etag:
+                    self._cache.store_page(
+                        CachedPage(url=url, etag=etag, body=body, next_url=next_url)
+                    )
+                return body, next_url, False
+
+        return await self._run(attempt, what=f"listing {url}")
+
+    async def read_small(self, asset: UpstreamAsset, *, limit: int) -> bytes:
+        return await fetch_small(
+            self._http, asset.url, retry=self._retry, limit=limit, what=asset.name
+        )
+
+    async def _run(self, attempt: Callable[[], Awaitable[T]], *, what: str) -> T:
+        return await _with_retries(self._retry, attempt, what=what)
+
+    def _note_rate_limit(self, headers: Mapping[str, str]) -> None:
+        remaining = headers.get("x-ratelimit-remaining")
+        if remaining is None:
+            return
+        log.debug(
+            "rate limit: %s of %s left, resets at %s",
+            remaining,
+            headers.get("x-ratelimit-limit"),
+            headers.get("x-ratelimit-reset"),
+        )
+        if not self._has_token and remaining.isdigit() and int(remaining) < LOW_RATE_LIMIT:
+            log.warning(
+                "only %s anonymous GitHub API requests left this hour; set GITHUB_TOKEN "
+                "(or upstream.token_env) to raise the limit",
+                remaining,
+            )
