@@ -51,7 +51,9 @@ from mirrorsync.net.ratelimit import RateLimiter
 from mirrorsync.net.retry import RetryPolicy
 from mirrorsync.publish.client_files import publish_client_files
 from mirrorsync.publish.pages import RunInfo
-from mirrorsync.targets.local import LocalTree, Target, write_atomic
+from mirrorsync.targets.base import Target
+from mirrorsync.targets.files import write_atomic
+from mirrorsync.targets.local import LocalTree
 from mirrorsync.upstream.cache import StateCache
 from mirrorsync.upstream.github import GitHubReleases, fetch_small
 from mirrorsync.upstream.source import ReleaseSource

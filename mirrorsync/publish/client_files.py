@@ -26,7 +26,7 @@ from mirrorsync.core.uvlist import render_uv_metadata, uv_download_metadata
 from mirrorsync.errors import TargetError, describe_os_error
 from mirrorsync.publish.pages import RunInfo, render_root_page, render_tag_page
 from mirrorsync.publish.scripts import OFFLINE_FILES
-from mirrorsync.targets.local import Target
+from mirrorsync.targets.base import Target
 
 log = logging.getLogger(__name__)
 

@@ -1,186 +1,37 @@
-"""Where files go: the ``Target`` seam, and the local directory tree that implements it.
+"""A mirror in a local directory (a web root, a USB stick): the ``Target`` of a path.
 
-Every path that reaches a target is checked here first: names come from upstream and are
-untrusted until ``check_relpath`` has accepted them.
+Every path that reaches it is checked first: names come from upstream and are untrusted until
+``check_relpath`` has accepted them.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
-import errno
 import hashlib
-import itertools
 import logging
-import os
-import shutil
 import threading
 from collections.abc import AsyncIterator, Iterable, Iterator, Mapping, Sequence
-from contextlib import AbstractAsyncContextManager
 from datetime import datetime
 from pathlib import Path
-from typing import Protocol
 
-from mirrorsync.core.layout import PART_SUFFIX, STATE_DIR, check_relpath
+from mirrorsync.core.layout import STATE_DIR, check_relpath
 from mirrorsync.core.model import IndexEntry
 from mirrorsync.errors import TargetError, describe_os_error
+from mirrorsync.targets.base import Target
+from mirrorsync.targets.files import (
+    fsync_dir,
+    staged_files,
+    staging_file,
+    sweep_staging_dir,
+    temp_path_for,
+    write_atomic,
+)
 from mirrorsync.targets.lock import hold_lock
 
+__all__ = ["LocalTree", "Target", "fsync_dir", "temp_path_for", "write_atomic"]
+
 log = logging.getLogger(__name__)
-_TMP_COUNTER = itertools.count()
-
-
-def temp_path_for(path: Path) -> Path:
-    """A new temporary name beside ``path`` (``.<name>.<pid>.<n>.tmp``) at every call.
-
-    Unique per call: a write still finishing in a worker thread after a cancellation must never
-    share its temporary file with the cleanup's synchronous write of the same path.
-    """
-    return path.with_name(f".{path.name}.{os.getpid()}.{next(_TMP_COUNTER)}.tmp")
-
-
-def write_atomic(path: Path, data: bytes) -> None:
-    """Write ``data`` to ``path`` through a temporary file and a rename: never half-written."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = temp_path_for(path)
-    try:
-        with tmp.open("wb") as f:
-            f.write(data)
-            f.flush()
-            os.fsync(f.fileno())
-        tmp.replace(path)
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
-
-
-_NO_DIR_FSYNC = frozenset({errno.EINVAL, errno.ENOTSUP, errno.EBADF, errno.EACCES, errno.EPERM})
-
-
-def fsync_dir(path: Path) -> None:
-    """Make the entries of directory ``path`` (renames, new and deleted files) durable.
-
-    File systems that cannot fsync a directory (some network and FUSE ones) are let be: there
-    the rename's own ordering is all there is.
-    """
-    try:
-        fd = os.open(path, os.O_RDONLY | os.O_DIRECTORY)
-    except FileNotFoundError:
-        return
-    except OSError as e:
-        if e.errno not in _NO_DIR_FSYNC:  # a directory one may write to but not read, say
-            raise
-        log.debug("%s: cannot open the directory to fsync it (%s)", path, e)
-        return
-    try:
-        os.fsync(fd)
-    except OSError as e:
-        if e.errno not in _NO_DIR_FSYNC:
-            raise
-    finally:
-        os.close(fd)
-
-
-def staging_file(staging_dir: Path, path: str) -> Path:
-    """The staging file for ``path`` (``<tag>/<name>``) below ``staging_dir``."""
-    check_relpath(path)
-    return staging_dir.joinpath(*path.split("/")).with_suffix(Path(path).suffix + PART_SUFFIX)
-
-
-def staged_files(staging_dir: Path) -> Iterator[Path]:
-    """Every file below ``staging_dir`` (partial downloads, temporary files)."""
-    if staging_dir.is_dir():
-        yield from (p for p in staging_dir.rglob("*") if p.is_file())
-
-
-def sweep_staging_dir(staging_dir: Path, *, keep: set[Path]) -> int:
-    """Delete files below ``staging_dir`` not in ``keep``, then empty directories; the count.
-
-    A staging (or state) directory that is a symbolic link is left alone: what it points to is
-    not ours to empty.
-    """
-    if staging_dir.is_symlink() or staging_dir.parent.is_symlink():
-        log.warning("%s is a symbolic link: its files are not swept", staging_dir)
-        return 0
-    removed = 0
-    for p in list(staged_files(staging_dir)):
-        if p not in keep:
-            p.unlink(missing_ok=True)
-            removed += 1
-    for d in sorted((d for d in staging_dir.rglob("*") if d.is_dir()), key=lambda d: -len(d.parts)):
-        if not any(d.iterdir()):
-            shutil.rmtree(d, ignore_errors=True)
-    return removed
-
-
-class Target(Protocol):
-    """Where the mirror's files are published: a local directory today, a bucket later.
-
-    Files are downloaded and verified in a local staging area first (``staging_path``), then
-    published. ``state_dir`` is always local (staging, caches, status). Paths are ``/``-separated
-    and relative to the mirror root; each implementation checks them with ``check_relpath``.
-    """
-
-    description: str
-    state_dir: Path
-    local_root: Path | None
-    """The root as a local directory, for links and file modes; None where there is none."""
-
-    def staging_path(self, path: str) -> Path:
-        """The local staging file for ``path`` (``<tag>/<name>``)."""
-        ...
-
-    def connect(self) -> AbstractAsyncContextManager[None]:
-        """Hold the target's connections for one run or plan (nothing to hold for a directory)."""
-        ...
-
-    def lock(self, *, now: datetime) -> AbstractAsyncContextManager[None]:
-        """Hold the mirror for one run; ``LockHeld`` at once when another run has it."""
-        ...
-
-    async def prepare(self) -> None:
-        """Make the target and the local state directory usable; ``TargetError`` else."""
-        ...
-
-    async def read(self, path: str) -> bytes | None:
-        """The bytes of a small published file, or None when it is absent."""
-        ...
-
-    async def write(self, path: str, data: bytes) -> None:
-        """Publish a small file (an index, a page) atomically."""
-        ...
-
-    def write_now(self, path: str, data: bytes) -> bool:
-        """Write without awaiting, for an interrupted run's cleanup; False if this target can't."""
-        ...
-
-    async def publish(self, staged: Path, path: str, *, sha256: str) -> None:
-        """Publish a verified staging file under ``path`` atomically, consuming the staged file."""
-        ...
-
-    async def delete(self, path: str) -> None:
-        """Delete a published file (absent is fine) and directories it leaves empty."""
-        ...
-
-    async def delete_many(self, paths: Sequence[str]) -> None:
-        """Delete published files (absent is fine), in batches where the target has them."""
-        ...
-
-    async def present(self, entries: Mapping[str, IndexEntry]) -> dict[str, IndexEntry]:
-        """The entries whose files are really there with their size (a target may trust them)."""
-        ...
-
-    async def missing(self, paths: Iterable[str]) -> set[str]:
-        """Which of ``paths`` are absent (a target may answer from trust: the empty set)."""
-        ...
-
-    async def existing_sha256(self, path: str, *, size: int) -> str | None:
-        """The sha256 of a file already at ``path`` with ``size`` bytes, else None (adoption)."""
-        ...
-
-    def sweep_staging(self, *, keep: set[Path]) -> int:
-        """Delete staging files not in ``keep`` (leftovers of killed runs); returns the count."""
-        ...
 
 
 class LocalTree:

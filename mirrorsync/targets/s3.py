@@ -52,7 +52,7 @@ from mirrorsync.errors import (
     MirrorsyncError,
     TargetError,
 )
-from mirrorsync.targets.local import staging_file, sweep_staging_dir, write_atomic
+from mirrorsync.targets.files import staging_file, sweep_staging_dir, write_atomic
 
 if TYPE_CHECKING:
     from types_aiobotocore_s3 import S3Client

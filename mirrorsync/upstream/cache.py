@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from mirrorsync.targets.local import write_atomic
+from mirrorsync.targets.files import write_atomic
 
 log = logging.getLogger(__name__)
 

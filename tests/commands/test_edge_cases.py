@@ -6,7 +6,7 @@ from pathlib import Path
 
 from mirror_harness import Mirror
 
-from mirrorsync.targets.local import temp_path_for, write_atomic
+from mirrorsync.targets.files import temp_path_for, write_atomic
 
 TAG = "20251217"
 NAMES = [

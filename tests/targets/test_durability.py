@@ -10,6 +10,7 @@ import pytest
 from eras import DIGEST_TAG, NO_SUMS_TAG, SUMS_TAG, three_eras
 from mirror_harness import Mirror
 
+from mirrorsync.targets import files
 from mirrorsync.targets import local as tree
 
 Event = tuple[str, Path]
@@ -82,7 +83,7 @@ async def test_a_pruned_file_is_deleted_only_after_the_new_index_is_durable(
 
 def test_directory_fsync_of_a_vanished_directory_is_no_error(tmp_path: Path) -> None:
     """A directory that is gone has nothing left to make durable: no error."""
-    tree.fsync_dir(tmp_path / "gone")
+    files.fsync_dir(tmp_path / "gone")
 
 
 @pytest.mark.parametrize(("code", "raised"), [(errno.EINVAL, False), (errno.EIO, True)])
@@ -101,9 +102,9 @@ def test_directory_fsync_errors(
     monkeypatch.setattr(os, "fsync", failing_fsync)
     if raised:
         with pytest.raises(OSError, match="Input/output error"):
-            tree.fsync_dir(tmp_path)
+            files.fsync_dir(tmp_path)
     else:
-        tree.fsync_dir(tmp_path)
+        files.fsync_dir(tmp_path)
 
 
 def test_a_staging_area_that_is_a_symlink_is_not_swept(tmp_path: Path) -> None:
@@ -114,7 +115,7 @@ def test_a_staging_area_that_is_a_symlink_is_not_swept(tmp_path: Path) -> None:
     state = tmp_path / "mirror" / ".mirrorsync"
     state.mkdir(parents=True)
     (state / "staging").symlink_to(elsewhere)
-    assert tree.sweep_staging_dir(state / "staging", keep=set()) == 0
+    assert files.sweep_staging_dir(state / "staging", keep=set()) == 0
     assert (elsewhere / "precious.txt").read_text(encoding="utf-8") == "keep me"
 
 
@@ -130,4 +131,4 @@ def test_a_directory_that_cannot_be_opened_for_fsync_is_let_be(
         return real_open(path, flags, *args)
 
     monkeypatch.setattr(os, "open", no_read)
-    tree.fsync_dir(tmp_path)
+    files.fsync_dir(tmp_path)
