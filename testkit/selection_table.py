@@ -12,6 +12,7 @@ from urllib.parse import quote
 
 from mirrorsync.core.model import Asset, Release, UpstreamAsset
 from mirrorsync.core.names import parse_asset_name
+from mirrorsync.core.releases import build_catalog
 
 TABLE = Path(__file__).resolve().parent / "data" / "selection_names.json"
 DOWNLOAD = "https://github.com/astral-sh/python-build-standalone/releases/download"
@@ -30,6 +31,24 @@ def make_asset(tag: str, name: str, *, size: int = 1_000, digest: str | None = N
             digest=digest,
         ),
     )
+
+
+def catalog_place(name: str, *, tag: str) -> str:
+    """Where ``build_catalog`` files a release's only file: asset, sums, sidecar or unparsed."""
+    up = UpstreamAsset(name=name, size=1, url=f"{DOWNLOAD}/{tag}/{quote(name)}")
+    catalog = build_catalog([Release(tag=tag, assets=(up,))])
+    places = [
+        place
+        for place, found in (
+            ("asset", [a.upstream for a in catalog.assets]),
+            ("sums", list(catalog.sums.values())),
+            ("sidecar", list(catalog.sidecars.values())),
+            ("unparsed", [name] if name in catalog.unparsed else []),
+        )
+        if found
+    ]
+    assert len(places) == 1, f"{name!r} filed in {places}"
+    return places[0]
 
 
 def _load() -> dict[str, tuple[str, ...]]:

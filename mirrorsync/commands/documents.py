@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from mirrorsync.core.model import Plan, SyncReport
+from mirrorsync.core.units import human_size
 
 
 def plan_document(plan: Plan) -> dict[str, Any]:
@@ -42,20 +43,11 @@ def sync_document(report: SyncReport, *, status: str, error: str | None = None) 
     return doc
 
 
-def human_bytes(n: float) -> str:
-    """``1536`` -> ``1.5 KiB``."""
-    for unit in ("B", "KiB", "MiB", "GiB", "TiB"):
-        if abs(n) < 1024 or unit == "TiB":  # noqa: PLR2004 - binary units
-            return f"{n:.0f} {unit}" if unit == "B" else f"{n:.1f} {unit}"
-        n /= 1024
-    raise AssertionError  # pragma: no cover - the loop always returns
-
-
 def sync_summary(report: SyncReport, *, status: str) -> str:
     """The one line a run ends with, also under ``--quiet`` (parsable by dashboards)."""
     return (
         f"mirrorsync: {status}: fetched {report.fetched} "
-        f"({human_bytes(report.bytes_downloaded)}), kept {report.kept}, "
+        f"({human_size(report.bytes_downloaded)}), kept {report.kept}, "
         f"pruned {report.pruned}, failed {len(report.failed)}, "
         f"unparsed {len(report.unparsed)} in {report.seconds:.1f}s"
     )
@@ -63,13 +55,13 @@ def sync_summary(report: SyncReport, *, status: str) -> str:
 
 def plan_text(plan: Plan) -> str:
     """A readable plan for a terminal."""
-    lines = [f"fetch  {a.path}  ({human_bytes(a.size)})" for a in plan.fetch]
+    lines = [f"fetch  {a.path}  ({human_size(a.size)})" for a in plan.fetch]
     lines += [f"prune  {e.path}" for e in plan.prune]
     lines += [f"unparsed  {name!r}" for name in plan.unparsed]
     lines += [f"missing tag  {tag}" for tag in plan.missing_tags]
     fetch_bytes = sum(a.size for a in plan.fetch)
     lines.append(
-        f"{len(plan.fetch)} to fetch ({human_bytes(fetch_bytes)}), {len(plan.keep)} up to date, "
+        f"{len(plan.fetch)} to fetch ({human_size(fetch_bytes)}), {len(plan.keep)} up to date, "
         f"{len(plan.prune)} no longer selected, {len(plan.unparsed)} unparsed"
     )
     return "\n".join(lines)

@@ -5,6 +5,14 @@ from __future__ import annotations
 from mirrorsync.errors import UnsafeName
 
 STATE_DIR = ".mirrorsync"
+"""Below the root: the state of mirrorsync itself (lock, staging, caches, status), never for
+clients."""
+LOCK_PATH = f"{STATE_DIR}/lock"
+"""The lock a run holds for its whole length (a file on disk, an object in a bucket)."""
+STAGING_DIR = "staging"
+"""Below the state directory: partial downloads until they are verified."""
+QUARANTINE_DIR = "quarantine"
+"""Below the state directory: files ``verify --repair`` moved aside, one directory per repair."""
 PART_SUFFIX = ".part"
 """What a partial download in the staging area is named: ``<name>.part``."""
 MAX_COMPONENT = 255 - len(PART_SUFFIX)
@@ -30,8 +38,12 @@ def check_relpath(path: str) -> None:
         raise UnsafeName(path, f"{path!r} is inside the state directory")
 
 
-INDEX_NAME = "index.json"
+INDEX_PATH = "index.json"
+"""The manifest at the root: every file mirrorsync manages."""
+SUMS_NAME = "SHA256SUMS"
+"""The checksum list of a release: ``<tag>/SHA256SUMS`` upstream and in the mirror alike."""
 PAGE_NAME = "index.html"
+"""The HTML page of the root and of each release directory."""
 UV_METADATA = "download-metadata.json"
 UV_METADATA_MIRROR = "download-metadata.mirror.json"
 USE_MIRROR_SH = "use-mirror.sh"
@@ -47,5 +59,5 @@ CLIENT_ROOT_FILES = frozenset(
 """Files for clients that mirrorsync may write at the root."""
 CLIENT_LAYOUTS = frozenset({FLAT_DIR, ASTRAL_DIR})
 """Root directories made of links into the releases (never walked: ``github/`` loops)."""
-RESERVED_ROOT_NAMES = frozenset({STATE_DIR, INDEX_NAME, *CLIENT_ROOT_FILES, *CLIENT_LAYOUTS})
+RESERVED_ROOT_NAMES = frozenset({STATE_DIR, INDEX_PATH, *CLIENT_ROOT_FILES, *CLIENT_LAYOUTS})
 """Names at the root that mirrorsync itself writes: never a release's directory."""

@@ -18,6 +18,7 @@ from __future__ import annotations
 import re
 from typing import Final, Literal
 
+from mirrorsync.core.layout import SUMS_NAME
 from mirrorsync.core.model import AssetName, Flavor
 from mirrorsync.errors import InvalidAssetName
 
@@ -26,21 +27,20 @@ __all__ = [
     "KNOWN_TRIPLES",
     "LEGACY_PLATFORMS",
     "MAX_NAME_LENGTH",
-    "SHA256SUMS",
+    "PYTHON_VERSION",
+    "RELEASE_TAG",
     "SIDECAR_SUFFIX",
-    "FileKind",
-    "classify",
     "parse_asset_name",
     "sidecar_target",
 ]
 
-FileKind = Literal["archive", "sidecar", "sha256sums", "other"]
-
 MAX_NAME_LENGTH: Final = 255
 """Longer names are rejected before any matching (the longest real name has 98 characters)."""
 
-SHA256SUMS: Final = "SHA256SUMS"
-"""The literal name of a release's checksum list."""
+RELEASE_TAG: Final = re.compile(r"[0-9]{8}", re.ASCII)
+"""A release tag as upstream writes it, ``YYYYMMDD`` (also the ``+{tag}`` of era C names)."""
+PYTHON_VERSION: Final = re.compile(r"[0-9]+\.[0-9]+\.[0-9]+(?:(?:a|b|rc)[0-9]+)?", re.ASCII)
+"""A CPython version as names write it: ``3.12.4``, ``3.14.0a5``, ``3.15.0rc1``."""
 
 SIDECAR_SUFFIX: Final = ".sha256"
 """``{archive}.sha256`` holds the archive's sha256 (releases 20220227 … ~20250702)."""
@@ -93,8 +93,8 @@ _OPT = f"(?:{'|'.join(BUILD_OPTIONS)})"
 _PBS_NAME: Final = re.compile(
     rf"""
     cpython-
-    (?P<python>[0-9]+\.[0-9]+\.[0-9]+(?:(?:a|b|rc)[0-9]+)?)   # 3.12.4, 3.14.0a5, 3.15.0rc1
-    (?:\+(?P<tag>[0-9]{{8}}))?                              # era C only
+    (?P<python>{PYTHON_VERSION.pattern})                     # 3.12.4, 3.14.0a5, 3.15.0rc1
+    (?:\+(?P<tag>{RELEASE_TAG.pattern}))?                   # era C only
     -(?P<platform>
         [a-z0-9_]+-(?:apple-darwin|pc-windows-msvc|unknown-linux-(?:gnu|gnueabi|gnueabihf|musl))
       | linux64(?:-musl)? | macos | windows-(?:amd64|x86)    # era A words
@@ -145,7 +145,7 @@ def _check_text(name: str) -> None:
 
 
 def _grammar_hint(name: str) -> str:
-    if name == SHA256SUMS:
+    if name == SUMS_NAME:
         return "it is the release's checksum list"
     if name.endswith(SIDECAR_SUFFIX):
         return "it ends in .sha256 (a checksum sidecar, not an archive)"
@@ -259,16 +259,3 @@ def sidecar_target(name: str) -> str | None:
         return None
     target = name.removesuffix(SIDECAR_SUFFIX)
     return target if _is_archive(target) else None
-
-
-def classify(name: str) -> FileKind:
-    """What kind of release file ``name`` is; never raises.
-
-    ``archive``: parses as an archive name. ``sidecar``: ``{archive}.sha256``. ``sha256sums``: the
-    literal ``SHA256SUMS``. ``other``: anything else (report it as unparsed).
-    """
-    if name == SHA256SUMS:
-        return "sha256sums"
-    if name.endswith(SIDECAR_SUFFIX):
-        return "sidecar" if sidecar_target(name) is not None else "other"
-    return "archive" if _is_archive(name) else "other"

@@ -5,9 +5,9 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-from mirrorsync.core.layout import check_relpath
+from mirrorsync.core.layout import SUMS_NAME, check_relpath
 from mirrorsync.core.model import Asset, Release, UpstreamAsset
-from mirrorsync.core.names import SHA256SUMS, SIDECAR_SUFFIX, parse_asset_name, sidecar_target
+from mirrorsync.core.names import SIDECAR_SUFFIX, parse_asset_name, sidecar_target
 from mirrorsync.errors import InvalidAssetName, UnsafeName
 
 
@@ -39,7 +39,7 @@ def build_catalog(releases: Iterable[Release]) -> Catalog:
             if up.state != "uploaded":
                 in_progress.append(f"{release.tag}/{up.name}")
                 continue
-            if up.name == SHA256SUMS:
+            if up.name == SUMS_NAME:
                 sums[release.tag] = up
                 continue
             if up.name.endswith(SIDECAR_SUFFIX):

@@ -23,6 +23,7 @@ from mirrorsync.core.layout import (
     UV_METADATA_MIRROR,
 )
 from mirrorsync.core.model import IndexEntry
+from mirrorsync.core.units import human_size, parse_timestamp
 
 UPSTREAM_URL = "https://github.com/astral-sh/python-build-standalone"
 MISE_PATTERN = (
@@ -42,9 +43,7 @@ EXTRA_NOTES = {
 }
 """What the root's client files are for, by name; other names are listed without a note."""
 STATUS_CLASSES = frozenset({"success", "partial", "failed", "refused", "interrupted"})
-STAMP = re.compile(r"([0-9]{4}-[0-9]{2}-[0-9]{2})T([0-9]{2}:[0-9]{2}:[0-9]{2})Z")
 BREAK_AFTER = re.compile(r"([-+])")
-KIB = 1024
 
 STYLE = """
 :root { color-scheme: light dark; --tint: rgba(127,127,127,.12); --line: rgba(127,127,127,.3); }
@@ -117,23 +116,10 @@ def href(name: str) -> str:
     return quote(name, safe="")
 
 
-def _size(n: int) -> str:
-    """Bytes below 1 KiB, else one decimal of the largest binary unit that keeps it under 1024."""
-    if n < KIB:
-        return f"{n} B"
-    value = n / KIB
-    for unit in ("KiB", "MiB", "GiB"):
-        # Decided on the rounded value: 1048575 bytes reads "1.0 MiB", never "1024.0 KiB".
-        if round(value, 1) < KIB:
-            return f"{value:.1f} {unit}"
-        value /= KIB
-    return f"{value:.1f} TiB"
-
-
 def _size_cell(n: int, *, label: bool = False) -> str:
     # The exact count rides along in the title: the shown value is rounded.
     data = ' data-label="size"' if label else ""
-    return f'<td class="num" title="{n} bytes"{data}>{_size(n)}</td>'
+    return f'<td class="num" title="{n} bytes"{data}>{human_size(n)}</td>'
 
 
 def _count(n: int, noun: str) -> str:
@@ -147,9 +133,9 @@ def _breakable(name: str) -> str:
 
 def _time(stamp: str) -> str:
     """An RFC 3339 UTC stamp as a ``<time>`` that reads well; anything else as escaped text."""
-    if (m := STAMP.fullmatch(stamp)) is None:
+    if (moment := parse_timestamp(stamp)) is None:
         return escape(stamp)
-    return f'<time datetime="{stamp}">{m[1]} {m[2]} UTC</time>'
+    return f'<time datetime="{stamp}">{moment:%Y-%m-%d %H:%M:%S} UTC</time>'
 
 
 def _page(title: str, body: str) -> bytes:
@@ -255,7 +241,7 @@ listed with its sha256 in its release's <code>SHA256SUMS</code>.</p>
 {_status(run)}
 {_usage(mirror, extras=extra_names, flat=flat)}
 <h2>Releases</h2>
-<p>{_count(len(by_tag), "release")}, {_count(total, "file")}, {_size(total_size)}.</p>
+<p>{_count(len(by_tag), "release")}, {_count(total, "file")}, {human_size(total_size)}.</p>
 <table class="releases">
 <thead><tr><th>release</th><th class="num">files</th><th class="num">size</th></tr></thead>
 <tbody>
@@ -280,7 +266,7 @@ def render_tag_page(tag: str, entries: Iterable[IndexEntry]) -> bytes:
     total = sum(e.size for e in files)
     body = f"""<nav><a href="../">← all releases</a></nav>
 <h1>Release {escape(tag)}</h1>
-<p>{_count(len(files), "file")}, {_size(total)}. Check downloads with
+<p>{_count(len(files), "file")}, {human_size(total)}. Check downloads with
 <code>sha256sum -c SHA256SUMS</code> (<a href="SHA256SUMS">SHA256SUMS</a>).
 <a href="{UPSTREAM_URL}/releases/tag/{href(tag)}">Release notes</a> on GitHub.</p>
 <table class="files">

@@ -16,7 +16,6 @@ from mirrorsync.core.names import (
     KNOWN_TRIPLES,
     LEGACY_PLATFORMS,
     MAX_NAME_LENGTH,
-    classify,
     parse_asset_name,
     sidecar_target,
 )
@@ -250,7 +249,6 @@ def test_real_name_parses_into_hand_checked_fields(
     assert dataclasses.astuple(parsed) == fields
     assert parsed.variant == variant
     assert parsed.render() == name
-    assert classify(name) == "archive"
 
 
 def test_table_names_are_real() -> None:
@@ -301,7 +299,6 @@ def test_every_real_name_parses_with_its_release_tag_and_round_trips(
             parsed = parse_asset_name(asset["name"], release_tag=tag)
             assert parsed.render() == asset["name"]
             assert parsed.platform in KNOWN_TRIPLES
-            assert classify(asset["name"]) == "archive"
             count += 1
     assert count == 22_714
 
@@ -596,7 +593,6 @@ def test_rejected_name_raises_invalid_asset_name(
         parse_asset_name(name, release_tag=release_tag)
     if len(name) <= MAX_NAME_LENGTH:
         assert repr(name) in str(info.value)
-    assert classify(name) != "archive" or release_tag is not None
 
 
 def test_error_quotes_a_long_name_shortened() -> None:
@@ -653,38 +649,9 @@ def test_hostile_near_limit_names_are_rejected() -> None:
                 parse_asset_name(name)
 
 
-# --- classify and sidecar_target -----------------------------------------------------------------
+# --- sidecar_target ------------------------------------------------------------------------------
 
 SIDECAR = "cpython-3.12.4+20240726-aarch64-apple-darwin-install_only_stripped.tar.gz.sha256"
-
-
-@pytest.mark.parametrize(
-    ("name", "kind"),
-    [
-        (GOOD_C, "archive"),  # era C archive
-        ("cpython-3.7.3-linux64-20190618T0324.tar.zst", "archive"),  # era A archive
-        (SIDECAR, "sidecar"),  # sidecar of a valid archive
-        ("SHA256SUMS", "sha256sums"),  # the literal checksum list
-        ("sha256sums", "other"),  # the literal is case-sensitive
-        ("SHA256SUMS.sha256", "other"),  # a sidecar of something that is not an archive
-        ("SHA256SUMS.txt", "other"),
-        ("x.tar.gz.sha256", "other"),  # sidecar of an unparsed name
-        (".sha256", "other"),
-        (f"{GOOD_C}.sha256.sha256", "other"),  # sidecar of a sidecar
-        (f"{GOOD_C}.sha512", "other"),
-        ("cpython-3.12.4+20240713-aarch64-apple-ios-install_only.tar.gz", "other"),
-        ("cpython-3.12.4+20240713-aarch64-apple-ios-install_only.tar.gz.sha256", "other"),
-        ("index.html", "other"),
-        ("../SHA256SUMS", "other"),
-        ("", "other"),
-        ("\0", "other"),
-        ("x" * 10_000 + ".sha256", "other"),
-    ],
-)
-def test_classify_tells_what_kind_of_release_file_a_name_is(name: str, kind: str) -> None:
-    """classify() sorts release files into archives, sidecars, SHA256SUMS and the rest."""
-    assert classify(name) == kind
-
 
 @pytest.mark.parametrize(
     ("name", "target"),

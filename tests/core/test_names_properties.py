@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Literal, get_args
+from typing import Literal
 
 import pytest
 from hypothesis import assume, given, settings
 from hypothesis import strategies as st
+from selection_table import catalog_place
 
 from mirrorsync.core.model import FLAVORS, VARIANTS, AssetName, Flavor
 from mirrorsync.core.names import (
@@ -16,8 +17,6 @@ from mirrorsync.core.names import (
     KNOWN_TRIPLES,
     LEGACY_PLATFORMS,
     MAX_NAME_LENGTH,
-    FileKind,
-    classify,
     parse_asset_name,
     sidecar_target,
 )
@@ -31,7 +30,6 @@ REAL = sorted(
     for names in json.loads(EXCERPT.read_text(encoding="utf-8"))["releases"].values()
     for name in names
 )
-KINDS = set(get_args(FileKind))
 EXTS: tuple[Literal["tar.zst", "tar.gz"], ...] = ("tar.zst", "tar.gz")
 
 # --- the grammar's vocabularies, as strategies (upstream.md §2-§4) -------------------------------
@@ -116,14 +114,15 @@ def parse_or_none(text: str) -> AssetName | None:
 def check_total(text: str) -> None:
     """Every entry point answers ``text`` without raising anything but InvalidAssetName."""
     parsed = parse_or_none(text)
-    kind = classify(text)
-    assert kind in KINDS
-    assert (kind == "archive") == (parsed is not None)
     target = sidecar_target(text)
-    assert (kind == "sidecar") == (target is not None)
+    assert parsed is None or target is None
     if target is not None:
         assert target + ".sha256" == text
-        assert classify(target) == "archive"
+        assert parse_or_none(target) is not None
+    # The catalog files it by the same decisions, and never raises either.
+    tag = parsed.name_tag if parsed is not None and parsed.name_tag else "20200101"
+    expected = "asset" if parsed is not None else "sidecar" if target is not None else "unparsed"
+    assert catalog_place(text, tag=tag) == ("sums" if text == "SHA256SUMS" else expected)
 
 
 # --- valid names ---------------------------------------------------------------------------------
@@ -147,10 +146,11 @@ def test_generated_name_parses_into_its_fields_and_renders_back(
 def test_generated_name_is_an_archive_and_its_sidecar_a_sidecar(
     case: tuple[str, AssetName],
 ) -> None:
-    """classify() calls a valid name an archive and its .sha256 a sidecar of that archive."""
-    name, _ = case
-    assert classify(name) == "archive"
-    assert classify(f"{name}.sha256") == "sidecar"
+    """A valid name is an archive of its release and its .sha256 a sidecar of that archive."""
+    name, expected = case
+    tag = expected.name_tag or "20200101"
+    assert catalog_place(name, tag=tag) == "asset"
+    assert catalog_place(f"{name}.sha256", tag=tag) == "sidecar"
     assert sidecar_target(f"{name}.sha256") == name
     assert sidecar_target(name) is None
 
@@ -278,7 +278,7 @@ HOSTILE = ["/", "\\", "..", "\0", "\n", "\r", "\t", " ", "%2B", "é", "\u0664", 
 @settings(max_examples=300, deadline=None)
 @given(st.text(max_size=MAX_NAME_LENGTH + 10))
 def test_arbitrary_text_raises_only_invalid_asset_name(text: str) -> None:
-    """Any text parses and renders back, or raises InvalidAssetName; classify never raises."""
+    """Any text parses and renders back, or raises InvalidAssetName; the catalog never raises."""
     check_total(text)
 
 
