@@ -29,8 +29,9 @@ from mirrorsync.commands.verify import (
 )
 from mirrorsync.config.records import Config
 from mirrorsync.config.schema import find_config, load_config
-from mirrorsync.core.layout import STATE_DIR
+from mirrorsync.core.layout import INDEX_PATH, LOCK_PATH, STATE_DIR
 from mirrorsync.core.model import SyncReport
+from mirrorsync.core.units import compact_timestamp
 from mirrorsync.errors import ConfigError, Interrupted, MirrorsyncError
 from mirrorsync.targets.lock import hold_lock
 
@@ -385,8 +386,8 @@ async def _verify(
     now = datetime.now(UTC)
     with contextlib.ExitStack() as stack:
         if (root / STATE_DIR).is_dir():
-            stack.enter_context(hold_lock(root / STATE_DIR / "lock"))
-        actions = prepare_repair(root, report, stamp=now.strftime("%Y%m%dT%H%M%SZ"))
+            stack.enter_context(hold_lock(root / LOCK_PATH))
+        actions = prepare_repair(root, report, stamp=compact_timestamp(now))
     for action in actions:
         log.info("repair: %s", action)
     outcome = await run_sync(cfg, runtime=Runtime(token=token))
@@ -435,7 +436,7 @@ async def _verify_once(root: Path, *, full: bool, bars: bool) -> VerifyReport:
 
 def _listed_bytes(root: Path) -> int | None:
     try:
-        doc = json.loads((root / "index.json").read_bytes())
+        doc = json.loads((root / INDEX_PATH).read_bytes())
         return sum(int(f["size"]) for f in doc["files"])
     except (OSError, ValueError, KeyError, TypeError):
         return None

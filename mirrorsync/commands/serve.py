@@ -13,7 +13,6 @@ import asyncio
 import html
 import logging
 import os
-import re
 import stat
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -25,6 +24,8 @@ from aiohttp import hdrs, web
 from aiohttp.abc import AbstractStreamWriter
 from multidict import CIMultiDict, CIMultiDictProxy
 
+from mirrorsync.core.layout import PAGE_NAME
+from mirrorsync.core.names import RELEASE_TAG
 from mirrorsync.errors import ConfigError, MirrorsyncError
 
 log = logging.getLogger(__name__)
@@ -51,8 +52,6 @@ CONTENT_TYPES = {
 }
 """By last suffix; an explicit table, because ``mimetypes`` varies with the host's files."""
 ARCHIVE_SUFFIXES = (".tar.gz", ".tar.zst")
-TAG = re.compile(r"[0-9]{8}")
-INDEX_FILE = "index.html"
 SHUTDOWN_GRACE = 5.0
 """Seconds in-flight downloads get on shutdown (aiohttp's 60 s default delays Ctrl-C)."""
 
@@ -146,8 +145,8 @@ def _cache_control(parts: tuple[str, ...], rel: tuple[str, ...]) -> str:
     # Immutable only if both the URL (what caches key on) and the file on disk are
     # <tag>/<archive>: a "latest/" link to a tag directory must stay revalidated.
     is_archive = parts[-1].endswith(ARCHIVE_SUFFIXES)
-    url_is_tagged = len(parts) >= 2 and TAG.fullmatch(parts[-2]) is not None  # noqa: PLR2004
-    disk_is_tagged = len(rel) == 2 and TAG.fullmatch(rel[0]) is not None  # noqa: PLR2004
+    url_is_tagged = len(parts) >= 2 and RELEASE_TAG.fullmatch(parts[-2]) is not None  # noqa: PLR2004
+    disk_is_tagged = len(rel) == 2 and RELEASE_TAG.fullmatch(rel[0]) is not None  # noqa: PLR2004
     if is_archive and url_is_tagged and disk_is_tagged and rel[1] == parts[-1]:
         return IMMUTABLE
     return NO_CACHE
@@ -193,7 +192,7 @@ def locate(root: Path, parts: tuple[str, ...], *, slash: bool) -> _Found | None:
         if stat.S_ISDIR(mode):
             if not slash:
                 return _SlashRedirect()
-            index = locate(root, (*parts, INDEX_FILE), slash=False)
+            index = locate(root, (*parts, PAGE_NAME), slash=False)
             return index if isinstance(index, _File) else _Listing(entries=_list_dir(base, real))
     except (OSError, RuntimeError):
         return None

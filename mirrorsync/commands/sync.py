@@ -17,21 +17,19 @@ from urllib.request import getproxies_environment
 from mirrorsync import __version__
 from mirrorsync.config.records import Config
 from mirrorsync.core.checksums import parse_sha256sums, parse_sidecar, resolve_expected
-from mirrorsync.core.layout import check_relpath
+from mirrorsync.core.layout import INDEX_PATH, SUMS_NAME, check_relpath
 from mirrorsync.core.manifest import (
-    INDEX_PATH,
-    SUMS_NAME,
     entry_for,
     parse_index,
     render_index,
     render_status,
     render_tag_sums,
-    timestamp,
 )
 from mirrorsync.core.model import Asset, Failure, IndexEntry, Plan, SyncReport, UpstreamAsset
 from mirrorsync.core.plan import make_plan
 from mirrorsync.core.releases import Catalog, build_catalog
 from mirrorsync.core.selection import select_assets, select_releases
+from mirrorsync.core.units import timestamp
 from mirrorsync.core.uvlist import UvList, parse_uv_download_list
 from mirrorsync.errors import (
     AssetError,

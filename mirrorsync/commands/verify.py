@@ -26,19 +26,21 @@ from mirrorsync.core.checksums import parse_sha256sums
 from mirrorsync.core.layout import (
     CLIENT_LAYOUTS,
     CLIENT_ROOT_FILES,
+    INDEX_PATH,
     PAGE_NAME,
     PART_SUFFIX,
+    QUARANTINE_DIR,
     STATE_DIR,
+    SUMS_NAME,
     check_relpath,
 )
 from mirrorsync.core.manifest import (
-    INDEX_PATH,
-    SUMS_NAME,
     parse_index,
     render_index,
     render_tag_sums,
 )
 from mirrorsync.core.model import IndexEntry
+from mirrorsync.core.units import compact_timestamp
 from mirrorsync.errors import MirrorsyncError, StateError, UnsafeName, describe_os_error
 from mirrorsync.targets.local import LocalTree
 
@@ -558,7 +560,7 @@ def prepare_repair(root: Path, report: VerifyReport, *, stamp: str) -> list[str]
     """
     tree = LocalTree(root)
     actions: list[str] = []
-    quarantine = tree.state_dir / "quarantine" / stamp
+    quarantine = tree.state_dir / QUARANTINE_DIR / stamp
     for problem in report.problems:
         if problem.kind in ("size", "sha256"):
             source = tree.final_path(problem.path)
@@ -589,7 +591,7 @@ async def prepare_bucket_repair(
     rewrites them). Unlisted objects stay: they may be the operator's.
     """
     actions: list[str] = []
-    stamp = now.strftime("%Y%m%dT%H%M%SZ")
+    stamp = compact_timestamp(now)
     bad = {p.path for p in report.problems if p.kind in ("missing", "size", "sha256")}
     async with target.connect():
         await target.prepare()

@@ -9,15 +9,19 @@ from __future__ import annotations
 import dataclasses
 import re
 from collections.abc import Iterable, Mapping
+from typing import Final
 
 from mirrorsync.core.model import Asset
 
-_HEX = re.compile(r"[0-9a-fA-F]{64}")
+SHA256_HEX: Final = re.compile(r"[0-9a-f]{64}")
+"""A sha256 as mirrorsync writes and keeps it: 64 lower-case hex digits."""
+# Upstream's files may spell the digits in either case; they are lower-cased once read.
+_HEX = re.compile(SHA256_HEX.pattern, re.IGNORECASE | re.ASCII)
 # "<hash><first whitespace run>[*]<name>": `*` is sha256sum's binary-mode marker (possessive, so
 # that "<hash> *" is an error rather than the name "*").
 _SUMS_LINE = re.compile(r"(?P<hash>\S+)\s+\*?+(?P<name>.+)")
 # The optional name must be on the hash's line: `.` stops at a line break, blanks are " " or tab.
-_SIDECAR = re.compile(r"(?P<hash>[0-9a-fA-F]{64})(?:[ \t]+.*)?")
+_SIDECAR = re.compile(rf"(?P<hash>{_HEX.pattern})(?:[ \t]+.*)?", re.IGNORECASE | re.ASCII)
 # Control characters never occur in archive names; in a "name" they mean a mangled file (say,
 # CR-only line ends) that would otherwise parse into one bogus entry. sha256sum escapes them.
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]")

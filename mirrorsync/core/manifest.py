@@ -8,20 +8,14 @@ from collections.abc import Iterable, Mapping
 from datetime import datetime
 from typing import Any, TypeVar
 
-from mirrorsync.core.checksums import render_sha256sums
+from mirrorsync.core.checksums import SHA256_HEX, render_sha256sums
+from mirrorsync.core.layout import INDEX_PATH
 from mirrorsync.core.model import Asset, IndexEntry
+from mirrorsync.core.units import timestamp
 from mirrorsync.errors import StateError
 
-INDEX_PATH = "index.json"
-SUMS_NAME = "SHA256SUMS"
 FORMAT = 1
-_HEX = frozenset("0123456789abcdef")
 T = TypeVar("T")
-
-
-def timestamp(now: datetime) -> str:
-    """RFC 3339 in UTC with a ``Z``, to the second."""
-    return now.strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 def entry_for(asset: Asset, *, sha256: str, size: int) -> IndexEntry:
@@ -120,7 +114,7 @@ def parse_index(data: bytes, *, origin: str = INDEX_PATH) -> dict[str, IndexEntr
         if not isinstance(raw, dict):
             raise StateError(f"{where}: not an object")
         sha = _require(raw, "sha256", str, where)
-        if len(sha) != 64 or not set(sha) <= _HEX:  # noqa: PLR2004 - sha256 hex length
+        if SHA256_HEX.fullmatch(sha) is None:
             raise StateError(f"{where}: malformed sha256 {sha!r}")
         path = _require(raw, "path", str, where)
         upstream_id = raw.get("upstream_id")

@@ -32,11 +32,11 @@ from packaging.version import InvalidVersion, Version
 from mirrorsync.config.records import ReleasesConfig, SelectConfig
 from mirrorsync.core.layout import RESERVED_ROOT_NAMES
 from mirrorsync.core.model import Asset, Release
+from mirrorsync.core.names import PYTHON_VERSION
 
 _SAFE_TAG = re.compile(r"[A-Za-z0-9._-]+")
 # [0-9], not \d: \d also matches non-ASCII digits.
 _MINOR = re.compile(r"[0-9]+\.[0-9]+")
-_EXACT = re.compile(r"[0-9]+\.[0-9]+\.[0-9]+(?:(?:a|b|rc)[0-9]+)?")  # 3.12.4, 3.15.0a5, as in names
 
 
 def is_safe_tag(tag: str) -> bool:
@@ -117,7 +117,7 @@ def compile_python_spec(entry: str) -> PythonSpec:
     if _MINOR.fullmatch(text):
         # "==3.12.*" compares release components, so 3.120.1 does not match.
         spec = f"=={text}.*"
-    elif _EXACT.fullmatch(text):
+    elif PYTHON_VERSION.fullmatch(text):
         spec = f"=={text}"
     else:
         spec = text

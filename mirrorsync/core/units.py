@@ -80,6 +80,6 @@ def parse_timestamp(text: object) -> datetime | None:
     return moment if timestamp(moment) == text else None
 
 
-def stamp(now: datetime) -> str:
+def compact_timestamp(now: datetime) -> str:
     """``now`` as :data:`STAMP_FORMAT` (``20261124T080000Z``), safe in a file name."""
     return now.strftime(STAMP_FORMAT)

@@ -22,7 +22,6 @@ entry) and the JSON array that ``uv python list --output-format json`` prints, a
 from __future__ import annotations
 
 import json
-import re
 from collections import defaultdict
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
@@ -31,8 +30,9 @@ from urllib.parse import quote, unquote, urlsplit
 
 from packaging.version import Version
 
+from mirrorsync.core.checksums import SHA256_HEX
 from mirrorsync.core.model import AssetName, IndexEntry
-from mirrorsync.core.names import parse_asset_name
+from mirrorsync.core.names import RELEASE_TAG, parse_asset_name
 from mirrorsync.errors import InvalidAssetName
 
 __all__ = [
@@ -95,8 +95,6 @@ _MIN_PYTHON: Final = (3, 8)
 _MUSL_DYNAMIC_SINCE: Final = "20250311"
 """The first release whose musl builds are dynamically linked (PBS ``2e0477b6``)."""
 _VARIANT_OPTIONS: Final = frozenset({"freethreaded", "debug"})
-_TAG: Final = re.compile(r"[0-9]{8}", re.ASCII)
-_SHA256: Final = re.compile(r"[0-9a-f]{64}", re.ASCII)
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -190,7 +188,7 @@ def _candidate(entry: IndexEntry) -> _Candidate | None:
     ):
         return None
     sha256 = entry.sha256.lower()
-    if _SHA256.fullmatch(sha256) is None:
+    if SHA256_HEX.fullmatch(sha256) is None:
         # uv rejects the whole file for one malformed digest (consumers.md §2.2): never write one.
         raise ValueError(f"{entry.path}: sha256 {entry.sha256!r} is not 64 hexadecimal digits")
     os_name, libc = VENDOR_OS[vendor_os]
@@ -279,7 +277,7 @@ def _url_target(url: str) -> tuple[str, str] | str:
     if len(segments) < 2:  # noqa: PLR2004 - <tag>/<name>
         return f"URL {url!r} has no <tag>/<name> path"
     tag, name = unquote(segments[-2]), unquote(segments[-1])
-    if _TAG.fullmatch(tag) is None:
+    if RELEASE_TAG.fullmatch(tag) is None:
         return f"URL {url!r} has no release tag (YYYYMMDD) before the file name"
     try:
         parse_asset_name(name, release_tag=tag)

@@ -15,7 +15,7 @@ from collections.abc import AsyncIterator, Iterable, Iterator, Mapping, Sequence
 from datetime import datetime
 from pathlib import Path
 
-from mirrorsync.core.layout import STATE_DIR, check_relpath
+from mirrorsync.core.layout import LOCK_PATH, STAGING_DIR, STATE_DIR, check_relpath
 from mirrorsync.core.model import IndexEntry
 from mirrorsync.errors import TargetError, describe_os_error
 from mirrorsync.targets.base import Target
@@ -42,7 +42,7 @@ class LocalTree:
         self.local_root: Path | None = root
         self.description = str(root)
         self.state_dir = root / STATE_DIR
-        self.staging_dir = self.state_dir / "staging"
+        self.staging_dir = self.state_dir / STAGING_DIR
         self._made_dirs: set[Path] = set()
         self._unsynced: set[Path] = set()
         """Directories archives were renamed into since they were last fsynced."""
@@ -64,7 +64,7 @@ class LocalTree:
 
     @contextlib.asynccontextmanager
     async def lock(self, *, now: datetime) -> AsyncIterator[None]:
-        with hold_lock(self.state_dir / "lock", now=now):
+        with hold_lock(self.root / LOCK_PATH, now=now):
             yield
 
     async def prepare(self) -> None:

@@ -11,15 +11,15 @@ from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 
+from mirrorsync.core.lock import held_message, holder_record, parse_holder
 from mirrorsync.errors import LockHeld, TargetError
 
 
-def _holder_text(path: Path) -> str:
+def _holder(path: Path) -> dict[str, object]:
     try:
-        info = json.loads(path.read_text(encoding="utf-8"))
-        return f"pid {info['pid']}, host {info['host']}, since {info['started']}"
-    except (OSError, ValueError, KeyError, TypeError):
-        return "holder unknown"
+        return parse_holder(path.read_bytes())
+    except OSError:
+        return {}
 
 
 @contextlib.contextmanager
@@ -39,11 +39,12 @@ def hold_lock(path: Path, *, now: datetime | None = None) -> Iterator[None]:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
             raise LockHeld(
-                f"another run holds the lock on this mirror ({_holder_text(path)})",
+                held_message(_holder(path)),
                 hint=f"lock file {path}",
             ) from None
-        started = (now or datetime.now(UTC)).strftime("%Y-%m-%dT%H:%M:%SZ")
-        info = {"pid": os.getpid(), "host": socket.gethostname(), "started": started}
+        info = holder_record(
+            pid=os.getpid(), host=socket.gethostname(), started=now or datetime.now(UTC)
+        )
         os.ftruncate(fd, 0)
         os.pwrite(fd, json.dumps(info).encode("utf-8") + b"\n", 0)
         try:

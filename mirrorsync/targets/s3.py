@@ -42,9 +42,9 @@ from pathlib import Path
 from typing import IO, TYPE_CHECKING, Any, Final, TypeVar, cast
 
 from mirrorsync.config.records import Config
-from mirrorsync.core.layout import PAGE_NAME, STATE_DIR, check_relpath
-from mirrorsync.core.manifest import INDEX_PATH, SUMS_NAME, timestamp
+from mirrorsync.core.layout import INDEX_PATH, PAGE_NAME, STATE_DIR, SUMS_NAME, check_relpath
 from mirrorsync.core.model import IndexEntry
+from mirrorsync.core.units import timestamp
 from mirrorsync.errors import (
     AssetError,
     ConfigError,

@@ -653,6 +653,7 @@ def test_hostile_near_limit_names_are_rejected() -> None:
 
 SIDECAR = "cpython-3.12.4+20240726-aarch64-apple-darwin-install_only_stripped.tar.gz.sha256"
 
+
 @pytest.mark.parametrize(
     ("name", "target"),
     [
