@@ -3,8 +3,7 @@
 ``load_config`` is the edge (file, UTF-8, YAML); ``parse_config`` validates the loaded object
 against the keys of ``interface.md`` §2. Each problem is one line, ``<origin>: <key path>:
 <message>``, in document order, e.g. ``mirror.yaml: select.platforms[2]: expected a string, got
-12``. The schema is data: one ``_Section`` per mapping, naming a check per key and the keys that
-later capabilities will add.
+12``. The schema is data: one ``_Section`` per mapping, naming a check per key.
 """
 
 from __future__ import annotations
@@ -16,7 +15,7 @@ import json
 import math
 import re
 from collections.abc import Callable, Hashable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, NoReturn, TypeGuard
 from urllib.parse import urlsplit
@@ -45,7 +44,6 @@ from mirrorsync.errors import ConfigError
 DEFAULT_CONFIG_NAME = "mirror.yaml"
 CONFIG_ENV = "MIRRORSYNC_CONFIG"
 
-NOT_YET = "not supported by this version of mirrorsync yet"
 SECRETS = (
     "secrets never live in the config file; "
     "set the environment variable named by upstream.token_env instead"
@@ -109,14 +107,13 @@ _Check = Callable[[object, _At], Any]
 
 @dataclass(frozen=True, slots=True)
 class _Section:
-    """The keys of one mapping: a check per key, and the keys later capabilities will add."""
+    """The keys of one mapping: a check per key."""
 
     checks: Mapping[str, _Check]
-    later: frozenset[str] = field(default_factory=frozenset)
 
     @property
     def keys(self) -> list[str]:
-        return sorted([*self.checks, *self.later])
+        return sorted(self.checks)
 
 
 # -- describing values in messages ----------------------------------------------------------------
@@ -519,8 +516,6 @@ def _read(value: object, at: _At, section: _Section) -> dict[str, Any]:
         if check is not None:
             with contextlib.suppress(_Rejected):  # already recorded
                 values[key] = check(item, here)
-        elif key in section.later:
-            here.note(NOT_YET)
         else:
             here.note(_unknown_key(key, at.path, section))
     return values

@@ -11,7 +11,7 @@ import contextlib
 import hashlib
 import logging
 import threading
-from collections.abc import AsyncIterator, Iterable, Iterator, Mapping, Sequence
+from collections.abc import AsyncIterator, Iterable, Mapping, Sequence
 from datetime import datetime
 from pathlib import Path
 
@@ -21,7 +21,6 @@ from mirrorsync.errors import TargetError, describe_os_error
 from mirrorsync.targets.base import Target
 from mirrorsync.targets.files import (
     fsync_dir,
-    staged_files,
     staging_file,
     sweep_staging_dir,
     temp_path_for,
@@ -210,10 +209,6 @@ class LocalTree:
             return h.hexdigest()
 
         return await asyncio.to_thread(digest)
-
-    def staged_files(self) -> Iterator[Path]:
-        """Every file in the staging area (partial downloads, temporary files)."""
-        return staged_files(self.staging_dir)
 
     def sweep_staging(self, *, keep: set[Path]) -> int:
         """Delete staging files not in ``keep`` (leftovers of killed runs); returns the count."""
