@@ -7,12 +7,18 @@ module needs no entry here: it inherits its package's rules. A new package must 
 from __future__ import annotations
 
 import ast
+import sys
+import tomllib
 from collections.abc import Iterator
+from importlib.metadata import packages_distributions
 from pathlib import Path
 
 import pytest
+from packaging.requirements import Requirement
+from packaging.utils import canonicalize_name
 
-PKG = Path(__file__).resolve().parents[1] / "mirrorsync"
+ROOT = Path(__file__).resolve().parents[1]
+PKG = ROOT / "mirrorsync"
 
 LAYERS: tuple[frozenset[str], ...] = (
     frozenset({"mirrorsync", "mirrorsync.errors"}),
@@ -149,3 +155,62 @@ def test_only_cli_reads_the_environment() -> None:
         or "getenv" in p.read_text(encoding="utf-8")
     }
     assert readers <= {"cli.py"}
+
+
+class _ImportSites(ast.NodeVisitor):
+    """Top-level names of absolute imports, by where they run: at import time or when called."""
+
+    def __init__(self) -> None:
+        self.eager: set[str] = set()
+        self.lazy: set[str] = set()
+        self._depth = 0
+
+    def _add(self, name: str) -> None:
+        (self.lazy if self._depth else self.eager).add(name.split(".", maxsplit=1)[0])
+
+    def visit_Import(self, node: ast.Import) -> None:
+        for alias in node.names:
+            self._add(alias.name)
+
+    def visit_ImportFrom(self, node: ast.ImportFrom) -> None:
+        if node.module and node.level == 0:
+            self._add(node.module)
+
+    def visit_If(self, node: ast.If) -> None:
+        # `if TYPE_CHECKING:` imports are for mypy only (stub packages of the test extra).
+        if not (isinstance(node.test, ast.Name) and node.test.id == "TYPE_CHECKING"):
+            self.generic_visit(node)
+
+    def _nested(self, node: ast.AST) -> None:
+        self._depth += 1
+        self.generic_visit(node)
+        self._depth -= 1
+
+    visit_FunctionDef = visit_AsyncFunctionDef = _nested  # noqa: N815 - ast's visitor names
+
+
+def _distributions(names: set[str]) -> set[str]:
+    """The installed distributions that provide the third-party top-level ``names``."""
+    provided = packages_distributions()
+    third_party = names - set(sys.stdlib_module_names) - {"__future__", "mirrorsync"}
+    missing = {n for n in third_party if n not in provided}
+    assert not missing, f"imported but not installed: {sorted(missing)}"
+    return {canonicalize_name(d) for n in third_party for d in provided[n]}
+
+
+def _declared(requirements: list[str]) -> set[str]:
+    return {canonicalize_name(Requirement(r).name) for r in requirements}
+
+
+def test_every_imported_package_is_declared_and_every_declared_one_imported() -> None:
+    """pyproject.toml declares what the package imports: eagerly in dependencies, lazily in s3."""
+    project = tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))["project"]
+    required = _declared(project["dependencies"])
+    s3_extra = _declared(project["optional-dependencies"]["s3"])
+    sites = _ImportSites()
+    for path in sorted(PKG.rglob("*.py")):
+        sites.visit(ast.parse(path.read_text(encoding="utf-8")))
+    eager, lazy = _distributions(sites.eager), _distributions(sites.lazy)
+    assert eager - required == set(), "imported when mirrorsync loads, not a dependency"
+    assert lazy - required - s3_extra == set(), "imported on demand, declared nowhere"
+    assert (required | s3_extra) - eager - lazy == set(), "declared but never imported"
