@@ -37,6 +37,7 @@ from mirrorsync.config.records import (
     UpstreamConfig,
 )
 from mirrorsync.core.model import FLAVORS, VARIANTS
+from mirrorsync.core.names import TAG_DATE_FORMAT
 from mirrorsync.core.selection import compile_python_spec, is_safe_tag
 from mirrorsync.core.units import parse_rate
 from mirrorsync.errors import ConfigError
@@ -410,7 +411,7 @@ def _since(value: object, at: _At) -> str | None:
     if isinstance(value, dt.datetime):  # a subclass of date: check it first
         at.fail(f"expected a date, got {_describe(value)}")
     if isinstance(value, dt.date):  # an unquoted 2024-10-16
-        return value.strftime("%Y%m%d")
+        return value.strftime(TAG_DATE_FORMAT)
     text = str(value) if _is_int(value) else value  # an unquoted 20241016
     m = _DATE.fullmatch(text.strip()) if isinstance(text, str) else None
     if m is None:
@@ -419,7 +420,7 @@ def _since(value: object, at: _At) -> str | None:
         day = dt.date(int(m["y"]), int(m["m"]), int(m["d"]))
     except ValueError:
         at.fail(f"not a real date: {_describe(value)}")
-    return day.strftime("%Y%m%d")
+    return day.strftime(TAG_DATE_FORMAT)
 
 
 def _tag(value: object, at: _At) -> str:

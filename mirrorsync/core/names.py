@@ -30,6 +30,7 @@ __all__ = [
     "PYTHON_VERSION",
     "RELEASE_TAG",
     "SIDECAR_SUFFIX",
+    "TAG_DATE_FORMAT",
     "parse_asset_name",
     "sidecar_target",
 ]
@@ -39,6 +40,8 @@ MAX_NAME_LENGTH: Final = 255
 
 RELEASE_TAG: Final = re.compile(r"[0-9]{8}", re.ASCII)
 """A release tag as upstream writes it, ``YYYYMMDD`` (also the ``+{tag}`` of era C names)."""
+TAG_DATE_FORMAT: Final = "%Y%m%d"
+"""The day a tag names, as ``strftime`` writes it (``releases.since`` compares tags to it)."""
 PYTHON_VERSION: Final = re.compile(r"[0-9]+\.[0-9]+\.[0-9]+(?:(?:a|b|rc)[0-9]+)?", re.ASCII)
 """A CPython version as names write it: ``3.12.4``, ``3.14.0a5``, ``3.15.0rc1``."""
 
