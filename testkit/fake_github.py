@@ -261,6 +261,7 @@ class FakeGitHub:
         self._rate_limits: deque[tuple[int, float | None, int | None]] = deque()
         self._empty_listings: int | None = 0
         """Listings left to answer ``[]``; None means every one."""
+        self._page_hooks: dict[int, deque[Callable[[], object]]] = {}
 
         self._released = asyncio.Event()
         self._runner: web.AppRunner | None = None
@@ -562,6 +563,14 @@ class FakeGitHub:
         """The next listing requests (of that page only, if given) answer these statuses."""
         self._listing_faults.setdefault(page, deque()).extend(statuses)
 
+    def before_page(self, page: int, *actions: Callable[[], object]) -> None:
+        """Run each action once, in turn, just before page ``page`` of the listing is answered.
+
+        This is how upstream changes while a client reads the pages: ``remove_release`` slides a
+        later release onto a page already read, ``add_release`` pushes one onto the next page.
+        """
+        self._page_hooks.setdefault(page, deque()).extend(actions)
+
     def empty_listing(self, times: int | None = None) -> None:
         """Listings answer ``[]`` with 200; ``times=None`` (default) means until further notice."""
         self._empty_listings = times
@@ -817,6 +826,9 @@ class FakeGitHub:
         if (limited := self._api_fault(request, hit)) is not None:
             return limited
         page = _int_param(request.query.get("page"), 1)
+        if hooks := self._page_hooks.get(page):
+            hooks.popleft()()
+            hit.fault = "listing changed"
         for key in (page, None):
             queue = self._listing_faults.get(key)
             if queue:

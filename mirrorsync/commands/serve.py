@@ -14,10 +14,14 @@ import html
 import logging
 import os
 import stat
+import time
+import weakref
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import datetime
+from email.utils import parsedate_to_datetime
 from pathlib import Path
-from typing import TypeAlias
+from typing import Literal, TypeAlias
 from urllib.parse import quote, unquote_to_bytes
 
 from aiohttp import hdrs, web
@@ -54,8 +58,41 @@ CONTENT_TYPES = {
 ARCHIVE_SUFFIXES = (".tar.gz", ".tar.zst")
 SHUTDOWN_GRACE = 5.0
 """Seconds in-flight downloads get on shutdown (aiohttp's 60 s default delays Ctrl-C)."""
+HEADER_TIMEOUT = 15.0
+"""Seconds a connection may take to send a request's headers, or stay idle between requests.
+
+aiohttp closes a connection whose handler waits for a request this long (its keep-alive timer
+starts when the connection opens); a client that sends half a header is dropped as well.
+"""
+MAX_CONNECTIONS = 512
+"""Open connections at most: far below the usual 1024 file descriptors, far above a LAN's needs."""
+BAD_REQUEST_LINES = 20
+"""Bad-request lines logged per minute at most; the rest are counted in one line."""
 
 ROOT_KEY = web.AppKey("mirrorsync_root", Path)
+
+
+class InFlight:
+    """The connections with a request being handled or a file being sent: the busy ones.
+
+    Weak references: a connection that goes away mid-request leaves nothing behind.
+    """
+
+    def __init__(self) -> None:
+        self._busy: weakref.WeakSet[asyncio.BaseTransport] = weakref.WeakSet()
+
+    def begin(self, transport: asyncio.BaseTransport | None) -> Callable[[], None]:
+        """Mark ``transport`` busy; returns the call that marks it free again."""
+        if transport is None:
+            return lambda: None
+        self._busy.add(transport)
+        return lambda: self._busy.discard(transport)
+
+    def busy(self, transport: asyncio.BaseTransport | None) -> bool:
+        return transport is not None and transport in self._busy
+
+
+IN_FLIGHT_KEY = web.AppKey("mirrorsync_in_flight", InFlight)
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -65,6 +102,9 @@ class _File:
     path: Path
     content_type: str
     cache_control: str
+    etag: str
+    """The strong validator aiohttp sends for this file (``<mtime_ns>-<size>`` in hex)."""
+    size: int
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -199,8 +239,13 @@ def locate(root: Path, parts: tuple[str, ...], *, slash: bool) -> _Found | None:
     if slash or not stat.S_ISREG(mode):
         return None
     name = parts[-1]
+    st = real.stat()
     return _File(
-        path=real, content_type=content_type(name), cache_control=_cache_control(parts, rel)
+        path=real,
+        content_type=content_type(name),
+        cache_control=_cache_control(parts, rel),
+        etag=f"{st.st_mtime_ns:x}-{st.st_size:x}",
+        size=st.st_size,
     )
 
 
@@ -227,10 +272,50 @@ def render_listing(parts: tuple[str, ...], entries: tuple[_Entry, ...]) -> str:
     )
 
 
-def _without_accept_encoding(headers: CIMultiDictProxy[str]) -> CIMultiDict[str]:
+RangeUse = Literal["whole", "range", "unsatisfiable"]
+
+
+def range_use(range_: str | None, if_range: str | None, *, etag: str) -> RangeUse:
+    """What to do with a request's ``Range`` (RFC 9110 §14.2, §13.1.5), given the file's ETag.
+
+    ``whole``: ignore it and send 200 with the whole file: no Range, a unit other than bytes, a
+    multi-range (we send no multipart answers), or an ``If-Range`` that does not match the file
+    (an entity tag compared strongly, or a date that cannot be parsed; a resuming client then
+    gets the new file whole instead of splicing old and new bytes). ``unsatisfiable``: 416
+    (``bytes=-0`` asks for no bytes at all). ``range``: leave it to aiohttp (a valid date in
+    ``If-Range`` is compared there with the file's modification time).
+    """
+    if range_ is None:
+        return "whole"
+    unit, _, spec = range_.strip().partition("=")
+    if unit.strip().lower() != "bytes" or "," in spec:
+        return "whole"
+    if if_range is not None:
+        validator = if_range.strip()
+        if validator.startswith(('"', "W/")):
+            if validator != f'"{etag}"':  # a weak tag never matches: If-Range is strong
+                return "whole"
+        elif _http_date(validator) is None:
+            return "whole"
+    if spec.strip() == "-0":
+        return "unsatisfiable"
+    return "range"
+
+
+def _http_date(text: str) -> datetime | None:
+    try:
+        return parsedate_to_datetime(text)
+    except (TypeError, ValueError, IndexError):
+        return None
+
+
+_RANGE_HEADERS = frozenset({"range", "if-range"})
+
+
+def _without(headers: CIMultiDictProxy[str], names: frozenset[str]) -> CIMultiDict[str]:
     kept: CIMultiDict[str] = CIMultiDict()
     for key, value in headers.items():
-        if key.lower() == "accept-encoding":
+        if key.lower() in names:
             continue
         try:
             value.encode("utf-8")  # Request.clone re-encodes headers strictly
@@ -241,21 +326,49 @@ def _without_accept_encoding(headers: CIMultiDictProxy[str]) -> CIMultiDict[str]
 
 
 class _IdentityFileResponse(web.FileResponse):
-    """A ``FileResponse`` that always sends the named file's own bytes.
+    """A ``FileResponse`` that always sends the named file's own bytes, and honest ranges.
 
     ``FileResponse`` sends a sibling ``X.gz``/``X.br`` with ``Content-Encoding`` in place of ``X``
     when the client accepts that encoding; a client then unpacks a ``.tar.gz`` on the fly and its
     sha256 no longer matches. Hiding ``Accept-Encoding`` disables that lookup, whatever encodings
     a later aiohttp adds, while Range, HEAD, conditional requests and sendfile stay aiohttp's.
+    ``range_use`` decides first what a ``Range`` means (aiohttp honours a Range whatever entity
+    tag ``If-Range`` carries, and answers ``bytes=-0`` with the whole file).
     """
 
+    def __init__(self, found: _File, *, whole: bool, done: Callable[[], None]) -> None:
+        headers = {hdrs.CONTENT_TYPE: found.content_type, hdrs.CACHE_CONTROL: found.cache_control}
+        super().__init__(found.path, headers=headers)
+        self._whole = whole
+        self._done = done
+
     async def prepare(self, request: web.BaseRequest) -> AbstractStreamWriter | None:
+        hidden: set[str] = set()
         if hdrs.ACCEPT_ENCODING in request.headers:
-            request = request.clone(headers=_without_accept_encoding(request.headers))
-        return await super().prepare(request)
+            hidden.add("accept-encoding")
+        if self._whole and not _RANGE_HEADERS.isdisjoint(k.lower() for k in request.headers):
+            hidden |= _RANGE_HEADERS
+        if hidden:
+            request = request.clone(headers=_without(request.headers, frozenset(hidden)))
+        try:
+            return await super().prepare(request)  # sends the whole body before it returns
+        finally:
+            self._done()
 
 
 async def _handle(request: web.Request) -> web.StreamResponse:
+    done = request.app[IN_FLIGHT_KEY].begin(request.transport)
+    handed_over = False
+    try:
+        response = await _respond(request, done)
+        handed_over = isinstance(response, _IdentityFileResponse)
+        return response
+    finally:
+        if not handed_over:
+            done()
+
+
+async def _respond(request: web.Request, done: Callable[[], None]) -> web.StreamResponse:
     url = request.rel_url
     parsed = parse_request_path(url.raw_path)  # still encoded: request.path decodes %2F to "/"
     if parsed is None:
@@ -263,13 +376,14 @@ async def _handle(request: web.Request) -> web.StreamResponse:
     parts, slash = parsed
     found = await asyncio.to_thread(locate, request.app[ROOT_KEY], parts, slash=slash)
     if isinstance(found, _File):
-        return _IdentityFileResponse(
-            found.path,
-            headers={
-                hdrs.CONTENT_TYPE: found.content_type,
-                hdrs.CACHE_CONTROL: found.cache_control,
-            },
+        use = range_use(
+            request.headers.get(hdrs.RANGE), request.headers.get(hdrs.IF_RANGE), etag=found.etag
         )
+        if use == "unsatisfiable":
+            raise web.HTTPRequestRangeNotSatisfiable(
+                headers={hdrs.CONTENT_RANGE: f"bytes */{found.size}"}
+            )
+        return _IdentityFileResponse(found, whole=use == "whole", done=done)
     if isinstance(found, _Listing):
         return web.Response(
             text=render_listing(parts, found.entries),
@@ -303,11 +417,92 @@ def build_app(root: Path, *, access_log: bool = True) -> web.Application:
         raise ConfigError([f"{root}: the mirror root is not a directory"])
     app = web.Application()
     app[ROOT_KEY] = root
+    app[IN_FLIGHT_KEY] = InFlight()
     # add_get also answers HEAD; the router answers 405 (with Allow) to every other method.
     app.router.add_get("/{path:.*}", _handle)
     if access_log:
         app.on_response_prepare.append(_log_access)
     return app
+
+
+class _RequestErrorLog(logging.Logger):
+    """The logger aiohttp's connection handlers get: one line per bad request, rate-limited.
+
+    aiohttp logs every malformed request with its traceback (eleven lines); a client that sends
+    garbage in a loop would fill the disk. Here each becomes one warning naming the peer and the
+    error, at most ``budget`` a minute, and the others are counted and reported in one line.
+    """
+
+    def __init__(self, *, budget: int, clock: Callable[[], float]) -> None:
+        super().__init__(f"{__name__}.requests")
+        self.parent = log
+        self._budget = budget
+        self._clock = clock
+        self._window_start = clock()
+        self._logged = 0
+        self._suppressed = 0
+
+    def exception(self, msg: object, *args: object, **kwargs: object) -> None:
+        exc = kwargs.get("exc_info")
+        reason = _one_line(exc) if isinstance(exc, BaseException) else "error"
+        text = str(msg) % args if args else str(msg)
+        self._note(f"{text}: {reason}")
+
+    def _note(self, line: str) -> None:
+        now = self._clock()
+        if now - self._window_start >= 60:  # noqa: PLR2004 - a minute
+            self.flush()
+            self._window_start, self._logged = now, 0
+        if self._logged < self._budget:
+            self._logged += 1
+            self.warning("%s", line)
+        else:
+            self._suppressed += 1
+
+    def flush(self) -> None:
+        """Report the lines the budget held back, if any."""
+        if self._suppressed:
+            self.warning("%d more bad requests this minute were not logged", self._suppressed)
+            self._suppressed = 0
+
+
+def _one_line(exc: BaseException) -> str:
+    text = " ".join(str(exc).split()) or type(exc).__name__
+    return text if len(text) <= 200 else text[:200] + "..."  # noqa: PLR2004
+
+
+class _Busy(asyncio.Protocol):
+    """Answers 503 at once and closes: the server is at its connection limit."""
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        if isinstance(transport, asyncio.WriteTransport):
+            transport.write(
+                b"HTTP/1.1 503 Service Unavailable\r\nRetry-After: 1\r\n"
+                b"Content-Length: 0\r\nConnection: close\r\n\r\n"
+            )
+        transport.close()
+
+
+def bounded(
+    server: web.Server, in_flight: InFlight, *, limit: int
+) -> Callable[[], asyncio.BaseProtocol]:
+    """A protocol factory that keeps at most ``limit`` connections of ``server`` open.
+
+    At the limit, the connection idle the longest (between requests, or still sending headers:
+    a slow or half-open client) is closed to make room, so a flood of such connections cannot
+    lock real clients out; when every connection is busy with a request, the newcomer gets 503.
+    """
+
+    def factory() -> asyncio.BaseProtocol:
+        connections = server.connections
+        if len(connections) >= limit:
+            idle = next((h for h in connections if not in_flight.busy(h.transport)), None)
+            if idle is None:
+                return _Busy()
+            idle.force_close()
+        return server()
+
+    return factory
 
 
 def _url_host(host: str) -> str:
@@ -320,23 +515,48 @@ async def serve(
     host: str = "127.0.0.1",
     port: int = 8000,
     ready: Callable[[str], None] | None = None,
+    header_timeout: float = HEADER_TIMEOUT,
+    max_connections: int = MAX_CONNECTIONS,
+    clock: Callable[[], float] = time.monotonic,
 ) -> None:
-    """Serve ``root`` over HTTP until cancelled; ``ready(base_url)`` once listening."""
+    """Serve ``root`` over HTTP until cancelled; ``ready(base_url)`` once listening.
+
+    A LAN server meets broken and hostile clients: a connection has ``header_timeout`` seconds
+    to send its headers (and may stay idle that long between requests), at most
+    ``max_connections`` are open at once (idle ones make room for new ones), and each bad
+    request is one log line, ``BAD_REQUEST_LINES`` a minute at most.
+    """
+    errors = _RequestErrorLog(budget=BAD_REQUEST_LINES, clock=clock)
+    app = build_app(root)
     # The app writes the access lines itself; aiohttp's own would double them.
-    runner = web.AppRunner(build_app(root), access_log=None, shutdown_timeout=SHUTDOWN_GRACE)
+    runner = web.AppRunner(
+        app,
+        access_log=None,
+        shutdown_timeout=SHUTDOWN_GRACE,
+        keepalive_timeout=header_timeout,
+        logger=errors,
+    )
     await runner.setup()
+    listener: asyncio.Server | None = None
     try:
+        loop = asyncio.get_running_loop()
+        if runner.server is None:  # setup() made it; None only before setup or after cleanup
+            raise RuntimeError("the server runner has no server")
+        factory = bounded(runner.server, app[IN_FLIGHT_KEY], limit=max_connections)
         try:
-            await web.TCPSite(runner, host, port).start()
+            listener = await loop.create_server(factory, host, port)
         except OSError as e:
             raise MirrorsyncError(
                 f"cannot listen on {_url_host(host)}:{port} ({e.strerror or e})"
             ) from e
-        bound_port = runner.addresses[0][1]  # port 0 asks the OS for a free one
+        bound_port = listener.sockets[0].getsockname()[1]  # port 0 asks the OS for a free one
         base_url = f"http://{_url_host(host)}:{bound_port}/"
         log.info("serving %s at %s", root, base_url)
         if ready is not None:
             ready(base_url)
         await asyncio.Event().wait()
     finally:
+        if listener is not None:
+            listener.close()
         await runner.cleanup()
+        errors.flush()

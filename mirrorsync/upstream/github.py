@@ -13,6 +13,7 @@ from yarl import URL
 
 from mirrorsync.core.checksums import parse_digest
 from mirrorsync.core.model import Release, UpstreamAsset
+from mirrorsync.core.releases import distinct_releases
 from mirrorsync.errors import UpstreamError
 from mirrorsync.net.client import HttpClient
 from mirrorsync.net.retry import (
@@ -34,6 +35,8 @@ API_HEADERS = {
 PER_PAGE = 10
 """PBS release objects embed hundreds of assets: big pages time out server-side (upstream.md §7)."""
 MAX_PAGES = 1000
+LISTING_TRIES = 3
+"""Full listings read before a listing that keeps changing under us is given up (exit 1)."""
 LOW_RATE_LIMIT = 10
 CRAWL_KEY = "listing/last-full-check"
 
@@ -160,6 +163,7 @@ class GitHubReleases:
         per_page: int = PER_PAGE,
         has_token: bool = False,
         full_listing_every: float = 0.0,
+        prove_consistent: bool = False,
     ) -> None:
         self._http = http
         self._api_url = api_url.rstrip("/")
@@ -171,14 +175,71 @@ class GitHubReleases:
         self.description = f"github:{repo}"
         self._full_listing_every = full_listing_every
         """Seconds during which an unchanged first page vouches for the cached later pages."""
+        self._prove_consistent = prove_consistent
+        """Whether a listing must be proven unchanged while it was read (it drives a prune)."""
         self.pages_fetched = 0
         self.pages_unchanged = 0
         self.pages_trusted = 0
 
     async def list_releases(self) -> list[Release]:
+        """Every release, each once; with ``prove_consistent``, a listing proven unchanged.
+
+        GitHub pages by offset: a release deleted while the pages are read slides a later
+        release onto a page already read (it is missed: a prune would delete its files), and a
+        release published meanwhile pushes one onto the next page (it is seen twice). So every
+        page asked of the server is asked again once the last one is in, conditionally (a 304
+        costs no rate limit); any change means the listing is read again, up to
+        ``LISTING_TRIES`` times. Repeats are dropped in any case.
+        """
+        for _ in range(LISTING_TRIES):
+            releases, asked = await self._list_once()
+            if not self._prove_consistent or await self._all_unchanged(asked):
+                kept, repeats = distinct_releases(releases)
+                if repeats:
+                    log.info(
+                        "the listing showed %d entries twice (it moved while it was read): %s",
+                        len(repeats),
+                        ", ".join(repeats[:5]),
+                    )
+                return kept
+            log.info("the release listing changed while it was read; reading it again")
+        raise UpstreamError(
+            f"the release listing kept changing while it was read ({LISTING_TRIES} times); "
+            "nothing was pruned",
+            hint="upstream is publishing or deleting releases right now: run again later",
+        )
+
+    async def _all_unchanged(self, asked: list[tuple[str, str | None, str]]) -> bool:
+        """Whether every page asked of the server still answers as it did (ETag, else body)."""
+        for url, etag, body in asked:
+            if not await self._unchanged(url, etag, body):
+                log.debug("%s changed while the listing was read", url)
+                return False
+        return True
+
+    async def _unchanged(self, url: str, etag: str | None, body: str) -> bool:
+        async def attempt() -> bool:
+            headers = dict(API_HEADERS)
+            if etag:
+                headers["If-None-Match"] = etag
+            async with self._http.get(url, headers=headers) as answer:
+                r = answer.response
+                if r.status == HTTPStatus.NOT_MODIFIED and etag:
+                    return True
+                text = await r.text(encoding="utf-8", errors="replace")
+                _check_status(r.status, r.headers, text, url=answer.url, now=self._retry.clock())
+                self.pages_fetched += 1
+                return text == body
+
+        return await self._run(attempt, what=f"checking {url}")
+
+    async def _list_once(self) -> tuple[list[Release], list[tuple[str, str | None, str]]]:
+        """One pass over the pages: the releases, and each page asked of the server this pass
+        (URL, ETag, body) for the consistency check."""
         first = f"{self._api_url}/repos/{self._repo}/releases?per_page={self._per_page}"
         url: str | None = first
         seen: set[str] = set()
+        asked: list[tuple[str, str | None, str]] = []
         releases: list[Release] = []
         # New releases appear on the first page. When it is unchanged (304) and the last full
         # check of every page is recent, the later pages are taken from the cache unasked.
@@ -192,13 +253,15 @@ class GitHubReleases:
                 self.pages_trusted += 1
                 body, url = cached.body, cached.next_url
             else:
-                body, url, unchanged = await self._page(url)
+                page_url = url
+                body, url, unchanged, etag = await self._page(page_url)
+                asked.append((page_url, etag, body))
                 if len(seen) == 1:
                     trust_rest = unchanged and self._recent_full_listing(first)
             releases.extend(self._parse_page(body))
         if not trust_rest and self._cache is not None:
             self._cache.store_file(CRAWL_KEY, identity=first, text=str(self._retry.clock()))
-        return releases
+        return releases, asked
 
     def _recent_full_listing(self, first: str) -> bool:
         if self._cache is None or self._full_listing_every <= 0:
@@ -219,11 +282,11 @@ class GitHubReleases:
             raise UpstreamError(f"unexpected listing from {self._api_url}: not a JSON array")
         return [release_from_json(item) for item in data]
 
-    async def _page(self, url: str) -> tuple[str, str | None, bool]:
-        """One page: its body, the next page's URL, and whether it was unchanged (304)."""
+    async def _page(self, url: str) -> tuple[str, str | None, bool, str | None]:
+        """One page: its body, the next page's URL, whether it was unchanged (304), its ETag."""
         cached = self._cache.page(url) if self._cache else None
 
-        async def attempt() -> tuple[str, str | None, bool]:
+        async def attempt() -> tuple[str, str | None, bool, str | None]:
             headers = dict(API_HEADERS)
             if cached is not None:
                 headers["If-None-Match"] = cached.etag
@@ -232,7 +295,7 @@ class GitHubReleases:
                 self._note_rate_limit(r.headers)
                 if r.status == HTTPStatus.NOT_MODIFIED and cached is not None:
                     self.pages_unchanged += 1
-                    return cached.body, cached.next_url, True
+                    return cached.body, cached.next_url, True, cached.etag
                 body = await r.text(encoding="utf-8", errors="replace")
                 _check_status(r.status, r.headers, body, url=answer.url, now=self._retry.clock())
                 next_link = r.links.get("next")
@@ -243,7 +306,7 @@ class GitHubReleases:
                     self._cache.store_page(
                         CachedPage(url=url, etag=etag, body=body, next_url=next_url)
                     )
-                return body, next_url, False
+                return body, next_url, False, etag
 
         return await self._run(attempt, what=f"listing {url}")
 
