@@ -11,6 +11,7 @@ import re
 from collections.abc import Iterable, Mapping
 from typing import Final
 
+from mirrorsync.core.layout import SUMS_NAME
 from mirrorsync.core.model import Asset
 
 SHA256_HEX: Final = re.compile(r"[0-9a-f]{64}")
@@ -115,7 +116,7 @@ def resolve_expected(asset: Asset, *, sums: Mapping[str, str] | None, sidecar: s
     """
     candidates = (
         ("digest", asset.upstream.digest),
-        ("SHA256SUMS", None if sums is None else sums.get(asset.name)),
+        (SUMS_NAME, None if sums is None else sums.get(asset.name)),
         ("sidecar", sidecar),
     )
     for source, value in candidates:

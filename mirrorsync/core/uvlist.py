@@ -41,6 +41,7 @@ __all__ = [
     "GITHUB_DOWNLOAD_PREFIX",
     "LINKAGE_RANK",
     "OPTIMIZATION_RANK",
+    "UPSTREAM_URL",
     "UV_SKIPPED_TAGS",
     "VENDOR_OS",
     "UvList",
@@ -49,9 +50,9 @@ __all__ = [
     "uv_download_metadata",
 ]
 
-GITHUB_DOWNLOAD_PREFIX: Final = (
-    "https://github.com/astral-sh/python-build-standalone/releases/download/"
-)
+UPSTREAM_URL: Final = "https://github.com/astral-sh/python-build-standalone"
+"""python-build-standalone's home on GitHub, which every canonical archive URL starts with."""
+GITHUB_DOWNLOAD_PREFIX: Final = f"{UPSTREAM_URL}/releases/download/"
 """The prefix of every canonical PBS URL; uv swaps exactly this for ``UV_PYTHON_INSTALL_MIRROR``."""
 
 # --- platform mapping (consumers.md §2.2) ---------------------------------------------------------
