@@ -9,10 +9,26 @@ from datetime import datetime
 from typing import Any, TypeVar
 
 from mirrorsync.core.checksums import SHA256_HEX, render_sha256sums
-from mirrorsync.core.layout import INDEX_PATH
+from mirrorsync.core.layout import INDEX_PATH, SUMS_NAME
 from mirrorsync.core.model import Asset, IndexEntry
 from mirrorsync.core.units import timestamp
 from mirrorsync.errors import StateError
+
+# INDEX_PATH, SUMS_NAME and timestamp are defined once, in core.layout and core.units. They are
+# re-exported here only while branches written before the move (importing them from here) are
+# merged; new code imports them from their home.
+__all__ = [
+    "FORMAT",
+    "INDEX_PATH",
+    "SUMS_NAME",
+    "entry_for",
+    "is_current",
+    "parse_index",
+    "render_index",
+    "render_status",
+    "render_tag_sums",
+    "timestamp",
+]
 
 FORMAT = 1
 T = TypeVar("T")
