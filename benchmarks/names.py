@@ -18,7 +18,7 @@ from benchmarks import REPO
 
 PBS_ASSETS = REPO / "testkit" / "data" / "pbs_assets.json"
 COMPLETE = 600
-"""Releases listed with at least this many names are complete lists (upstream.md §9)."""
+"""Releases listed with at least this many names are complete lists (docs/upstream.md §9)."""
 FIRST_INVENTED = date(2030, 1, 1)
 
 

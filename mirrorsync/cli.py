@@ -240,9 +240,9 @@ def _emit_json(doc: Mapping[str, Any]) -> None:
 def _failure_document(
     error: MirrorsyncError, *, dry_run: bool, report: SyncReport | None = None
 ) -> dict[str, Any]:
-    # A failed sync still answers with the §7 keys and the figures it reached, so scripts can
-    # read them unconditionally; a plan has no failure shape, and empty fetch/keep lists would
-    # read as "nothing to do".
+    # A failed sync still answers with the keys of docs/interface.md §7 and the figures it
+    # reached, so scripts can read them unconditionally; a plan has no failure shape, and empty
+    # fetch/keep lists would read as "nothing to do".
     if dry_run:
         return {"status": "failed", "error": str(error)}
     return sync_document(report or SyncReport(), status="failed", error=str(error))

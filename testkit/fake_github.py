@@ -1,9 +1,9 @@
 """TEST INFRASTRUCTURE: a fake GitHub (REST API + release-asset CDN) served on loopback.
 
 Nothing in ``mirrorsync`` imports this module. The whole suite talks real HTTP to it instead of
-patching the client (``style.md`` §6). One ``aiohttp.web`` server on ``127.0.0.1:PORT`` answers
-under two host names, like GitHub's split between ``api.github.com``/``github.com`` and the
-signed-URL storage host:
+patching the client (``docs/architecture.md`` §6). One ``aiohttp.web`` server on
+``127.0.0.1:PORT`` answers under two host names, like GitHub's split between
+``api.github.com``/``github.com`` and the signed-URL storage host:
 
 - ``api_url`` = ``http://127.0.0.1:PORT``: the REST routes and the ``browser_download_url`` route,
   which answers ``302`` to a signed URL below ``cdn_base``;
@@ -11,7 +11,8 @@ signed-URL storage host:
   ``Authorization`` header is logged in ``auth_violations`` (the ``fake_github`` fixture fails
   the test on teardown if that list is not empty) and answered 400.
 
-Shapes follow ``testkit/data/gh_release_examples.json``; behaviour follows ``upstream.md`` §5-§7.
+Shapes follow ``testkit/data/gh_release_examples.json``; behaviour follows ``docs/upstream.md``
+§5-§7.
 Two faithful quirks worth knowing when reading ``hits``:
 
 - ``Link`` URLs point at ``/repositories/{repo_id}/releases?...``, as GitHub's do, not at the
@@ -61,7 +62,7 @@ DEFAULT_PER_PAGE = 30
 RATE_LIMIT_WINDOW = 3600
 MIN_SIZE, MAX_SIZE = 256, 4096
 
-# PBS era boundaries (upstream.md §5), used by add_release_from_data to pick a checksum mode.
+# PBS era boundaries (docs/upstream.md §5), used by add_release_from_data to pick a checksum mode.
 FIRST_SUMS_TAG = "20220227"
 FIRST_DIGEST_TAG = "20250708"
 
@@ -172,7 +173,7 @@ def render_sums(files: Mapping[str, bytes]) -> bytes:
 
 
 def checksums_for_tag(tag: str) -> ChecksumMode:
-    """The checksum era of a PBS tag (upstream.md §5); non-date tags count as current."""
+    """The checksum era of a PBS tag (docs/upstream.md §5); non-date tags count as current."""
     if not re.fullmatch(r"\d{8}", tag) or tag >= FIRST_DIGEST_TAG:
         return "digest"
     return "sums" if tag >= FIRST_SUMS_TAG else "none"
@@ -341,7 +342,7 @@ class FakeGitHub:
         sizes: Mapping[str, int] | None = None,
         content_for: Callable[[str], bytes] | None = None,
     ) -> FakeRelease:
-        """Publish a release; checksum files follow ``checksums`` (upstream.md §5).
+        """Publish a release; checksum files follow ``checksums`` (docs/upstream.md §5).
 
         ``assets`` maps names to bytes, or lists names whose bytes come from ``content_for(name)``
         or ``generated_content(name, sizes.get(name))``. Modes: ``digest`` = API digest on every
@@ -914,7 +915,7 @@ class FakeGitHub:
     def _signed_asset(self, request: web.Request, hit: Hit) -> FakeAsset | web.Response:
         """The asset a CDN request names, or the refusal it earns."""
         if "Authorization" in request.headers:
-            # The token must never leave the API host (interface.md; sigmavirus24/github3.py#219).
+            # The token must never leave the API host (docs/upstream.md §7.3).
             self.auth_violations.append(hit)
             return web.Response(status=400, text="Only one auth mechanism allowed\n")
         asset = self._by_asset_id.get(int(request.match_info["asset_id"]))

@@ -1,6 +1,6 @@
 """TEST INFRASTRUCTURE: a small python-build-standalone archive made from the running CPython.
 
-``consumers.md`` §6 step 1: a ``.tar.gz`` whose top directory ``python/`` holds a copy of this
+``docs/clients.md`` §6 step 1: a ``.tar.gz`` whose top directory ``python/`` holds a copy of this
 interpreter's binary, its shared ``libpython`` and a trimmed standard library, named like a PBS
 ``install_only`` asset of the far-future release ``20991231``. The binary keeps the library path
 it was linked with, so the archive only runs on the machine that built it: a fixture, never an
@@ -31,7 +31,7 @@ SUPPORTED_MACHINES = {
     "arm64": "aarch64",
 }
 STDLIB_SKIPPED = frozenset({"test", "idlelib", "tkinter", "ensurepip"})
-"""Top-level stdlib directories nobody needs to start Python (§6 step 1)."""
+"""Top-level stdlib directories nobody needs to start Python (docs/clients.md §6 step 1)."""
 CONFIG_PREFIX = "config-"
 """``config-X.Y-<triple>/`` holds the static ``libpython.a`` (tens of MiB) for building
 extensions; leaving it out halves the archive and nothing in these tests compiles C."""
@@ -138,7 +138,7 @@ def build_fake_pbs_archive(dest: Path) -> FakePbsArchive:
 
     stdlib = Path(os.__file__).resolve().parent
     if not list(stdlib.glob("_sysconfigdata_*.py")):
-        # uv refuses an installation without it (MissingSysconfigdata, consumers.md §2.3).
+        # uv refuses an installation without it (MissingSysconfigdata, docs/clients.md §2.3).
         raise RuntimeError(f"{stdlib}: no _sysconfigdata_*.py to put in the fake archive")
     binary = Path(os.path.realpath(sys.executable))
     lib_dynload = Path(sysconfig.get_config_var("DESTSHARED") or stdlib / "lib-dynload").resolve()

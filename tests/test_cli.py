@@ -248,7 +248,7 @@ async def test_quiet_prints_only_warnings_and_the_summary(
 async def test_sync_json_is_one_document_with_the_report(
     mirror: Mirror, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    """``sync --json`` prints exactly one JSON document with the §7 keys and the run's counts."""
+    """``sync --json`` prints one JSON document, docs/interface.md §7's, with the run's counts."""
     three_eras(mirror.fake)
     mirror.configure()
     assert await cli("sync", "--json", "-c", str(mirror.config_path)) == 0
@@ -267,7 +267,7 @@ async def test_sync_json_is_one_document_with_the_report(
 async def test_plan_json_lists_fetch_and_keep_sorted_with_null_sha256(
     mirror: Mirror, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    """``plan --json``: §6 keys, fetch + keep = the selection, sorted, null sha256 when unknown."""
+    """``plan --json`` (docs/interface.md §6): fetch + keep = selection, sorted, null sha256s."""
     three_eras(mirror.fake)
     mirror.configure(releases={"since": "2024-01-01", "latest": None})
     assert await cli("sync", "-q", "-c", str(mirror.config_path)) == 0
@@ -420,7 +420,7 @@ async def test_config_errors_with_json_are_one_document(
     assert doc["status"] == "failed"
     assert "select.platforms[0]" in doc["error"]
     assert "bogus" in doc["error"]
-    if command == "sync":  # the §7 keys, so that scripts can read them unconditionally
+    if command == "sync":  # docs/interface.md §7's keys: scripts can read them unconditionally
         assert set(doc) >= SYNC_KEYS
         assert (doc["fetched"], doc["kept"], doc["failed"]) == (0, 0, [])
 

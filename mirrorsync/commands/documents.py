@@ -1,4 +1,4 @@
-"""What ``plan`` and ``sync`` print: the JSON documents of interface.md §6-§7 and summary lines."""
+"""What ``plan`` and ``sync`` print: the documents of docs/interface.md §6-§7 and summary lines."""
 
 from __future__ import annotations
 

@@ -2,7 +2,7 @@
 
 Consumers ask for ``<tag>/<name>`` with the ``+`` sent as ``%2B`` (uv) or literally (pbs-installer,
 mise, rules_python), so the request path is percent-decoded exactly once and a ``+`` is never a
-space (consumers.md §4, §5). Request paths are untrusted: a file is served only if it resolves,
+space (docs/clients.md §4, §5). Request paths are untrusted: a file is served only if it resolves,
 symlinks included, inside the resolved root, and nothing hidden (``.mirrorsync/``, dot-files) is
 ever served or listed.
 """
@@ -37,7 +37,8 @@ log = logging.getLogger(__name__)
 IMMUTABLE = "public, max-age=31536000, immutable"
 """Cache-Control of ``<tag>/<archive>``: upstream never changes a published name's bytes."""
 NO_CACHE = "no-cache"
-"""Cache-Control of everything else: uv reuses an uncached JSON list without asking (§2.2)."""
+"""Cache-Control of everything else: uv reuses an uncached JSON list without asking
+(docs/clients.md §2.2)."""
 
 TEXT = "text/plain; charset=utf-8"
 HTML = "text/html; charset=utf-8"

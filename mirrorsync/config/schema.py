@@ -1,7 +1,7 @@
 """Read ``mirror.yaml`` into a :class:`~mirrorsync.config.records.Config`, reporting every problem.
 
 ``load_config`` is the edge (file, UTF-8, YAML); ``parse_config`` validates the loaded object
-against the keys of ``interface.md`` §2. Each problem is one line, ``<origin>: <key path>:
+against the keys of ``docs/interface.md`` §2. Each problem is one line, ``<origin>: <key path>:
 <message>``, in document order, e.g. ``mirror.yaml: select.platforms[2]: expected a string, got
 12``. The schema is data: one ``_Section`` per mapping, naming a check per key.
 """
@@ -239,7 +239,7 @@ def _path(value: object, at: _At) -> Path:
     text = _nonempty(value, at)
     if "\0" in text:
         at.fail("a path cannot contain a NUL character")
-    # Relative to the config file's directory, never to the cwd (interface.md §1).
+    # Relative to the config file's directory, never to the cwd (docs/interface.md §2.1).
     return at.base_dir / Path(text).expanduser()
 
 

@@ -1,4 +1,4 @@
-"""Checksum sources: ``SHA256SUMS``, ``.sha256`` sidecars and API digests (``upstream.md`` §5).
+"""Checksum sources: ``SHA256SUMS``, ``.sha256`` sidecars and API digests (``docs/upstream.md`` §5).
 
 Pure: no I/O. Everything parsed here is untrusted upstream input, so parsers accept exactly the
 published formats and quote (a bounded excerpt of) what they reject.

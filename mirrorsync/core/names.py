@@ -1,6 +1,7 @@
 """Parse python-build-standalone release file names into ``AssetName`` records (pure).
 
-The grammar and its consistency rules are those of ``upstream.md`` §2, for all three naming eras:
+The grammar and its consistency rules are those of ``docs/upstream.md`` §2, for all three naming
+eras:
 
 - A (… 20200408): ``cpython-3.7.3-linux64-20190618T0324.tar.zst`` (platform words, build stamp)
 - B (20200418 … 20220222): ``cpython-3.8.11-x86_64-unknown-linux-gnu-pgo+lto-20210724T1424.tar.zst``
@@ -49,7 +50,7 @@ SIDECAR_SUFFIX: Final = ".sha256"
 """``{archive}.sha256`` holds the archive's sha256 (releases 20220227 … ~20250702)."""
 
 LEGACY_PLATFORMS: Final[dict[str, str]] = {
-    # Era A platform words and the canonical triples they stand for (interface.md §2).
+    # Era A platform words and the canonical triples they stand for (docs/interface.md §2.10).
     "linux64": "x86_64-unknown-linux-gnu",
     "linux64-musl": "x86_64-unknown-linux-musl",
     "macos": "x86_64-apple-darwin",
@@ -58,7 +59,7 @@ LEGACY_PLATFORMS: Final[dict[str, str]] = {
 }
 
 KNOWN_TRIPLES: Final[frozenset[str]] = frozenset(
-    # Every target triple upstream has released (upstream.md §3). Triples that PBS defines but
+    # Every target triple upstream has released (docs/upstream.md §3). Triples that PBS defines but
     # never released (loongarch64, mips, mipsel, iOS/tvOS/watchOS) stay out until they ship.
     [
         *(
@@ -85,7 +86,7 @@ KNOWN_TRIPLES: Final[frozenset[str]] = frozenset(
 BUILD_OPTIONS: Final = ("freethreaded", "debug", "pgo", "lto", "noopt", "static")
 """The words that may appear, joined by ``+``, in a name's build options."""
 
-# upstream.md §2, with three hardenings that change nothing for real names:
+# docs/upstream.md §2, with three hardenings that change nothing for real names:
 # - ``[0-9]`` instead of ``\d`` (and re.ASCII), since ``\d`` would accept any Unicode digit;
 # - ``fullmatch`` and no ``$``, since ``$`` also matches before a trailing newline;
 # - the vendor-os alternatives stay explicit: Apple triples have three parts, Linux and Windows
@@ -152,7 +153,7 @@ def _grammar_hint(name: str) -> str:
         return "it is the release's checksum list"
     if name.endswith(SIDECAR_SUFFIX):
         return "it ends in .sha256 (a checksum sidecar, not an archive)"
-    return "it does not match the grammar of upstream.md §2"
+    return "it does not match the grammar of python-build-standalone names"
 
 
 def _check_platform(a: AssetName) -> str | None:
@@ -168,7 +169,7 @@ def _check_era(a: AssetName) -> str | None:
     if a.name_tag is None and a.built_at is None:
         return "it carries neither a release tag (+YYYYMMDD) nor a build stamp (YYYYMMDDTHHMM)"
     if a.platform_written in LEGACY_PLATFORMS and (a.name_tag is not None or a.flavor_written):
-        # Era A shape: cpython-{ver}-{word}[-shared-pgo|-static]-{stamp}.tar.zst (upstream.md §1).
+        # Era A: cpython-{ver}-{word}[-shared-pgo|-static]-{stamp}.tar.zst (docs/upstream.md §1).
         return f"era A platform word {a.platform_written!r} with a release tag or a flavor"
     return None
 
@@ -202,13 +203,13 @@ def _check_build(a: AssetName) -> str | None:
     if len(set(options)) != len(options):
         return f"build options {a.build!r} repeat an option"
     if "static" in options and not a.platform.endswith(_MUSL):
-        # On Windows -static- is the linkage infix, never a build option (interface.md §2).
+        # On Windows -static- is the linkage infix, never a build option (docs/interface.md §2.9).
         return f"the 'static' build option exists only on musl, not on {a.platform!r}"
     return None
 
 
 _RULES: Final = (_check_platform, _check_era, _check_linkage, _check_flavor, _check_build)
-"""The consistency rules of upstream.md §2, checked in order after the grammar matched."""
+"""The consistency rules of docs/upstream.md §2, checked in order after the grammar matched."""
 
 
 def parse_asset_name(name: str, *, release_tag: str | None = None) -> AssetName:

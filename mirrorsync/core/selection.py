@@ -1,4 +1,6 @@
-"""Selection: which releases, and which of their assets, a run mirrors (``interface.md`` §2).
+"""Selection: which releases, and which of their assets, a run mirrors.
+
+The rules are those of ``docs/interface.md`` §2.3, §2.4 and §2.9.
 
 Pure: no I/O. Both selectors are deterministic and independent of input order.
 

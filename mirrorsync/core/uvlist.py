@@ -1,6 +1,6 @@
 """uv's Python download list: write one for the mirror, read one to learn what uv needs (pure).
 
-Writing (``consumers.md`` §2.2, §2.4): ``uv_download_metadata`` picks, per (Python version,
+Writing (``docs/clients.md`` §2.2, §2.4): ``uv_download_metadata`` picks, per (Python version,
 platform, variant), the one archive uv itself would list, and ``render_uv_metadata`` gives the
 bytes of a ``download-metadata.json`` for ``UV_PYTHON_DOWNLOADS_JSON_URL``. The choice follows
 uv's list builder:
@@ -55,7 +55,7 @@ UPSTREAM_URL: Final = "https://github.com/astral-sh/python-build-standalone"
 GITHUB_DOWNLOAD_PREFIX: Final = f"{UPSTREAM_URL}/releases/download/"
 """The prefix of every canonical PBS URL; uv swaps exactly this for ``UV_PYTHON_INSTALL_MIRROR``."""
 
-# --- platform mapping (consumers.md §2.2) ---------------------------------------------------------
+# --- platform mapping (docs/clients.md §2.2) ------------------------------------------------------
 
 ARCH_FAMILIES: Final[Mapping[str, tuple[str, str | None]]] = {
     # The triple's first part -> uv's (arch.family, arch.variant).
@@ -81,7 +81,7 @@ VENDOR_OS: Final[Mapping[str, tuple[str, str]]] = {
     "unknown-linux-gnueabihf": ("linux", "gnueabihf"),
 }
 
-# --- which archive uv lists (consumers.md §2.4), as data -----------------------------------------
+# --- which archive uv lists (docs/clients.md §2.4), as data ---------------------------------------
 
 FLAVOR_RANK: Final[Mapping[str, int]] = {"install_only_stripped": 0, "install_only": 1, "full": 2}
 LINKAGE_RANK: Final[Mapping[str | None, int]] = {None: 0, "shared": 1}
@@ -90,7 +90,7 @@ OPTIMIZATION_RANK: Final[Mapping[str, int]] = {"pgo+lto": 0, "pgo": 1, "lto": 2,
 """The build options other than ``freethreaded`` / ``debug`` (which name the variant)."""
 
 UV_SKIPPED_TAGS: Final = frozenset({"20261020"})
-"""Releases uv's own list leaves out (20261020: PBS PR #1356, consumers.md §2.4)."""
+"""Releases uv's own list leaves out (20261020: PBS PR #1356, docs/clients.md §2.4)."""
 
 _MIN_PYTHON: Final = (3, 8)
 _MUSL_DYNAMIC_SINCE: Final = "20250311"
@@ -190,7 +190,7 @@ def _candidate(entry: IndexEntry) -> _Candidate | None:
         return None
     sha256 = entry.sha256.lower()
     if SHA256_HEX.fullmatch(sha256) is None:
-        # uv rejects the whole file for one malformed digest (consumers.md §2.2): never write one.
+        # uv rejects the whole file for one bad digest (docs/clients.md §2.2): never write one.
         raise ValueError(f"{entry.path}: sha256 {entry.sha256!r} is not 64 hexadecimal digits")
     os_name, libc = VENDOR_OS[vendor_os]
     return _Candidate(
@@ -224,7 +224,7 @@ def uv_download_metadata(
     ``url`` is ``base_url + tag + "/" + name`` with the name percent-encoded (``+`` -> ``%2B``),
     as uv's own list writes it. Keep the default (canonical GitHub URLs) for a list that is used
     together with ``UV_PYTHON_INSTALL_MIRROR``; a mirror's own base URL gives a list that must be
-    used without it (consumers.md §2.2). Raises ``ValueError`` for a relative ``base_url`` or a
+    used without it (docs/clients.md §2.2). Raises ``ValueError`` for a relative ``base_url`` or a
     malformed sha256.
     """
     prefix = _check_base_url(base_url)

@@ -181,7 +181,7 @@ def _pbs_installer(mirror: str, *, flat: bool) -> str:
 
 
 def _usage(mirror: str, *, extras: frozenset[str], flat: bool) -> str:
-    """How each consumer points at this mirror (consumers.md §1); ``mirror`` is escaped."""
+    """How each consumer points at this mirror (docs/clients.md §1); ``mirror`` is escaped."""
     uv_env = f"export UV_PYTHON_INSTALL_MIRROR={mirror}\n"
     uv_toml = f'python-install-mirror = "{mirror}"\n'
     uv_note = ""

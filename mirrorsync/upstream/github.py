@@ -33,7 +33,8 @@ API_HEADERS = {
     "Accept-Encoding": "gzip",
 }
 PER_PAGE = 10
-"""PBS release objects embed hundreds of assets: big pages time out server-side (upstream.md §7)."""
+"""PBS release objects embed hundreds of assets: big pages time out on the server
+(docs/upstream.md §7.2)."""
 MAX_PAGES = 1000
 LISTING_TRIES = 3
 """Full listings read before a listing that keeps changing under us is given up (exit 1)."""

@@ -62,7 +62,7 @@ def write(path: Path, text: str) -> Path:
     ],
 )
 def test_empty_file_means_all_defaults(tmp_path: Path, text: str) -> None:
-    """A file without settings gives the defaults of interface.md §2, the target beside it."""
+    """A file without settings gives the defaults of docs/interface.md §2, the target beside it."""
     path = write(tmp_path / "mirror.yaml", text)
     assert load_config(path) == Config(
         upstream=UpstreamConfig(
@@ -114,7 +114,7 @@ diff_file: diffs/pbs.txt
 
 
 def test_full_config_round_trips_into_the_records() -> None:
-    """Every key of interface.md §2 lands, normalised, in its settings record."""
+    """Every key of docs/interface.md §2 lands, normalised, in its settings record."""
     assert parse(FULL) == Config(
         upstream=UpstreamConfig(
             source="github",

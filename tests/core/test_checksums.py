@@ -1,4 +1,7 @@
-"""Checksum sources: SHA256SUMS, sidecars, API digests, and which one wins (``upstream.md`` §5)."""
+"""Checksum sources: SHA256SUMS, sidecars, API digests, and which one wins.
+
+The rules are those of ``docs/upstream.md`` §5.
+"""
 
 from __future__ import annotations
 

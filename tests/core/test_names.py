@@ -60,7 +60,7 @@ REAL_NAMES: list[tuple[str, str, str, Fields]] = [
     ("cpython-3.7.3-macos-20190618T0523.tar.zst",
      "20190617", "default",
      ("3.7.3", None, X64_MAC, "macos", None, "", "full", False, "20190618T0523", ZST)),
-    # windows-x86 -> i686; stamp 22 days after the tag (upstream.md §2)
+    # windows-x86 -> i686; stamp 22 days after the tag (docs/upstream.md §1)
     ("cpython-3.7.3-windows-x86-20190709T0348.tar.zst",
      "20190617", "default",
      ("3.7.3", None, X86_WIN, "windows-x86", None, "", "full", False, "20190709T0348", ZST)),
@@ -322,7 +322,7 @@ def _era(a: AssetName) -> str:
 def test_real_names_split_into_eras_as_upstream_md_counts(
     pbs_releases: dict[str, list[dict[str, Any]]],
 ) -> None:
-    """upstream.md §9: 103 tags, 22,714 unique names; era A 35, B 396, C 22,283."""
+    """docs/upstream.md §9: 103 tags, 22,714 unique names; era A 35, B 396, C 22,283."""
     parsed = _all_parsed(pbs_releases)
     assert len(pbs_releases) == 103
     assert len({a.render() for _, a in parsed}) == 22_714
@@ -332,7 +332,7 @@ def test_real_names_split_into_eras_as_upstream_md_counts(
 def test_era_c_flavors_match_upstream_md_counts(
     pbs_releases: dict[str, list[dict[str, Any]]],
 ) -> None:
-    """upstream.md §9: era C holds 13,118 full, 2,367 install_only, 6,798 stripped archives."""
+    """docs/upstream.md §9: era C holds 13,118 full, 2,367 install_only, 6,798 stripped archives."""
     era_c = Counter(a.flavor for _, a in _all_parsed(pbs_releases) if a.name_tag is not None)
     assert era_c == {"full": 13_118, "install_only": 2_367, "install_only_stripped": 6_798}
 
@@ -340,7 +340,7 @@ def test_era_c_flavors_match_upstream_md_counts(
 def test_build_stamps_often_differ_from_the_tag(
     pbs_releases: dict[str, list[dict[str, Any]]],
 ) -> None:
-    """upstream.md §2: 169 era A/B stamps are dated unlike their tag, 60 of them after it."""
+    """docs/upstream.md §1: 169 era A/B stamps are dated unlike their tag, 60 of them after it."""
     dates = [(tag, a.built_at[:8]) for tag, a in _all_parsed(pbs_releases) if a.built_at]
     differ = [(tag, date) for tag, date in dates if date != tag]
     assert len(differ) == 169
@@ -350,7 +350,7 @@ def test_build_stamps_often_differ_from_the_tag(
 def test_release_20251217_flavors_match_upstream_md(
     pbs_releases: dict[str, list[dict[str, Any]]],
 ) -> None:
-    """upstream.md §6: release 20251217 holds 494 full, 119 install_only, 119 stripped."""
+    """docs/upstream.md §4: release 20251217 holds 494 full, 119 install_only, 119 stripped."""
     flavors = Counter(
         parse_asset_name(a["name"], release_tag="20251217").flavor for a in pbs_releases["20251217"]
     )
@@ -620,7 +620,7 @@ def test_invalid_asset_name_is_a_value_error() -> None:
     ],
 )
 def test_release_tag_is_never_compared_with_a_build_stamp(name: str) -> None:
-    """An era A/B name parses with any release tag: its stamp is not the tag (upstream.md §2)."""
+    """An era A/B name parses under any release tag: its stamp is no tag (docs/upstream.md §1)."""
     assert parse_asset_name(name, release_tag="20200822").name_tag is None
     assert parse_asset_name(name, release_tag="19990101").render() == name
 
@@ -702,7 +702,7 @@ def test_variant_is_derived_from_build_options(build: str, variant: str) -> None
 
 
 def test_legacy_words_map_as_the_interface_says() -> None:
-    """Era A words map to the canonical triples of interface.md §2, all of them known."""
+    """Era A words map to the canonical triples of docs/interface.md §2.10, all of them known."""
     assert LEGACY_PLATFORMS == {
         "linux64": "x86_64-unknown-linux-gnu",
         "linux64-musl": "x86_64-unknown-linux-musl",

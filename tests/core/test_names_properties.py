@@ -32,7 +32,7 @@ REAL = sorted(
 )
 EXTS: tuple[Literal["tar.zst", "tar.gz"], ...] = ("tar.zst", "tar.gz")
 
-# --- the grammar's vocabularies, as strategies (upstream.md §2-§4) -------------------------------
+# --- the grammar's vocabularies, as strategies (docs/upstream.md §2-§4) --------------------------
 
 numbers = st.from_regex(r"[0-9]{1,4}", fullmatch=True)
 pythons = st.builds(
@@ -180,7 +180,8 @@ def shaped_names(draw: st.DrawFn) -> tuple[str, AssetName]:
     """A name that matches the grammar, built like a valid one but with slots often drawn freely.
 
     Each slot is drawn from the whole vocabulary one time in four, else as its era would have it,
-    so that both valid names and names breaking one or two §2 rules come up often.
+    so that both valid names and names breaking one or two rules (docs/upstream.md §2) come up
+    often.
     """
 
     def free() -> bool:
@@ -233,7 +234,7 @@ def shaped_names(draw: st.DrawFn) -> tuple[str, AssetName]:
 
 
 def satisfies_rules(a: AssetName) -> bool:
-    """upstream.md §2's consistency rules, restated as one predicate (the test's oracle)."""
+    """docs/upstream.md §2's consistency rules, restated as one predicate (the test's oracle)."""
     options = a.build.split("+") if a.build else []
     era_c = a.name_tag is not None
     legacy = a.platform_written in LEGACY_PLATFORMS
@@ -260,7 +261,7 @@ def satisfies_rules(a: AssetName) -> bool:
 def test_grammar_shaped_name_is_accepted_exactly_when_the_rules_hold(
     case: tuple[str, AssetName],
 ) -> None:
-    """A name matching the grammar parses into its slots if it keeps every §2 rule, else raises."""
+    """A name matching the grammar parses into its slots if it keeps every rule, else raises."""
     name, fields = case
     if satisfies_rules(fields):
         assert parse_asset_name(name) == fields

@@ -1,4 +1,4 @@
-"""Selection of releases and assets (``interface.md`` §2 "Precise semantics").
+"""Selection of releases and assets (``docs/interface.md`` §2.4, §2.9).
 
 Asset tests run against ``selection_table.ASSETS``: 107 real names of 13 releases (eras A, B, C).
 Expectations are written out, or derived from the names by a regular expression, never by the

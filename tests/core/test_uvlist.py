@@ -1,4 +1,7 @@
-"""uv's download list: written from real names, read in both of uv's formats (consumers.md §2)."""
+"""uv's download list: written from real names, read in both of uv's formats.
+
+What uv expects of it is in ``docs/clients.md`` §2.
+"""
 
 from __future__ import annotations
 
@@ -31,7 +34,7 @@ KEY = re.compile(
     r"-(?:x86_64(?:_v[234])?|aarch64|armv7|i686|powerpc64le|s390x|riscv64)"
     r"-(?:gnu|musl|gnueabi|gnueabihf|none)"
 )
-"""consumers.md §2.2: ``{impl}-{X.Y.Z[pre]}[+{variant}]-{os}-{arch[_vN]}-{libc}``."""
+"""docs/clients.md §2.2: ``{impl}-{X.Y.Z[pre]}[+{variant}]-{os}-{arch[_vN]}-{libc}``."""
 
 # Written out by hand (not derived from the module) so the mapping is checked, not restated.
 # Each triple maps to (os, arch.family, arch.variant, libc).
@@ -193,7 +196,7 @@ def test_one_archive_gives_uvs_key_and_fields(  # noqa: PLR0917 - one table row
     }
 
 
-# --- archives uv never lists (consumers.md §2.4) ------------------------------------------------
+# --- archives uv never lists (docs/clients.md §2.4) ----------------------------------------------
 
 # fmt: off
 SKIPPED = [
@@ -315,7 +318,7 @@ def test_uv_lists_its_preferred_archive_per_key(paths: list[str], winner: str) -
 def test_optimisation_order_among_full_builds() -> None:
     """Among full builds of one key: pgo+lto, then pgo, then lto, then noopt."""
     # Synthesized names: upstream never published pgo and lto builds of one key, so this pins
-    # the order consumers.md §2.4 asks for rather than one seen in the data.
+    # the order docs/clients.md §2.4 asks for rather than one seen in the data.
     stem = "20251217/cpython-3.14.2+20251217-x86_64-unknown-linux-gnu"
     ranked = [f"{stem}-{opts}-full.tar.zst" for opts in ("pgo+lto", "pgo", "lto", "noopt")]
     for i, winner in enumerate(ranked):
@@ -449,7 +452,7 @@ def test_render_of_nothing_is_an_empty_object() -> None:
 # --- the complete releases ----------------------------------------------------------------------
 
 COMPLETE = ("20250828", "20260127")
-"""pbs_assets.json lists every archive of the releases in this range (upstream.md §9)."""
+"""pbs_assets.json lists every archive of the releases in this range (docs/upstream.md §9)."""
 
 
 @pytest.fixture(scope="module")

@@ -394,7 +394,7 @@ async def test_usage_instructions_reach_files_of_this_mirror(site: Site) -> None
     """Each tool's setting, applied as that tool builds URLs, fetches a real file of this mirror."""
     dom = await site.dom(site.url())
     path = f"{NEW_TAG}/{LINUX_PLUS}"
-    # uv: the GitHub prefix of each listed URL swapped for the mirror, "+" as %2B (consumers.md §2).
+    # uv: each listed URL's GitHub prefix swapped for the mirror, "+" as %2B (docs/clients.md §2.1).
     uv = re.search(r"UV_PYTHON_INSTALL_MIRROR=(\S+)", pre_with(dom, "UV_PYTHON_INSTALL_MIRROR"))
     listing = re.search(r"UV_PYTHON_DOWNLOADS_JSON_URL=(\S+)", pre_with(dom, "DOWNLOADS_JSON"))
     assert uv is not None
@@ -406,7 +406,7 @@ async def test_usage_instructions_reach_files_of_this_mirror(site: Site) -> None
     await assert_serves(site, f"{uv[1]}/{listed.removeprefix(GITHUB_DOWNLOAD)}", path)
     uv_toml = tomllib.loads(pre_with(dom, "uv.toml"))
     assert uv_toml == {"python-install-mirror": uv[1], "python-downloads-json-url": listing[1]}
-    # pbs-installer: flat {base}/{name} with a literal "+" (§1).
+    # pbs-installer: flat {base}/{name} with a literal "+" (docs/clients.md §3).
     pbs = re.search(r"PBS_INSTALLER_BASE_URL=(\S+)", pre_with(dom, "PBS_INSTALLER_BASE_URL"))
     assert pbs is not None
     await assert_serves(site, f"{pbs[1]}/{LINUX_PLUS}", path)

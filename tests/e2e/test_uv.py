@@ -1,6 +1,6 @@
 """The real ``uv`` (0.13.9, from PyPI) installs Python from a mirror that ``mirrorsync sync`` built.
 
-``consumers.md`` §6: a small PBS archive made from the running CPython (``pbs_fixture``) is
+``docs/clients.md`` §6: a small PBS archive made from the running CPython (``pbs_fixture``) is
 published by the fake GitHub with its true digest, synced in-process, then installed by uv through
 each mirror knob. uv runs fully isolated: its own HOME, install, bin and cache directories, no
 config, always a mirror, proxy variables that point at a trap which fails the test if anything
@@ -37,7 +37,7 @@ if (_UNSUPPORTED := unsupported_reason()) is not None:
     pytest.skip(_UNSUPPORTED, allow_module_level=True)
 
 UV_VERSION = "0.13.9"
-"""The messages asserted here are this release's (consumers.md §6)."""
+"""The messages asserted here are this release's (docs/clients.md §6)."""
 UV_TIMEOUT = 60.0
 """Seconds one uv command may take; an install of the fake archive takes about one."""
 ASTRAL_PATH = "github/python-build-standalone/releases/download"

@@ -121,7 +121,7 @@ def pre_blocks(page: bytes) -> list[str]:
 @pytest.mark.parametrize(
     ("name", "expected"),
     [
-        # uv sends %2B and S3 decodes a literal "+" to a space (consumers.md §4).
+        # uv sends %2B and S3 decodes a literal "+" to a space (docs/clients.md §4).
         (LINUX, LINUX.replace("+", "%2B")),
         (FULL, FULL.replace("+", "%2B")),
         (OLD, OLD),  # 2021 names carry no "+": unchanged

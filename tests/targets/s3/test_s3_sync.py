@@ -31,7 +31,7 @@ CLIENT_FILES = {
     "README.txt",
 }
 LOCAL_ONLY = {"github/python-build-standalone/releases/download"}
-"""The Astral-layout link exists on disks only: S3 has no symlinks (consumers.md §5)."""
+"""The Astral-layout link exists on disks only: S3 has no symlinks (docs/clients.md §5)."""
 
 
 def local_files(root: Path) -> set[str]:
@@ -245,7 +245,7 @@ async def test_a_bucket_without_prefix_is_the_mirror_root(s3_mirror: S3Mirror) -
 async def test_sync_json_through_the_cli(
     s3_mirror: S3Mirror, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    """`mirrorsync sync --json -c FILE` with a bucket target prints the §7 document, exit 0."""
+    """`sync --json` with a bucket target prints the document of docs/interface.md §7, exit 0."""
     from mirrorsync.cli import main  # noqa: PLC0415 - the CLI configures logging on import use
 
     s3_mirror.fake.add_release(TAG, NAMES)
