@@ -20,8 +20,10 @@ MOMENT = datetime(2026, 11, 24, 8, 5, 9, tzinfo=UTC)
         (1536, "1.5 KiB"),
         (1_048_575, "1.0 MiB"),  # decided on the rounded value, never "1024.0 KiB"
         (1_048_576, "1.0 MiB"),
+        (2_621_440, "2.5 MiB"),
         (61_026_713, "58.2 MiB"),  # the README's summary-line example
         (5 * 1024**3, "5.0 GiB"),
+        (3 * 1024**4, "3.0 TiB"),
         (5000 * 1024**4, "5000.0 TiB"),  # the largest unit has no ceiling
     ],
 )

@@ -215,17 +215,10 @@ def test_any_name_round_trips_through_the_tag_page(name: str) -> None:
 @pytest.mark.parametrize(
     ("size", "shown"),
     [
-        (0, "0 B"),
+        # The whole table of human_size is in tests/core/test_units.py; these show the page uses it.
         (1023, "1023 B"),
-        (1024, "1.0 KiB"),
-        (1536, "1.5 KiB"),
         (1_048_575, "1.0 MiB"),  # rounds up to the next unit, never "1024.0 KiB"
-        (1_048_576, "1.0 MiB"),
-        (2_621_440, "2.5 MiB"),
         (31_457_280, "30.0 MiB"),  # a typical install_only archive
-        (5 * 1024**3, "5.0 GiB"),
-        (3 * 1024**4, "3.0 TiB"),
-        (5000 * 1024**4, "5000.0 TiB"),  # the largest unit has no ceiling
     ],
 )
 def test_sizes_read_in_binary_units_with_exact_bytes_in_the_title(size: int, shown: str) -> None:
