@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import logging
+import re
 from collections.abc import Awaitable, Callable, Mapping
 from http import HTTPStatus
 from typing import TypeVar
@@ -15,6 +16,7 @@ from mirrorsync.core.checksums import parse_digest
 from mirrorsync.core.model import Release, UpstreamAsset
 from mirrorsync.core.releases import distinct_releases
 from mirrorsync.errors import UpstreamError
+from mirrorsync.net.bodies import read_capped, read_head
 from mirrorsync.net.client import HttpClient
 from mirrorsync.net.retry import (
     IncompleteBody,
@@ -35,6 +37,10 @@ API_HEADERS = {
 PER_PAGE = 10
 """PBS release objects embed hundreds of assets: big pages time out server-side (upstream.md §7)."""
 MAX_PAGES = 1000
+MAX_PAGE_BYTES = 64 << 20
+"""A listing page larger than this once inflated is refused (ten real releases: ~10 MB)."""
+MAX_ERROR_BYTES = 64 << 10
+"""How much of an error answer is read for its message."""
 LISTING_TRIES = 3
 """Full listings read before a listing that keeps changing under us is given up (exit 1)."""
 LOW_RATE_LIMIT = 10
@@ -105,6 +111,54 @@ def _check_status(
     raise UpstreamError(f"{url} answered {status}{message}", hint=hint)
 
 
+async def _error_text(r: aiohttp.ClientResponse) -> str:
+    return (await read_head(r, limit=MAX_ERROR_BYTES)).decode("utf-8", errors="replace")
+
+
+_LINK_NAME = r"[A-Za-z0-9!#$&+.^_`|~-]+"
+_PARAM = rf'{_LINK_NAME}\s*(?:=\s*(?:"[^"]*"|[^;,"\s]*))?'
+_LINK_VALUE = re.compile(rf"\s*<([^<>\s]*)>\s*((?:;\s*{_PARAM}\s*)*)")
+"""One link-value of RFC 8288: ``<target>`` and its parameters (values optional)."""
+_LINK_PARAM = re.compile(rf';\s*({_LINK_NAME})\s*(?:=\s*(?:"([^"]*)"|([^;,"\s]*)))?')
+
+
+def next_page_url(values: list[str], *, page_url: str) -> str | None:
+    """The ``rel="next"`` target of a page's ``Link`` headers (RFC 8288), or None on the last page.
+
+    A header that does not parse is a listing error, never "no next page": taking a garbled
+    header for the end would make a partial listing look complete, and a prune delete what it
+    did not see. The target must be an http(s) URL on the page's own host and port.
+    """
+    text = ", ".join(values)
+    targets: list[str] = []
+    pos = 0
+    while pos < len(text):
+        match = _LINK_VALUE.match(text, pos)
+        if match is None or (match.end() < len(text) and text[match.end()] != ","):
+            raise UpstreamError(f"malformed Link header from {page_url}: {text[:200]!r}")
+        rels = {
+            quoted or plain
+            for key, quoted, plain in _LINK_PARAM.findall(match.group(2))
+            if key.lower() == "rel"
+        }
+        if any("next" in rel.lower().split() for rel in rels):
+            targets.append(match.group(1))
+        pos = match.end() + 1
+    if not targets:
+        return None
+    if len(targets) > 1:
+        raise UpstreamError(f"Link header from {page_url} names {len(targets)} next pages")
+    page, target = URL(page_url), URL(page_url).join(URL(targets[0]))
+    if target.scheme not in ("http", "https") or (target.host, target.port) != (
+        page.host,
+        page.port,
+    ):
+        raise UpstreamError(
+            f"Link header from {page_url} points the next page elsewhere: {targets[0][:200]!r}"
+        )
+    return str(target)
+
+
 def _api_message(body: str) -> str:
     try:
         data = json.loads(body)
@@ -134,7 +188,7 @@ async def fetch_small(
             if r.status == HTTPStatus.FORBIDDEN and answer.redirected:
                 # An expired signed URL: start again from the download URL.
                 raise TransientHTTPError("download link expired", status=r.status, wait=0)
-            text = "" if r.status < HTTPStatus.BAD_REQUEST else await r.text(errors="replace")
+            text = "" if r.status < HTTPStatus.BAD_REQUEST else await _error_text(r)
             _check_status(r.status, r.headers, text, url=answer.url, now=retry.clock())
             data = bytearray()
             async for chunk in r.content.iter_any():
@@ -226,7 +280,7 @@ class GitHubReleases:
                 r = answer.response
                 if r.status == HTTPStatus.NOT_MODIFIED and etag:
                     return True
-                text = await r.text(encoding="utf-8", errors="replace")
+                text = await self._page_text(r, url)
                 _check_status(r.status, r.headers, text, url=answer.url, now=self._retry.clock())
                 self.pages_fetched += 1
                 return text == body
@@ -296,10 +350,9 @@ class GitHubReleases:
                 if r.status == HTTPStatus.NOT_MODIFIED and cached is not None:
                     self.pages_unchanged += 1
                     return cached.body, cached.next_url, True, cached.etag
-                body = await r.text(encoding="utf-8", errors="replace")
+                body = await self._page_text(r, url)
                 _check_status(r.status, r.headers, body, url=answer.url, now=self._retry.clock())
-                next_link = r.links.get("next")
-                next_url = str(next_link["url"]) if next_link else None
+                next_url = next_page_url(r.headers.getall("Link", []), page_url=str(answer.url))
                 self.pages_fetched += 1
                 etag = r.headers.get("ETag")
                 if self._cache is not None and etag:
@@ -309,6 +362,13 @@ class GitHubReleases:
                 return body, next_url, False, etag
 
         return await self._run(attempt, what=f"listing {url}")
+
+    @staticmethod
+    async def _page_text(r: aiohttp.ClientResponse, url: str) -> str:
+        if r.status >= HTTPStatus.BAD_REQUEST:
+            return await _error_text(r)
+        data = await read_capped(r, limit=MAX_PAGE_BYTES, what=f"listing page {url}")
+        return data.decode("utf-8", errors="replace")
 
     async def read_small(self, asset: UpstreamAsset, *, limit: int) -> bytes:
         return await fetch_small(
