@@ -106,13 +106,23 @@ class BucketClient:
         self.description = description
         self.endpoint_url = endpoint_url
         self.region = region
-        self.addressing_style = addressing_style
-        self.connections = connections
-        self.retries = retries
-        self.timeout = timeout
         self.requests: Counter[str] = Counter()
         """HTTP requests sent, by S3 operation (each retry counts)."""
         self._client: S3Client | None = None
+        self._settings: dict[str, Any] = {
+            "region_name": region,
+            "signature_version": "s3v4",
+            "s3": {"addressing_style": addressing_style},
+            # Stall timeouts only (a large part may take long); retries of transient failures.
+            "connect_timeout": 30,
+            "read_timeout": timeout,
+            "retries": {"mode": "standard", "total_max_attempts": retries + 1},
+            "max_pool_connections": max(10, connections),
+            # botocore >= 1.36 adds CRC checksum headers by itself, which B2 and other services
+            # reject: checksums are sent only as target.checksum says.
+            "request_checksum_calculation": "when_required",
+            "response_checksum_validation": "when_required",
+        }
 
     @property
     def client(self) -> S3Client:
@@ -121,23 +131,11 @@ class BucketClient:
         return self._client
 
     def config(self) -> object:
-        settings: dict[str, Any] = {
-            "region_name": self.region,
-            "signature_version": "s3v4",
-            "s3": {"addressing_style": self.addressing_style},
-            # Stall timeouts only (a large part may take long); retries of transient failures.
-            "connect_timeout": 30,
-            "read_timeout": self.timeout,
-            "retries": {"mode": "standard", "total_max_attempts": self.retries + 1},
-            "max_pool_connections": max(10, self.connections),
-            # botocore >= 1.36 adds CRC checksum headers by itself, which B2 and other services
-            # reject: checksums are sent only as target.checksum says.
-            "request_checksum_calculation": "when_required",
-            "response_checksum_validation": "when_required",
-        }
+        """The client's ``AioConfig``."""
         try:
-            return self._boto.config(**settings)
+            return self._boto.config(**self._settings)
         except TypeError:  # botocore < 1.36 knows neither key, and adds no checksum either
+            settings = dict(self._settings)
             for name in ("request_checksum_calculation", "response_checksum_validation"):
                 settings.pop(name)
             return self._boto.config(**settings)
