@@ -186,6 +186,7 @@ class S3Target:
             yield
         finally:
             self._known.persist = False
+            # A remote lock can only be released with a request; if this fails, it expires.
             await self._lease.release()
 
     async def read(self, path: str) -> bytes | None:
