@@ -35,9 +35,11 @@ PURE = frozenset(
         "mirrorsync.publish.pages",
         "mirrorsync.publish.scripts",
         "mirrorsync.commands.documents",
+        "mirrorsync.net.policy",
     }
 )
-"""Units (packages or modules) that perform no I/O: the functional core and the renderers."""
+"""Units (packages or modules) that perform no I/O: the functional core, the renderers, and the
+HTTP policy both transports follow."""
 
 BANNED = {
     "aiohttp",

@@ -202,7 +202,7 @@ def classify(
     ``x-ratelimit-reset``. ``expires``: the answer came from where a download's redirect led to
     another origin, a signed URL that a 403 says has expired (the API itself never does).
     """
-    wait = rate_limit_wait(status, headers, body, now=now)
+    wait = _rate_limit_wait(status, headers, body, now=now)
     if wait is not None:
         return Verdict(Kind.RATE_LIMITED, status, wait)
     if status == HTTPStatus.FORBIDDEN and expires:
@@ -212,7 +212,7 @@ def classify(
     return Verdict(Kind.PERMANENT, status)
 
 
-def rate_limit_wait(
+def _rate_limit_wait(
     status: int, headers: Mapping[str, str], body: str, *, now: float
 ) -> float | None:
     """Seconds to wait when an answer is a GitHub rate limit, else None.

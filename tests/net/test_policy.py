@@ -56,7 +56,14 @@ def chain(start: str, *steps: tuple[int, str | None]) -> Hop:
         # Another port or scheme is another origin.
         (f"{API}/a", [(302, "https://api.example.com:8443/a")], f"{API}:8443/a", True),
         (f"{API}/a", [(302, "http://api.example.com/a")], "http://api.example.com/a", True),
-        # Once the chain has left its origin it has left it, also when it comes back.
+        # Once the chain has left its origin it has left it: further hops on the new host, or
+        # back on the first one, do not undo that.
+        (
+            f"{API}/a",
+            [(302, "https://cdn.example.net/f"), (302, "/g")],
+            "https://cdn.example.net/g",
+            True,
+        ),
         (
             f"{API}/a",
             [(302, "https://cdn.example.net/f"), (302, f"{API}/b")],
