@@ -89,9 +89,19 @@ def _asset_from_json(data: object) -> UpstreamAsset | None:
 
 
 def _check_status(
-    status: int, headers: Mapping[str, str], body: str, *, url: URL, now: float, expires: bool
+    status: int,
+    headers: Mapping[str, str],
+    body: str,
+    *,
+    url: URL,
+    now: float,
+    expires: bool = False,
 ) -> None:
-    """Turn an error status into a transient error (retried) or an ``UpstreamError`` (final)."""
+    """Turn an error status into a transient error (retried) or an ``UpstreamError`` (final).
+
+    ``expires``: the answer came through a redirect to another host (a small file's signed
+    URL). The API answers itself: there a 403 is a refusal, never an expired link.
+    """
     if status < HTTPStatus.BAD_REQUEST:
         return
     verdict = classify(status, headers, body, now=now, expires=expires)
@@ -351,15 +361,7 @@ class GitHubReleases:
                     self.pages_unchanged += 1
                     return cached.body, cached.next_url, True, cached.etag
                 body = await self._page_text(r, url)
-                # The API answers itself: a 403 there is a refusal, never an expired signed URL.
-                _check_status(
-                    r.status,
-                    r.headers,
-                    body,
-                    url=answer.url,
-                    now=self._retry.clock(),
-                    expires=False,
-                )
+                _check_status(r.status, r.headers, body, url=answer.url, now=self._retry.clock())
                 next_url = next_page_url(r.headers.getall("Link", []), page_url=str(answer.url))
                 self.pages_fetched += 1
                 etag = r.headers.get("ETag")
