@@ -4,6 +4,7 @@ both stacks (the aiohttp listing and the download threads) on real loopback serv
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import socket
 from collections.abc import AsyncIterator
 from contextlib import AbstractAsyncContextManager
@@ -68,22 +69,17 @@ def test_no_proxy_configured(url: str, proxies: dict[str, str]) -> None:
 
 @dataclass
 class Recorder:
-    """A loopback HTTP server that answers 200 to any GET and records what it was asked."""
+    """A loopback HTTP server that records every GET (Host, target as sent, Authorization) and
+    answers 200, or 302 for a path in ``routes`` (its Location, ``{port}`` filled in)."""
 
+    routes: dict[str, str] = field(default_factory=dict)
+    seen: list[tuple[str, str, str | None]] = field(default_factory=list)
     runner: web.AppRunner | None = None
-    seen: list[tuple[str, str | None]] = field(default_factory=list)
-    """(the request target as sent, its Authorization header)."""
-
-    async def start(self, app: web.Application | None = None) -> None:
-        if app is None:
-            app = web.Application()
-            app.router.add_route("GET", "/{tail:.*}", self.answer)
-        self.runner = web.AppRunner(app, access_log=None)
-        await self.runner.setup()
-        await web.TCPSite(self.runner, "127.0.0.1", 0).start()
 
     async def answer(self, request: web.Request) -> web.Response:
-        self.seen.append((request.raw_path, request.headers.get("Authorization")))
+        self.seen.append((request.host, request.raw_path, request.headers.get("Authorization")))
+        if (location := self.routes.get(request.path)) is not None:
+            return web.Response(status=302, headers={"Location": location.format(port=self.port)})
         return web.Response(text="ok")
 
     @property
@@ -92,26 +88,36 @@ class Recorder:
         (address,) = self.runner.addresses
         return int(address[1])
 
-    async def stop(self) -> None:
-        if self.runner is not None:
-            await self.runner.cleanup()
+    @property
+    def targets(self) -> list[str]:
+        return [target for _, target, _ in self.seen]
+
+
+@contextlib.asynccontextmanager
+async def serving(routes: dict[str, str] | None = None) -> AsyncIterator[Recorder]:
+    recorder = Recorder(routes=routes or {})
+    app = web.Application()
+    app.router.add_route("GET", "/{tail:.*}", recorder.answer)
+    recorder.runner = web.AppRunner(app, access_log=None)
+    await recorder.runner.setup()
+    try:
+        await web.TCPSite(recorder.runner, "127.0.0.1", 0).start()
+        yield recorder
+    finally:
+        await recorder.runner.cleanup()
 
 
 @pytest.fixture
 async def origin() -> AsyncIterator[Recorder]:
-    recorder = Recorder()
-    await recorder.start()
-    yield recorder
-    await recorder.stop()
+    async with serving() as recorder:
+        yield recorder
 
 
 @pytest.fixture
 async def forward_proxy() -> AsyncIterator[Recorder]:
     """A forward proxy on loopback that answers every request itself (absolute URLs recorded)."""
-    recorder = Recorder()
-    await recorder.start()
-    yield recorder
-    await recorder.stop()
+    async with serving() as recorder:
+        yield recorder
 
 
 def client(
@@ -168,39 +174,19 @@ async def test_both_stacks_bypass_the_proxy_by_no_proxy(
     url = f"http://{host}:{origin.port}/f"
     async with client(proxies=proxies) as http:
         assert await get_both_ways(http, url) == 400
-    direct, proxied = [p for p, _ in origin.seen], [p for p, _ in forward_proxy.seen]
+    direct, proxied = origin.targets, forward_proxy.targets
     if bypass:
         assert (direct, proxied) == (["/f", "/f"], [])
     else:
         assert (direct, proxied) == ([], [url, url])
 
 
-def redirecting_app(routes: dict[str, str], recorder: Recorder) -> web.Application:
-    """``routes`` maps a path to the Location it redirects to (``{port}`` filled in); any other
-    path is answered 200. Every request is recorded with its Host."""
-
-    async def handle(request: web.Request) -> web.Response:
-        recorder.seen.append(
-            (f"{request.host}{request.raw_path}", request.headers.get("Authorization"))
-        )
-        if (location := routes.get(request.path)) is not None:
-            port = request.url.port
-            return web.Response(status=302, headers={"Location": location.format(port=port)})
-        return web.Response(text="ok")
-
-    app = web.Application()
-    app.router.add_route("GET", "/{tail:.*}", handle)
-    return app
-
-
 @pytest.fixture
 async def detour() -> AsyncIterator[Recorder]:
     """An API on 127.0.0.1 whose /start goes to another host (localhost), then back to /end."""
-    recorder = Recorder()
     routes = {"/start": "http://localhost:{port}/detour", "/detour": "http://127.0.0.1:{port}/end"}
-    await recorder.start(redirecting_app(routes, recorder))
-    yield recorder
-    await recorder.stop()
+    async with serving(routes) as recorder:
+        yield recorder
 
 
 async def test_both_stacks_drop_the_token_after_a_detour(detour: Recorder) -> None:
@@ -210,19 +196,18 @@ async def test_both_stacks_drop_the_token_after_a_detour(detour: Recorder) -> No
     async with client(token="t0ken", api_url=api) as http:
         assert await get_both_ways(http, f"{api}/start") == 400
     hops = [
-        (f"127.0.0.1:{detour.port}/start", "Bearer t0ken"),
-        (f"localhost:{detour.port}/detour", None),
-        (f"127.0.0.1:{detour.port}/end", None),
+        (f"127.0.0.1:{detour.port}", "/start", "Bearer t0ken"),
+        (f"localhost:{detour.port}", "/detour", None),
+        (f"127.0.0.1:{detour.port}", "/end", None),
     ]
     assert detour.seen == hops + hops
 
 
 @pytest.fixture
 async def looping() -> AsyncIterator[Recorder]:
-    recorder = Recorder()
-    await recorder.start(redirecting_app({"/loop": "/loop", "/bad": "http://[bad/x"}, recorder))
-    yield recorder
-    await recorder.stop()
+    """/loop redirects to itself; /bad to a Location that is no URL."""
+    async with serving({"/loop": "/loop", "/bad": "http://[bad/x"}) as recorder:
+        yield recorder
 
 
 async def test_the_listing_stack_follows_the_redirect_limit(looping: Recorder) -> None:
