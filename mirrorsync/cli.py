@@ -33,6 +33,7 @@ from mirrorsync.core.layout import INDEX_PATH, LOCK_PATH, STATE_DIR
 from mirrorsync.core.model import SyncReport
 from mirrorsync.core.units import compact_timestamp
 from mirrorsync.errors import ConfigError, Interrupted, MirrorsyncError
+from mirrorsync.net.policy import proxies_from
 from mirrorsync.targets.lock import hold_lock
 
 if TYPE_CHECKING:
@@ -282,7 +283,7 @@ def main(argv: Sequence[str] | None = None, *, environ: Mapping[str, str] | None
     token = env.get(cfg.upstream.token_env) or None
     progress: Progress = TqdmProgress(sys.stderr) if bars and not dry_run else NoProgress()
     report = SyncReport()
-    runtime = Runtime(progress=progress, token=token, report=report)
+    runtime = Runtime(progress=progress, token=token, proxies=proxies_from(env), report=report)
     return _run(
         lambda: run_sync(cfg, dry_run=dry_run, runtime=runtime),
         args,
@@ -356,12 +357,13 @@ def _verify_command(args: argparse.Namespace, env: Mapping[str, str], *, bars: b
             _emit_json({"status": "failed", "error": str(e)})
         return e.exit_code
     token = (env.get(cfg.upstream.token_env) or None) if cfg else None
+    runtime = Runtime(token=token, proxies=proxies_from(env))  # for a repair's sync
     work: Awaitable[tuple[VerifyReport, list[str]]]
     if root is None:
         assert cfg is not None  # noqa: S101 - a bucket is only named by a config
-        work = _verify_s3(cfg, full=args.full, repair=args.repair, token=token)
+        work = _verify_s3(cfg, full=args.full, repair=args.repair, runtime=runtime)
     else:
-        work = _verify(root, cfg, full=args.full, repair=args.repair, bars=bars, token=token)
+        work = _verify(root, cfg, full=args.full, repair=args.repair, bars=bars, runtime=runtime)
     try:
         report, actions = asyncio.run(_interruptible(work))
     except MirrorsyncError as e:
@@ -389,7 +391,7 @@ def _verify_command(args: argparse.Namespace, env: Mapping[str, str], *, bars: b
 
 
 async def _verify(
-    root: Path, cfg: Config | None, *, full: bool, repair: bool, bars: bool, token: str | None
+    root: Path, cfg: Config | None, *, full: bool, repair: bool, bars: bool, runtime: Runtime
 ) -> tuple[VerifyReport, list[str]]:
     report = await _verify_once(root, full=full, bars=bars)
     if not repair or report.ok or cfg is None:
@@ -401,14 +403,14 @@ async def _verify(
         actions = prepare_repair(root, report, stamp=compact_timestamp(now))
     for action in actions:
         log.info("repair: %s", action)
-    outcome = await run_sync(cfg, runtime=Runtime(token=token))
+    outcome = await run_sync(cfg, runtime=runtime)
     log.info("repair: sync fetched %d file(s)", outcome.report.fetched)
     actions.append(f"sync fetched {outcome.report.fetched} file(s)")
     return await _verify_once(root, full=full, bars=bars), actions
 
 
 async def _verify_s3(
-    cfg: Config, *, full: bool, repair: bool, token: str | None
+    cfg: Config, *, full: bool, repair: bool, runtime: Runtime
 ) -> tuple[VerifyReport, list[str]]:
     def check() -> Awaitable[VerifyReport]:
         target = _s3_target(cfg)
@@ -423,7 +425,7 @@ async def _verify_s3(
     )
     for action in actions:
         log.info("repair: %s", action)
-    outcome = await run_sync(cfg, runtime=Runtime(token=token))
+    outcome = await run_sync(cfg, runtime=runtime)
     log.info("repair: sync fetched %d file(s)", outcome.report.fetched)
     actions.append(f"sync fetched {outcome.report.fetched} file(s)")
     return await check(), actions

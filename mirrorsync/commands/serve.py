@@ -29,34 +29,14 @@ from aiohttp.abc import AbstractStreamWriter
 from multidict import CIMultiDict, CIMultiDictProxy
 
 from mirrorsync.core.layout import PAGE_NAME
+from mirrorsync.core.media import CACHE_CONTROL, HTML, CacheClass, cache_class, content_type
 from mirrorsync.core.names import RELEASE_TAG
 from mirrorsync.errors import ConfigError, MirrorsyncError
 
 log = logging.getLogger(__name__)
 
-IMMUTABLE = "public, max-age=31536000, immutable"
-"""Cache-Control of ``<tag>/<archive>``: upstream never changes a published name's bytes."""
-NO_CACHE = "no-cache"
-"""Cache-Control of everything else: uv reuses an uncached JSON list without asking
-(docs/clients.md §2.2)."""
-
-TEXT = "text/plain; charset=utf-8"
-HTML = "text/html; charset=utf-8"
-FALLBACK_TYPE = "application/octet-stream"
-CONTENT_TYPES = {
-    ".gz": "application/gzip",
-    ".zst": "application/zstd",
-    ".zip": "application/zip",
-    ".json": "application/json",
-    ".html": HTML,
-    ".htm": HTML,
-    ".txt": TEXT,
-    ".sh": TEXT,
-    ".ps1": TEXT,
-    ".sha256": TEXT,
-}
-"""By last suffix; an explicit table, because ``mimetypes`` varies with the host's files."""
-ARCHIVE_SUFFIXES = (".tar.gz", ".tar.zst")
+# A release directory matches core.names.RELEASE_TAG; any other directory below the root is the
+# operator's (never immutable).
 SHUTDOWN_GRACE = 5.0
 """Seconds in-flight downloads get on shutdown (aiohttp's 60 s default delays Ctrl-C)."""
 HEADER_TIMEOUT = 15.0
@@ -130,13 +110,6 @@ class _SlashRedirect:
 _Found: TypeAlias = _File | _Listing | _SlashRedirect
 
 
-def content_type(name: str) -> str:
-    """The Content-Type for a file name; never one that implies a Content-Encoding."""
-    if name == "SHA256SUMS":
-        return TEXT
-    return CONTENT_TYPES.get(Path(name).suffix.lower(), FALLBACK_TYPE)
-
-
 def valid_name(name: str) -> bool:
     """Whether a decoded path segment (or a directory entry) may be served at all."""
     return not (
@@ -185,12 +158,14 @@ def _inside(base: Path, real: Path) -> tuple[str, ...] | None:
 def _cache_control(parts: tuple[str, ...], rel: tuple[str, ...]) -> str:
     # Immutable only if both the URL (what caches key on) and the file on disk are
     # <tag>/<archive>: a "latest/" link to a tag directory must stay revalidated.
-    is_archive = parts[-1].endswith(ARCHIVE_SUFFIXES)
-    url_is_tagged = len(parts) >= 2 and RELEASE_TAG.fullmatch(parts[-2]) is not None  # noqa: PLR2004
-    disk_is_tagged = len(rel) == 2 and RELEASE_TAG.fullmatch(rel[0]) is not None  # noqa: PLR2004
-    if is_archive and url_is_tagged and disk_is_tagged and rel[1] == parts[-1]:
-        return IMMUTABLE
-    return NO_CACHE
+    url, disk = parts[-2:], rel
+    if (
+        all(cache_class("/".join(p)) is CacheClass.IMMUTABLE for p in (url, disk))
+        and all(RELEASE_TAG.fullmatch(p[0]) is not None for p in (url, disk))
+        and disk[-1] == url[-1]
+    ):
+        return CACHE_CONTROL[CacheClass.IMMUTABLE]
+    return CACHE_CONTROL[CacheClass.REVALIDATE]
 
 
 def _list_dir(base: Path, directory: Path) -> tuple[_Entry, ...]:
@@ -388,7 +363,10 @@ async def _respond(request: web.Request, done: Callable[[], None]) -> web.Stream
     if isinstance(found, _Listing):
         return web.Response(
             text=render_listing(parts, found.entries),
-            headers={hdrs.CONTENT_TYPE: HTML, hdrs.CACHE_CONTROL: NO_CACHE},
+            headers={
+                hdrs.CONTENT_TYPE: HTML,
+                hdrs.CACHE_CONTROL: CACHE_CONTROL[CacheClass.REVALIDATE],
+            },
         )
     if isinstance(found, _SlashRedirect):
         query = f"?{url.raw_query_string}" if url.raw_query_string else ""

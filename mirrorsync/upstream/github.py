@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import logging
+import re
 from collections.abc import Awaitable, Callable, Mapping
 from http import HTTPStatus
 from typing import TypeVar
@@ -15,13 +16,10 @@ from mirrorsync.core.checksums import parse_digest
 from mirrorsync.core.model import Release, UpstreamAsset
 from mirrorsync.core.releases import distinct_releases
 from mirrorsync.errors import UpstreamError
+from mirrorsync.net.bodies import read_capped, read_head
 from mirrorsync.net.client import HttpClient
-from mirrorsync.net.retry import (
-    IncompleteBody,
-    RetryPolicy,
-    TransientHTTPError,
-    rate_limit_wait,
-)
+from mirrorsync.net.policy import IncompleteBody, RequestFailed, classify, is_transient
+from mirrorsync.net.retry import RetryPolicy
 from mirrorsync.upstream.cache import CachedPage, StateCache
 
 log = logging.getLogger(__name__)
@@ -36,6 +34,10 @@ PER_PAGE = 10
 """PBS release objects embed hundreds of assets: big pages time out on the server
 (docs/upstream.md §7.2)."""
 MAX_PAGES = 1000
+MAX_PAGE_BYTES = 64 << 20
+"""A listing page larger than this once inflated is refused (ten real releases: ~10 MB)."""
+MAX_ERROR_BYTES = 64 << 10
+"""How much of an error answer is read for its message."""
 LISTING_TRIES = 3
 """Full listings read before a listing that keeps changing under us is given up (exit 1)."""
 LOW_RATE_LIMIT = 10
@@ -88,22 +90,78 @@ def _asset_from_json(data: object) -> UpstreamAsset | None:
 
 
 def _check_status(
-    status: int, headers: Mapping[str, str], body: str, *, url: URL, now: float
+    status: int,
+    headers: Mapping[str, str],
+    body: str,
+    *,
+    url: URL,
+    now: float,
+    expires: bool = False,
 ) -> None:
-    """Turn an error status into a transient error (retried) or an ``UpstreamError`` (final)."""
+    """Turn an error status into a transient error (retried) or an ``UpstreamError`` (final).
+
+    ``expires``: the answer came through a redirect to another host (a small file's signed
+    URL). The API answers itself: there a 403 is a refusal, never an expired link.
+    """
     if status < HTTPStatus.BAD_REQUEST:
         return
-    wait = rate_limit_wait(status, headers, body, now=now)
-    if wait is not None:
-        raise TransientHTTPError(f"rate limited by {url.host} ({status})", status=status, wait=wait)
-    if status >= HTTPStatus.INTERNAL_SERVER_ERROR:
-        raise TransientHTTPError(f"{url.host} answered {status}", status=status)
+    verdict = classify(status, headers, body, now=now, expires=expires)
+    if verdict.retryable:
+        raise verdict.error(url)
     message = _api_message(body)
     hint = {
         HTTPStatus.UNAUTHORIZED.value: "the token is invalid or expired",
         HTTPStatus.NOT_FOUND.value: "check upstream.repo and upstream.api_url",
     }.get(status)
     raise UpstreamError(f"{url} answered {status}{message}", hint=hint)
+
+
+async def _error_text(r: aiohttp.ClientResponse) -> str:
+    return (await read_head(r, limit=MAX_ERROR_BYTES)).decode("utf-8", errors="replace")
+
+
+_LINK_NAME = r"[A-Za-z0-9!#$&+.^_`|~-]+"
+_PARAM = rf'{_LINK_NAME}\s*(?:=\s*(?:"[^"]*"|[^;,"\s]*))?'
+_LINK_VALUE = re.compile(rf"\s*<([^<>\s]*)>\s*((?:;\s*{_PARAM}\s*)*)")
+"""One link-value of RFC 8288: ``<target>`` and its parameters (values optional)."""
+_LINK_PARAM = re.compile(rf';\s*({_LINK_NAME})\s*(?:=\s*(?:"([^"]*)"|([^;,"\s]*)))?')
+
+
+def next_page_url(values: list[str], *, page_url: str) -> str | None:
+    """The ``rel="next"`` target of a page's ``Link`` headers (RFC 8288), or None on the last page.
+
+    A header that does not parse is a listing error, never "no next page": taking a garbled
+    header for the end would make a partial listing look complete, and a prune delete what it
+    did not see. The target must be an http(s) URL on the page's own host and port.
+    """
+    text = ", ".join(values)
+    targets: list[str] = []
+    pos = 0
+    while pos < len(text):
+        match = _LINK_VALUE.match(text, pos)
+        if match is None or (match.end() < len(text) and text[match.end()] != ","):
+            raise UpstreamError(f"malformed Link header from {page_url}: {text[:200]!r}")
+        rels = {
+            quoted or plain
+            for key, quoted, plain in _LINK_PARAM.findall(match.group(2))
+            if key.lower() == "rel"
+        }
+        if any("next" in rel.lower().split() for rel in rels):
+            targets.append(match.group(1))
+        pos = match.end() + 1
+    if not targets:
+        return None
+    if len(targets) > 1:
+        raise UpstreamError(f"Link header from {page_url} names {len(targets)} next pages")
+    page, target = URL(page_url), URL(page_url).join(URL(targets[0]))
+    if target.scheme not in ("http", "https") or (target.host, target.port) != (
+        page.host,
+        page.port,
+    ):
+        raise UpstreamError(
+            f"Link header from {page_url} points the next page elsewhere: {targets[0][:200]!r}"
+        )
+    return str(target)
 
 
 def _api_message(body: str) -> str:
@@ -119,9 +177,11 @@ async def _with_retries(retry: RetryPolicy, attempt: Callable[[], Awaitable[T]],
     """Run ``attempt`` under ``retry``; what is still failing after it is an ``UpstreamError``."""
     try:
         return await retry.run(attempt, what=what)
-    except (aiohttp.ClientError, TimeoutError, TransientHTTPError, IncompleteBody) as e:
+    except (RequestFailed, TimeoutError) as e:
         reason = str(e) or type(e).__name__
-        raise UpstreamError(f"{what}: {reason} (retries exhausted)") from e
+        if is_transient(e):
+            reason += " (retries exhausted)"
+        raise UpstreamError(f"{what}: {reason}") from e
 
 
 async def fetch_small(
@@ -132,11 +192,15 @@ async def fetch_small(
     async def attempt() -> bytes:
         async with http.get(url) as answer:
             r = answer.response
-            if r.status == HTTPStatus.FORBIDDEN and answer.redirected:
-                # An expired signed URL: start again from the download URL.
-                raise TransientHTTPError("download link expired", status=r.status, wait=0)
-            text = "" if r.status < HTTPStatus.BAD_REQUEST else await r.text(errors="replace")
-            _check_status(r.status, r.headers, text, url=answer.url, now=retry.clock())
+            text = "" if r.status < HTTPStatus.BAD_REQUEST else await _error_text(r)
+            _check_status(
+                r.status,
+                r.headers,
+                text,
+                url=answer.url,
+                now=retry.clock(),
+                expires=answer.redirected,
+            )
             data = bytearray()
             async for chunk in r.content.iter_any():
                 data += chunk
@@ -227,7 +291,7 @@ class GitHubReleases:
                 r = answer.response
                 if r.status == HTTPStatus.NOT_MODIFIED and etag:
                     return True
-                text = await r.text(encoding="utf-8", errors="replace")
+                text = await self._page_text(r, url)
                 _check_status(r.status, r.headers, text, url=answer.url, now=self._retry.clock())
                 self.pages_fetched += 1
                 return text == body
@@ -297,10 +361,9 @@ class GitHubReleases:
                 if r.status == HTTPStatus.NOT_MODIFIED and cached is not None:
                     self.pages_unchanged += 1
                     return cached.body, cached.next_url, True, cached.etag
-                body = await r.text(encoding="utf-8", errors="replace")
+                body = await self._page_text(r, url)
                 _check_status(r.status, r.headers, body, url=answer.url, now=self._retry.clock())
-                next_link = r.links.get("next")
-                next_url = str(next_link["url"]) if next_link else None
+                next_url = next_page_url(r.headers.getall("Link", []), page_url=str(answer.url))
                 self.pages_fetched += 1
                 etag = r.headers.get("ETag")
                 if self._cache is not None and etag:
@@ -310,6 +373,13 @@ class GitHubReleases:
                 return body, next_url, False, etag
 
         return await self._run(attempt, what=f"listing {url}")
+
+    @staticmethod
+    async def _page_text(r: aiohttp.ClientResponse, url: str) -> str:
+        if r.status >= HTTPStatus.BAD_REQUEST:
+            return await _error_text(r)
+        data = await read_capped(r, limit=MAX_PAGE_BYTES, what=f"listing page {url}")
+        return data.decode("utf-8", errors="replace")
 
     async def read_small(self, asset: UpstreamAsset, *, limit: int) -> bytes:
         return await fetch_small(
