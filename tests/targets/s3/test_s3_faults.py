@@ -87,6 +87,27 @@ async def test_interrupted_upload_leaves_nothing_and_the_next_run_finishes(
     assert sha256(await s3_mirror.bucket.get(key)) == (await s3_mirror.indexed())[key]["sha256"]
 
 
+async def test_an_interrupted_run_indexes_what_it_uploaded(s3_mirror: S3Mirror) -> None:
+    """A bucket run cancelled mid-upload still writes index.json and SHA256SUMS listing exactly
+    the files it published, as a directory run does."""
+    s3_mirror.fake.add_release(TAG, NAMES)
+    s3_mirror.configure(download={"concurrency": 1})  # darwin, then linux: in path order
+    s3_mirror.proxy.stall("PUT", r"x86_64-unknown-linux")
+    run = asyncio.ensure_future(s3_mirror.sync())
+    await s3_mirror.proxy.stalled.wait()
+    run.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await run
+    darwin = f"{TAG}/{NAMES[1]}"
+    assert LINUX not in await s3_mirror.bucket.files()
+    indexed = await s3_mirror.indexed()
+    assert set(indexed) == {darwin}
+    assert sha256(await s3_mirror.bucket.get(darwin)) == indexed[darwin]["sha256"]
+    sums = await s3_mirror.bucket.get(f"{TAG}/SHA256SUMS")
+    assert sums == f"{indexed[darwin]['sha256']}  {NAMES[1]}\n".encode()
+    assert f"{PREFIX}/{LOCK}" not in await s3_mirror.bucket.keys()
+
+
 async def test_a_concurrent_run_exits_3(s3_mirror: S3Mirror) -> None:
     """While one run holds the bucket, a second one (another machine) stops at once with 3."""
     s3_mirror.fake.add_release(TAG, NAMES)
