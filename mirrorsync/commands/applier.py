@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Callable, Iterable
+from dataclasses import KW_ONLY, dataclass
 from datetime import datetime
 from typing import Protocol
 
@@ -61,30 +62,24 @@ class NoProgress:
         pass
 
 
+@dataclass(slots=True)
 class Applier:
     """Carries out a plan on the target; every change goes into the ledger as it is made."""
 
-    def __init__(
-        self,
-        cfg: Config,
-        tree: Target,
-        ledger: Ledger,
-        records: RunRecords,
-        *,
-        retry: RetryPolicy,
-        limiter: RateLimiter | None,
-        progress: Progress,
-        now: Callable[[], datetime],
-    ) -> None:
-        self.cfg = cfg
-        self.tree = tree
-        self.ledger = ledger
-        self.records = records
-        self.report: SyncReport = records.report
-        self.retry = retry
-        self.limiter = limiter
-        self.progress = progress
-        self.now = now
+    cfg: Config
+    tree: Target
+    ledger: Ledger
+    records: RunRecords
+    _: KW_ONLY
+    retry: RetryPolicy
+    limiter: RateLimiter | None
+    """The ``download.max_rate`` bandwidth cap, when set."""
+    progress: Progress
+    now: Callable[[], datetime]
+
+    @property
+    def report(self) -> SyncReport:
+        return self.records.report
 
     async def apply(self, planned: Planned, http: HttpClient) -> Settlement:
         """Fetch what the plan says, publish the indexes, prune when allowed, record the run."""

@@ -7,7 +7,7 @@ import asyncio
 import logging
 import time
 from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass
+from dataclasses import KW_ONLY, dataclass
 from pathlib import Path
 from typing import TypeVar
 
@@ -57,27 +57,20 @@ class Planned:
     """Paths whose release has a checksum that could not be read, and why: never fetched."""
 
 
+@dataclass(slots=True)
 class Planner:
     """Lists upstream, selects, resolves checksums and reads the mirror's index into a plan."""
 
-    def __init__(
-        self,
-        cfg: Config,
-        tree: Target,
-        ledger: Ledger,
-        report: SyncReport,
-        *,
-        retry: RetryPolicy,
-        cache: StateCache | None,
-        dry_run: bool,
-    ) -> None:
-        self.cfg = cfg
-        self.tree = tree
-        self.ledger = ledger
-        self.report = report
-        self.retry = retry
-        self.cache = cache
-        self.dry_run = dry_run
+    cfg: Config
+    tree: Target
+    ledger: Ledger
+    report: SyncReport
+    _: KW_ONLY
+    retry: RetryPolicy
+    cache: StateCache | None
+    """Listing pages and checksum files kept between runs; None without a state directory."""
+    dry_run: bool
+    """``plan``: a damaged index is an error rather than set aside."""
 
     async def plan(self, source: ReleaseSource, http: HttpClient) -> Planned:
         """The plan for the current listing; the index as found goes into the ledger."""

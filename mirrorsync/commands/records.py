@@ -8,7 +8,7 @@ import json
 import logging
 import time
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import KW_ONLY, dataclass, field
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -52,24 +52,23 @@ class Ledger:
         return bool(self.entries or self.changes)
 
 
+@dataclass(slots=True)
 class RunRecords:
     """Writes one run's ``status.json``, ``history.jsonl`` line and diff-file lines."""
 
-    def __init__(
-        self,
-        cfg: Config,
-        tree: Target,
-        ledger: Ledger,
-        report: SyncReport,
-        *,
-        now: Callable[[], datetime],
-    ) -> None:
-        self.cfg = cfg
-        self.tree = tree
-        self.ledger = ledger
-        self.report = report
-        self.now = now
-        self.started = now()
+    cfg: Config
+    tree: Target
+    ledger: Ledger
+    report: SyncReport
+    _: KW_ONLY
+    now: Callable[[], datetime]
+    started: datetime = field(init=False)
+    """When the run started (``now()`` when the records were made)."""
+    t0: float = field(init=False)
+    """``time.monotonic()`` then, for the run's duration."""
+
+    def __post_init__(self) -> None:
+        self.started = self.now()
         self.t0 = time.monotonic()
 
     def elapsed(self) -> float:

@@ -35,6 +35,16 @@ def lock_body(*, expires: datetime, host: str = "other-host") -> bytes:
     return json.dumps(holder).encode()
 
 
+async def interrupt_at(s3_mirror: S3Mirror, method: str, path_pattern: str) -> None:
+    """Run a sync and cancel it (as Ctrl-C does) once it sends a matching request."""
+    s3_mirror.proxy.stall(method, path_pattern)
+    run = asyncio.ensure_future(s3_mirror.sync())
+    await s3_mirror.proxy.stalled.wait()
+    run.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await run
+
+
 async def test_failed_upload_keeps_the_old_object(s3_mirror: S3Mirror) -> None:
     """When the upload of a changed archive fails, the old object and its index entry stay,
     and the run exits 1 naming the file."""
@@ -71,12 +81,7 @@ async def test_interrupted_upload_leaves_nothing_and_the_next_run_finishes(
     the next run aborts the leftover upload and completes the mirror."""
     s3_mirror.fake.add_release(TAG, [BIG], sizes={BIG: 11 * MIB})
     s3_mirror.configure(target=MULTIPART)
-    s3_mirror.proxy.stall("PUT", r"partNumber=2")
-    run = asyncio.ensure_future(s3_mirror.sync())
-    await s3_mirror.proxy.stalled.wait()
-    run.cancel()
-    with pytest.raises(asyncio.CancelledError):
-        await run
+    await interrupt_at(s3_mirror, "PUT", r"partNumber=2")
     key = f"{TAG}/{BIG}"
     assert key not in await s3_mirror.bucket.files()
     assert await s3_mirror.bucket.pending_uploads() == [f"{PREFIX}/{key}"]
@@ -92,12 +97,7 @@ async def test_an_interrupted_run_indexes_what_it_uploaded(s3_mirror: S3Mirror) 
     the files it published, as a directory run does."""
     s3_mirror.fake.add_release(TAG, NAMES)
     s3_mirror.configure(download={"concurrency": 1})  # darwin, then linux: in path order
-    s3_mirror.proxy.stall("PUT", r"x86_64-unknown-linux")
-    run = asyncio.ensure_future(s3_mirror.sync())
-    await s3_mirror.proxy.stalled.wait()
-    run.cancel()
-    with pytest.raises(asyncio.CancelledError):
-        await run
+    await interrupt_at(s3_mirror, "PUT", r"x86_64-unknown-linux")
     darwin = f"{TAG}/{NAMES[1]}"
     assert LINUX not in await s3_mirror.bucket.files()
     indexed = await s3_mirror.indexed()
