@@ -167,14 +167,16 @@ async def _record_stop(error: BaseException, applier: Applier, records: RunRecor
     """
     applier.free_disk(error)
     writes = asyncio.ensure_future(applier.write_published_indexes())
-    # asyncio.wait never cancels what it waits for: the writes are shielded from this task.
-    done, _ = await asyncio.wait({writes}, timeout=ABORT_WRITE_SECONDS)
-    if not done:
-        writes.cancel()
-        log.error(
-            "the indexes were not written within %.0f s; the next run rewrites them",
-            ABORT_WRITE_SECONDS,
-        )
-    elif not writes.cancelled() and (failure := writes.exception()) is not None:
-        log.error("cannot write the indexes: %s", failure)
-    records.abort(error)
+    try:
+        # asyncio.wait never cancels what it waits for: the writes are shielded from this task.
+        done, _ = await asyncio.wait({writes}, timeout=ABORT_WRITE_SECONDS)
+        if not done:
+            log.error(
+                "the indexes were not written within %.0f s; the next run rewrites them",
+                ABORT_WRITE_SECONDS,
+            )
+        elif (failure := writes.exception()) is not None:
+            log.error("cannot write the indexes: %s", failure)
+    finally:
+        writes.cancel()  # done, out of time, or a second signal: nothing outlives the run
+        records.abort(error)

@@ -9,6 +9,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from s3_harness import PREFIX, S3Mirror, sha256
 
+from mirrorsync.commands import sync
 from mirrorsync.errors import LockHeld, TargetError
 from mirrorsync.targets.s3 import lock as s3_lock
 
@@ -106,6 +107,25 @@ async def test_an_interrupted_run_indexes_what_it_uploaded(s3_mirror: S3Mirror) 
     sums = await s3_mirror.bucket.get(f"{TAG}/SHA256SUMS")
     assert sums == f"{indexed[darwin]['sha256']}  {NAMES[1]}\n".encode()
     assert f"{PREFIX}/{LOCK}" not in await s3_mirror.bucket.keys()
+
+
+async def test_an_index_write_that_hangs_after_an_interruption_is_given_up(
+    s3_mirror: S3Mirror, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A stopped run waits for its index writes only ABORT_WRITE_SECONDS, then still records
+    itself as interrupted and releases the lock; the next run writes the indexes."""
+    monkeypatch.setattr(sync, "ABORT_WRITE_SECONDS", 0.05)
+    s3_mirror.fake.add_release(TAG, NAMES)
+    s3_mirror.configure(download={"concurrency": 1})
+    s3_mirror.proxy.stall("PUT", r"/SHA256SUMS")
+    await interrupt_at(s3_mirror, "PUT", r"x86_64-unknown-linux")
+    assert "index.json" not in await s3_mirror.bucket.files()
+    assert f"{PREFIX}/{LOCK}" not in await s3_mirror.bucket.keys()
+    status = json.loads((s3_mirror.state_dir / "status.json").read_bytes())
+    assert status["status"] == "interrupted"
+    s3_mirror.proxy.release()
+    assert (await s3_mirror.sync()).exit_code == 0
+    assert set(await s3_mirror.indexed()) == {LINUX, f"{TAG}/{NAMES[1]}"}
 
 
 async def test_a_concurrent_run_exits_3(s3_mirror: S3Mirror) -> None:
