@@ -27,8 +27,8 @@ from mirrorsync.commands.verify import (
     verify_document,
     verify_tree,
 )
+from mirrorsync.config.load import find_config, load_config
 from mirrorsync.config.records import Config
-from mirrorsync.config.schema import find_config, load_config
 from mirrorsync.core.layout import STATE_DIR
 from mirrorsync.core.model import SyncReport
 from mirrorsync.errors import ConfigError, Interrupted, MirrorsyncError

@@ -41,7 +41,7 @@ from mirror_harness import exit_code_of, fake_time_runtime
 from yarl import URL
 
 from mirrorsync.commands.sync import Outcome, Runtime, run_sync
-from mirrorsync.config.schema import load_config
+from mirrorsync.config.load import load_config
 
 if TYPE_CHECKING:
     from types_aiobotocore_s3 import S3Client

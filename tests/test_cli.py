@@ -438,6 +438,54 @@ async def test_yaml_syntax_error_names_line_and_column(
     assert re.search(rf"{re.escape(str(config))}:4:\d+: ", err), err
 
 
+@pytest.mark.parametrize(
+    ("text", "problem"),
+    [
+        ("releases: {since: 2025-13-01}\n", ": releases.since: not a real date: '2025-13-01'"),
+        ("releases:\n  since: 2025-02-30\n", ": releases.since: not a real date: '2025-02-30'"),
+        (
+            "releases: {since: 2025-01-01T25:00:00}\n",
+            (
+                ": releases.since: expected a date as 'YYYYMMDD' or 'YYYY-MM-DD', "
+                "got '2025-01-01T25:00:00'"
+            ),
+        ),
+        ("prune_max: 2025-13-01\n", ": prune_max: expected 'N%' (0 < N <= 100) or a number"),
+        ("download: {retries: !!int abc}\n", ":1:21: cannot read 'abc' as !!int"),
+        ("prune: !!bool maybe\n", ":1:8: cannot read 'maybe' as !!bool"),
+        ("download: {timeout: !!float x}\n", ":1:21: cannot read 'x' as !!float"),
+        ("select:\n\tplatforms: []\n", ":2:1: found character '\\t' that cannot start"),
+        ("prune: true\nprune: false\n", ":2:1: found duplicate key 'prune'"),
+        ("target: {path: \udcff}\n", ":1:16: not valid UTF-8 (byte 0xff)"),
+        ("select: " + "[" * 5000 + "]" * 5000 + "\n", ": nested too deeply to be a configuration"),
+    ],
+    ids=[
+        "invalid-date",
+        "no-such-day",
+        "invalid-time",
+        "invalid-date-elsewhere",
+        "bad-int-tag",
+        "bad-bool-tag",
+        "bad-float-tag",
+        "tab-indent",
+        "duplicate-key",
+        "not-utf8",
+        "too-deep",
+    ],
+)
+async def test_values_the_yaml_loader_cannot_construct_are_config_errors(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], text: str, problem: str
+) -> None:
+    """What PyYAML turns into an exception is a config error (exit 2) naming where, no traceback."""
+    config = tmp_path / "mirror.yaml"
+    config.write_bytes(text.encode("utf-8", "surrogateescape"))
+    assert await cli("plan", "-c", str(config)) == 2
+    out, err = capsys.readouterr()
+    assert out == ""
+    assert f"{config}{problem}" in err
+    assert "Traceback" not in err
+
+
 async def test_missing_config_exits_2_with_advice(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:

@@ -1,5 +1,8 @@
 """The commands, each wiring the layers below: ``sync`` (and ``plan``), ``verify``, ``serve``.
 
+``sync`` wires a run of three parts: ``planner`` (listing to ``Plan``), ``applier`` (fetch,
+publish, indexes, prune, client files) and ``records`` (status.json, history.jsonl, diff file).
+
 ``documents`` renders what they print (``--json`` documents and summary lines, pure).
 
 Contract: may import every package but ``cli``; only ``cli`` parses arguments, reads the

@@ -48,10 +48,6 @@ class Target(Protocol):
         """Publish a small file (an index, a page) atomically."""
         ...
 
-    def write_now(self, path: str, data: bytes) -> bool:
-        """Write without awaiting, for an interrupted run's cleanup; False if this target can't."""
-        ...
-
     async def publish(self, staged: Path, path: str, *, sha256: str) -> None:
         """Publish a verified staging file under ``path`` atomically, consuming the staged file."""
         ...

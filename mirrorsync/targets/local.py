@@ -151,10 +151,9 @@ class LocalTree:
             await asyncio.to_thread(self._delete, path)
 
     async def write(self, path: str, data: bytes) -> None:
-        await asyncio.to_thread(self.write_now, path, data)
+        await asyncio.to_thread(self._write, path, data)
 
-    def write_now(self, path: str, data: bytes) -> bool:
-        """Synchronous atomic write, for cleanup paths that must not await."""
+    def _write(self, path: str, data: bytes) -> None:
         final = self.final_path(path)
         try:
             self._sync_dirs()
@@ -162,7 +161,6 @@ class LocalTree:
         except OSError as e:
             raise TargetError.from_os_error(f"{path}: cannot write", e) from e
         self._changed(final.parent, written=True)
-        return True
 
     def _delete(self, path: str) -> None:
         final = self.final_path(path)

@@ -235,9 +235,6 @@ class S3Target:
             self._known.index_etag = etag
             self._known.save()
 
-    def write_now(self, path: str, data: bytes) -> bool:  # noqa: ARG002 - the protocol's
-        return False  # an upload needs the event loop: the next run rewrites the indexes
-
     async def publish(self, staged: Path, path: str, *, sha256: str) -> None:
         """Upload a verified staging file, then delete it; ``AssetError`` for this file alone."""
         key = self.key(path)

@@ -11,7 +11,7 @@ from s3_harness import PREFIX, S3Mirror
 
 from mirrorsync.cli import main
 from mirrorsync.commands.verify import VerifyReport, verify_bucket
-from mirrorsync.config.schema import load_config
+from mirrorsync.config.load import load_config
 from mirrorsync.targets.s3 import S3Target
 
 TAG = "20251217"
