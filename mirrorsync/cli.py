@@ -237,15 +237,24 @@ def _emit_json(doc: Mapping[str, Any]) -> None:
     sys.stdout.flush()
 
 
+def failure_status(error: MirrorsyncError) -> str:
+    """The status word of a run that ended with ``error``, as ``status.json`` records it."""
+    return "interrupted" if isinstance(error, Interrupted) else "failed"
+
+
 def _failure_document(
-    error: MirrorsyncError, *, dry_run: bool, report: SyncReport | None = None
+    error: MirrorsyncError,
+    *,
+    dry_run: bool,
+    report: SyncReport | None = None,
+    status: str = "failed",
 ) -> dict[str, Any]:
     # A failed sync still answers with the §7 keys and the figures it reached, so scripts can
     # read them unconditionally; a plan has no failure shape, and empty fetch/keep lists would
     # read as "nothing to do".
     if dry_run:
-        return {"status": "failed", "error": str(error)}
-    return sync_document(report or SyncReport(), status="failed", error=str(error))
+        return {"status": status, "error": str(error)}
+    return sync_document(report or SyncReport(), status=status, error=str(error))
 
 
 def _load(args: argparse.Namespace, environ: Mapping[str, str]) -> Config:
@@ -300,15 +309,17 @@ def _run(
 ) -> int:
     try:
         outcome = asyncio.run(_interruptible(start()))
-    except MirrorsyncError as e:
+    except (MirrorsyncError, KeyboardInterrupt) as e:
+        error = e if isinstance(e, MirrorsyncError) else Interrupted("interrupted")
+        status = failure_status(error)
+        # One line on stderr in every mode (--json keeps stdout for its document alone), then
+        # the summary line a run always ends with, with the status that status.json records.
+        sys.stderr.write(f"mirrorsync: {status}: {error}\n")
         if args.json:
-            _emit_json(_failure_document(e, dry_run=dry_run, report=report))
-        else:
-            sys.stderr.write(f"mirrorsync: failed: {e}\n")
-        return e.exit_code
-    except KeyboardInterrupt:
-        log.error("interrupted")
-        return EXIT_INTERRUPTED
+            _emit_json(_failure_document(error, dry_run=dry_run, report=report, status=status))
+        if not dry_run:
+            sys.stderr.write(sync_summary(report, status=status) + "\n")
+        return error.exit_code
     if dry_run:
         if args.json:
             _emit_json(plan_document(outcome.plan))
@@ -318,7 +329,8 @@ def _run(
     report = outcome.report
     status = "success" if outcome.exit_code == 0 else "partial"
     if outcome.refused:
-        status = "failed"
+        status = "refused"
+        sys.stderr.write(f"mirrorsync: refused: {outcome.refused}\n")
     if args.json:
         _emit_json(sync_document(report, status=status, error=outcome.refused))
     sys.stderr.write(sync_summary(report, status=status) + "\n")

@@ -28,6 +28,7 @@ from eras import (
     LINUX,
     NO_SUMS,
     NO_SUMS_TAG,
+    SUMS_TAG,
     all_paths,
     three_eras,
 )
@@ -47,7 +48,8 @@ UNKNOWN = "cpython-3.13.11+20251217-loongarch64-unknown-linux-gnu-install_only.t
 SYNC_KEYS = {"status", "fetched", "kept", "pruned", "failed", "bytes_downloaded", "seconds"}
 PLAN_KEYS = {"fetch", "keep", "prune", "unparsed", "totals"}
 SUMMARY = re.compile(
-    r"mirrorsync: (?P<status>success|partial|failed): fetched (?P<fetched>\d+) \([^)]*\), "
+    r"mirrorsync: (?P<status>success|partial|failed|refused|interrupted): "
+    r"fetched (?P<fetched>\d+) \([^)]*\), "
     r"kept (?P<kept>\d+), pruned (?P<pruned>\d+), failed (?P<failed>\d+), "
     r"unparsed (?P<unparsed>\d+) in \d+\.\ds"
 )
@@ -384,8 +386,11 @@ async def test_empty_listing_exits_2(
         assert "empty" in doc["error"]
     else:
         assert out == ""
-        assert err.splitlines()[-1].startswith("mirrorsync: failed: ")
-        assert "empty" in err.splitlines()[-1]
+    error, summary = err.splitlines()[-2:]  # the error, then the summary line, in both modes
+    assert error.startswith("mirrorsync: failed: ")
+    assert "empty" in error
+    assert SUMMARY.fullmatch(summary)
+    assert mirror.status()["status"] == "failed"
     assert not (mirror.root / "index.json").exists()
 
 
@@ -606,8 +611,11 @@ async def test_signal_exits_130_with_a_consistent_tree_and_next_run_resumes(
             await proc.wait()
     assert proc.returncode == 130, err.decode()
     doc = json.loads(out)  # still exactly one JSON document, with the figures reached
-    assert doc["status"] == "failed"
+    assert doc["status"] == "interrupted"  # as status.json says
     assert f"interrupted by {signum.name}" in doc["error"]
+    error, summary = err.decode().splitlines()[-2:]  # the error and the summary, on stderr
+    assert error.startswith(f"mirrorsync: interrupted: interrupted by {signum.name}")
+    assert summary.startswith("mirrorsync: interrupted: fetched ")
     assert doc["fetched"] == len(DIGEST) - 1
 
     everything = {f"{DIGEST_TAG}/{n}" for n in DIGEST}
@@ -625,3 +633,27 @@ async def test_signal_exits_130_with_a_consistent_tree_and_next_run_resumes(
     assert hashlib.sha256((mirror.root / DIGEST_TAG / stalled).read_bytes()).hexdigest() == (
         mirror.fake.sha256(DIGEST_TAG, stalled)
     )
+
+
+@pytest.mark.parametrize("as_json", [False, True], ids=["text", "json"])
+async def test_refused_prune_says_refused_everywhere(
+    mirror: Mirror, capsys: pytest.CaptureFixture[str], *, as_json: bool
+) -> None:
+    """A prune over ``prune_max`` exits 2; summary, --json and status.json all say ``refused``."""
+    three_eras(mirror.fake)
+    mirror.configure()
+    assert await cli("sync", "-q", "-c", str(mirror.config_path)) == 0
+    for tag in (SUMS_TAG, NO_SUMS_TAG):
+        mirror.fake.remove_release(tag)
+    mirror.configure(prune=True, prune_max=1)
+    capsys.readouterr()
+    extra = ["--json"] if as_json else []
+    assert await cli("sync", *extra, "-c", str(mirror.config_path)) == 2
+    out, err = capsys.readouterr()
+    if as_json:
+        assert one_document(out)["status"] == "refused"
+    summary = SUMMARY.fullmatch(err.splitlines()[-1])
+    assert summary is not None
+    assert summary["status"] == "refused"
+    assert any(line.startswith("mirrorsync: refused: ") for line in err.splitlines()[:-1])
+    assert mirror.status()["status"] == "refused"
