@@ -613,9 +613,9 @@ async def test_signal_exits_130_with_a_consistent_tree_and_next_run_resumes(
     doc = json.loads(out)  # still exactly one JSON document, with the figures reached
     assert doc["status"] == "interrupted"  # as status.json says
     assert f"interrupted by {signum.name}" in doc["error"]
-    error, summary = err.decode().splitlines()[-2:]  # the error and the summary, on stderr
-    assert error.startswith(f"mirrorsync: interrupted: interrupted by {signum.name}")
-    assert summary.startswith("mirrorsync: interrupted: fetched ")
+    error_line, summary_line = err.decode().splitlines()[-2:]  # the error, then the summary
+    assert error_line.startswith(f"mirrorsync: interrupted: interrupted by {signum.name}")
+    assert summary_line.startswith("mirrorsync: interrupted: fetched ")
     assert doc["fetched"] == len(DIGEST) - 1
 
     everything = {f"{DIGEST_TAG}/{n}" for n in DIGEST}
