@@ -53,7 +53,7 @@ from mirrorsync.publish.client_files import publish_client_files
 from mirrorsync.publish.pages import RunInfo
 from mirrorsync.targets.base import Target
 from mirrorsync.targets.files import write_atomic
-from mirrorsync.targets.local import LocalTree
+from mirrorsync.targets.open import open_target
 from mirrorsync.upstream.cache import StateCache
 from mirrorsync.upstream.github import GitHubReleases, fetch_small
 from mirrorsync.upstream.source import ReleaseSource
@@ -145,15 +145,6 @@ async def run_sync(
         await tree.prepare()
         async with tree.lock(now=rt.now()):
             return await _Run(cfg, tree, rt, dry_run=False).execute()
-
-
-def open_target(cfg: Config) -> Target:
-    """The target the configuration names: a bucket for ``target.url``, else a directory."""
-    if cfg.target.url is not None:
-        from mirrorsync.targets.s3 import S3Target  # noqa: PLC0415 - only bucket configs pay for it
-
-        return S3Target.from_config(cfg)
-    return LocalTree(cfg.target.path)
 
 
 class _Run:

@@ -10,11 +10,11 @@ from pathlib import Path
 import pytest
 import yaml
 
-from mirrorsync.commands.sync import open_target
 from mirrorsync.config.records import Config, TargetConfig
 from mirrorsync.config.schema import AWS_SECRETS, S3_ONLY, parse_config
 from mirrorsync.errors import ConfigError
 from mirrorsync.targets.local import LocalTree
+from mirrorsync.targets.open import open_target
 from mirrorsync.targets.s3 import S3Target, content_type, default_state_dir, is_asset
 
 BASE = Path("/srv/pbs")
