@@ -38,6 +38,17 @@ EXIT_USAGE = 2
 EXIT_INTERRUPTED = Interrupted.exit_code
 
 
+def _port(text: str) -> int:
+    """A TCP port number for ``serve --port``: 0 (any free port) to 65535."""
+    try:
+        port = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a port number: {text!r}") from None
+    if not 0 <= port <= 65535:  # noqa: PLR2004 - the TCP port range
+        raise argparse.ArgumentTypeError(f"a port is 0 to 65535, not {port}")
+    return port
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="mirrorsync",
@@ -104,7 +115,7 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument(
         "--host", default="127.0.0.1", help="address to bind (default 127.0.0.1: this machine)"
     )
-    serve.add_argument("--port", type=int, default=8000, help="port (default 8000; 0 = any)")
+    serve.add_argument("--port", type=_port, default=8000, help="port (default 8000; 0 = any)")
     serve.add_argument("-q", "--quiet", action="store_true", help="no access log")
     serve.add_argument("-v", "--verbose", action="store_true", help="debug logging")
     serve.set_defaults(json=False)

@@ -35,6 +35,7 @@ import secrets
 import socket
 import struct
 import time
+import zlib
 from collections import deque
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
@@ -211,6 +212,16 @@ def _accepts_gzip(accept_encoding: str) -> bool:
     return False
 
 
+def _gzip_bomb(size: int) -> web.Response:
+    """``size`` spaces as a gzip body, compressed piece by piece (never held whole)."""
+    pack = zlib.compressobj(9, zlib.DEFLATED, 31)  # 31: a gzip wrapper
+    block = b" " * (1 << 20)
+    parts = [pack.compress(block) for _ in range(size // len(block))]
+    parts += [pack.compress(b" " * (size % len(block))), pack.flush()]
+    headers = {"Content-Encoding": "gzip", "Content-Type": "application/json"}
+    return web.Response(body=b"".join(parts), headers=headers)
+
+
 def _int_param(value: str | None, default: int) -> int:
     try:
         number = int(value) if value is not None else default
@@ -261,6 +272,9 @@ class FakeGitHub:
         self._rate_limits: deque[tuple[int, float | None, int | None]] = deque()
         self._empty_listings: int | None = 0
         """Listings left to answer ``[]``; None means every one."""
+        self._page_hooks: dict[int, deque[Callable[[], object]]] = {}
+        self._bad_links: dict[int, str] = {}
+        self._bombs: dict[int, int] = {}
 
         self._released = asyncio.Event()
         self._runner: web.AppRunner | None = None
@@ -562,6 +576,22 @@ class FakeGitHub:
         """The next listing requests (of that page only, if given) answer these statuses."""
         self._listing_faults.setdefault(page, deque()).extend(statuses)
 
+    def before_page(self, page: int, *actions: Callable[[], object]) -> None:
+        """Run each action once, in turn, just before page ``page`` of the listing is answered.
+
+        This is how upstream changes while a client reads the pages: ``remove_release`` slides a
+        later release onto a page already read, ``add_release`` pushes one onto the next page.
+        """
+        self._page_hooks.setdefault(page, deque()).extend(actions)
+
+    def bad_link(self, page: int, value: str) -> None:
+        """Answer page ``page`` with ``value`` as its ``Link`` header (a malformed one, say)."""
+        self._bad_links[page] = value
+
+    def gzip_bomb(self, page: int, size: int) -> None:
+        """Answer page ``page`` with ``size`` spaces, gzipped: a few KB that inflate to ``size``."""
+        self._bombs[page] = size
+
     def empty_listing(self, times: int | None = None) -> None:
         """Listings answer ``[]`` with 200; ``times=None`` (default) means until further notice."""
         self._empty_listings = times
@@ -808,6 +838,8 @@ class FakeGitHub:
         if page > 1:
             rels.append((1, "first"))
         link = ", ".join(f'<{url(n)}>; rel="{rel}"' for n, rel in rels) or None
+        if page in self._bad_links:
+            link = self._bad_links[page]
         return self._json(request, chunk, link=link)
 
     async def _listing(self, request: web.Request) -> web.Response:
@@ -817,6 +849,12 @@ class FakeGitHub:
         if (limited := self._api_fault(request, hit)) is not None:
             return limited
         page = _int_param(request.query.get("page"), 1)
+        if hooks := self._page_hooks.get(page):
+            hooks.popleft()()
+            hit.fault = "listing changed"
+        if page in self._bombs:
+            hit.fault = "gzip bomb"
+            return _gzip_bomb(self._bombs[page])
         for key in (page, None):
             queue = self._listing_faults.get(key)
             if queue:

@@ -196,6 +196,7 @@ class _Run:
                 cache=self.cache,
                 has_token=self.rt.token is not None,
                 full_listing_every=upstream.full_listing_hours * 3600,
+                prove_consistent=self.cfg.prune,
             )
             try:
                 plan = await self._plan(source, http)

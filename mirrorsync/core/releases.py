@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from mirrorsync.core.layout import check_relpath
 from mirrorsync.core.model import Asset, Release, UpstreamAsset
@@ -25,6 +25,38 @@ class Catalog:
     """``.sha256`` sidecars by the path (``<tag>/<name>``) of the archive they describe."""
     in_progress: tuple[str, ...]
     """Paths of assets still being uploaded (``state`` other than ``uploaded``): not yet usable."""
+
+
+def distinct_releases(releases: Iterable[Release]) -> tuple[list[Release], list[str]]:
+    """Each release once (by id, else by tag) with each file once (by name); and the repeats.
+
+    An offset-paged listing read while upstream publishes shows a release on two pages; a
+    second copy must never be fetched, let alone published twice. The first copy wins. The
+    repeats are returned as ``tag`` or ``tag/name`` strings, for the log.
+    """
+    seen_ids: set[int] = set()
+    seen_tags: set[str] = set()
+    kept: list[Release] = []
+    repeats: list[str] = []
+    for release in releases:
+        if release.tag in seen_tags or (release.id is not None and release.id in seen_ids):
+            repeats.append(release.tag)
+            continue
+        seen_tags.add(release.tag)
+        if release.id is not None:
+            seen_ids.add(release.id)
+        names: set[str] = set()
+        assets: list[UpstreamAsset] = []
+        for up in release.assets:
+            if up.name in names:
+                repeats.append(f"{release.tag}/{up.name}")
+                continue
+            names.add(up.name)
+            assets.append(up)
+        if len(assets) != len(release.assets):
+            release = replace(release, assets=tuple(assets))  # noqa: PLW2901 - the deduplicated one
+        kept.append(release)
+    return kept, repeats
 
 
 def build_catalog(releases: Iterable[Release]) -> Catalog:

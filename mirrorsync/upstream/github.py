@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import logging
+import re
 from collections.abc import Awaitable, Callable, Mapping
 from http import HTTPStatus
 from typing import TypeVar
@@ -13,7 +14,9 @@ from yarl import URL
 
 from mirrorsync.core.checksums import parse_digest
 from mirrorsync.core.model import Release, UpstreamAsset
+from mirrorsync.core.releases import distinct_releases
 from mirrorsync.errors import UpstreamError
+from mirrorsync.net.bodies import read_capped, read_head
 from mirrorsync.net.client import HttpClient
 from mirrorsync.net.retry import (
     IncompleteBody,
@@ -34,6 +37,12 @@ API_HEADERS = {
 PER_PAGE = 10
 """PBS release objects embed hundreds of assets: big pages time out server-side (upstream.md §7)."""
 MAX_PAGES = 1000
+MAX_PAGE_BYTES = 64 << 20
+"""A listing page larger than this once inflated is refused (ten real releases: ~10 MB)."""
+MAX_ERROR_BYTES = 64 << 10
+"""How much of an error answer is read for its message."""
+LISTING_TRIES = 3
+"""Full listings read before a listing that keeps changing under us is given up (exit 1)."""
 LOW_RATE_LIMIT = 10
 CRAWL_KEY = "listing/last-full-check"
 
@@ -102,6 +111,54 @@ def _check_status(
     raise UpstreamError(f"{url} answered {status}{message}", hint=hint)
 
 
+async def _error_text(r: aiohttp.ClientResponse) -> str:
+    return (await read_head(r, limit=MAX_ERROR_BYTES)).decode("utf-8", errors="replace")
+
+
+_LINK_NAME = r"[A-Za-z0-9!#$&+.^_`|~-]+"
+_PARAM = rf'{_LINK_NAME}\s*(?:=\s*(?:"[^"]*"|[^;,"\s]*))?'
+_LINK_VALUE = re.compile(rf"\s*<([^<>\s]*)>\s*((?:;\s*{_PARAM}\s*)*)")
+"""One link-value of RFC 8288: ``<target>`` and its parameters (values optional)."""
+_LINK_PARAM = re.compile(rf';\s*({_LINK_NAME})\s*(?:=\s*(?:"([^"]*)"|([^;,"\s]*)))?')
+
+
+def next_page_url(values: list[str], *, page_url: str) -> str | None:
+    """The ``rel="next"`` target of a page's ``Link`` headers (RFC 8288), or None on the last page.
+
+    A header that does not parse is a listing error, never "no next page": taking a garbled
+    header for the end would make a partial listing look complete, and a prune delete what it
+    did not see. The target must be an http(s) URL on the page's own host and port.
+    """
+    text = ", ".join(values)
+    targets: list[str] = []
+    pos = 0
+    while pos < len(text):
+        match = _LINK_VALUE.match(text, pos)
+        if match is None or (match.end() < len(text) and text[match.end()] != ","):
+            raise UpstreamError(f"malformed Link header from {page_url}: {text[:200]!r}")
+        rels = {
+            quoted or plain
+            for key, quoted, plain in _LINK_PARAM.findall(match.group(2))
+            if key.lower() == "rel"
+        }
+        if any("next" in rel.lower().split() for rel in rels):
+            targets.append(match.group(1))
+        pos = match.end() + 1
+    if not targets:
+        return None
+    if len(targets) > 1:
+        raise UpstreamError(f"Link header from {page_url} names {len(targets)} next pages")
+    page, target = URL(page_url), URL(page_url).join(URL(targets[0]))
+    if target.scheme not in ("http", "https") or (target.host, target.port) != (
+        page.host,
+        page.port,
+    ):
+        raise UpstreamError(
+            f"Link header from {page_url} points the next page elsewhere: {targets[0][:200]!r}"
+        )
+    return str(target)
+
+
 def _api_message(body: str) -> str:
     try:
         data = json.loads(body)
@@ -131,7 +188,7 @@ async def fetch_small(
             if r.status == HTTPStatus.FORBIDDEN and answer.redirected:
                 # An expired signed URL: start again from the download URL.
                 raise TransientHTTPError("download link expired", status=r.status, wait=0)
-            text = "" if r.status < HTTPStatus.BAD_REQUEST else await r.text(errors="replace")
+            text = "" if r.status < HTTPStatus.BAD_REQUEST else await _error_text(r)
             _check_status(r.status, r.headers, text, url=answer.url, now=retry.clock())
             data = bytearray()
             async for chunk in r.content.iter_any():
@@ -160,6 +217,7 @@ class GitHubReleases:
         per_page: int = PER_PAGE,
         has_token: bool = False,
         full_listing_every: float = 0.0,
+        prove_consistent: bool = False,
     ) -> None:
         self._http = http
         self._api_url = api_url.rstrip("/")
@@ -171,14 +229,71 @@ class GitHubReleases:
         self.description = f"github:{repo}"
         self._full_listing_every = full_listing_every
         """Seconds during which an unchanged first page vouches for the cached later pages."""
+        self._prove_consistent = prove_consistent
+        """Whether a listing must be proven unchanged while it was read (it drives a prune)."""
         self.pages_fetched = 0
         self.pages_unchanged = 0
         self.pages_trusted = 0
 
     async def list_releases(self) -> list[Release]:
+        """Every release, each once; with ``prove_consistent``, a listing proven unchanged.
+
+        GitHub pages by offset: a release deleted while the pages are read slides a later
+        release onto a page already read (it is missed: a prune would delete its files), and a
+        release published meanwhile pushes one onto the next page (it is seen twice). So every
+        page asked of the server is asked again once the last one is in, conditionally (a 304
+        costs no rate limit); any change means the listing is read again, up to
+        ``LISTING_TRIES`` times. Repeats are dropped in any case.
+        """
+        for _ in range(LISTING_TRIES):
+            releases, asked = await self._list_once()
+            if not self._prove_consistent or await self._all_unchanged(asked):
+                kept, repeats = distinct_releases(releases)
+                if repeats:
+                    log.info(
+                        "the listing showed %d entries twice (it moved while it was read): %s",
+                        len(repeats),
+                        ", ".join(repeats[:5]),
+                    )
+                return kept
+            log.info("the release listing changed while it was read; reading it again")
+        raise UpstreamError(
+            f"the release listing kept changing while it was read ({LISTING_TRIES} times); "
+            "nothing was pruned",
+            hint="upstream is publishing or deleting releases right now: run again later",
+        )
+
+    async def _all_unchanged(self, asked: list[tuple[str, str | None, str]]) -> bool:
+        """Whether every page asked of the server still answers as it did (ETag, else body)."""
+        for url, etag, body in asked:
+            if not await self._unchanged(url, etag, body):
+                log.debug("%s changed while the listing was read", url)
+                return False
+        return True
+
+    async def _unchanged(self, url: str, etag: str | None, body: str) -> bool:
+        async def attempt() -> bool:
+            headers = dict(API_HEADERS)
+            if etag:
+                headers["If-None-Match"] = etag
+            async with self._http.get(url, headers=headers) as answer:
+                r = answer.response
+                if r.status == HTTPStatus.NOT_MODIFIED and etag:
+                    return True
+                text = await self._page_text(r, url)
+                _check_status(r.status, r.headers, text, url=answer.url, now=self._retry.clock())
+                self.pages_fetched += 1
+                return text == body
+
+        return await self._run(attempt, what=f"checking {url}")
+
+    async def _list_once(self) -> tuple[list[Release], list[tuple[str, str | None, str]]]:
+        """One pass over the pages: the releases, and each page asked of the server this pass
+        (URL, ETag, body) for the consistency check."""
         first = f"{self._api_url}/repos/{self._repo}/releases?per_page={self._per_page}"
         url: str | None = first
         seen: set[str] = set()
+        asked: list[tuple[str, str | None, str]] = []
         releases: list[Release] = []
         # New releases appear on the first page. When it is unchanged (304) and the last full
         # check of every page is recent, the later pages are taken from the cache unasked.
@@ -192,13 +307,15 @@ class GitHubReleases:
                 self.pages_trusted += 1
                 body, url = cached.body, cached.next_url
             else:
-                body, url, unchanged = await self._page(url)
+                page_url = url
+                body, url, unchanged, etag = await self._page(page_url)
+                asked.append((page_url, etag, body))
                 if len(seen) == 1:
                     trust_rest = unchanged and self._recent_full_listing(first)
             releases.extend(self._parse_page(body))
         if not trust_rest and self._cache is not None:
             self._cache.store_file(CRAWL_KEY, identity=first, text=str(self._retry.clock()))
-        return releases
+        return releases, asked
 
     def _recent_full_listing(self, first: str) -> bool:
         if self._cache is None or self._full_listing_every <= 0:
@@ -219,11 +336,11 @@ class GitHubReleases:
             raise UpstreamError(f"unexpected listing from {self._api_url}: not a JSON array")
         return [release_from_json(item) for item in data]
 
-    async def _page(self, url: str) -> tuple[str, str | None, bool]:
-        """One page: its body, the next page's URL, and whether it was unchanged (304)."""
+    async def _page(self, url: str) -> tuple[str, str | None, bool, str | None]:
+        """One page: its body, the next page's URL, whether it was unchanged (304), its ETag."""
         cached = self._cache.page(url) if self._cache else None
 
-        async def attempt() -> tuple[str, str | None, bool]:
+        async def attempt() -> tuple[str, str | None, bool, str | None]:
             headers = dict(API_HEADERS)
             if cached is not None:
                 headers["If-None-Match"] = cached.etag
@@ -232,20 +349,26 @@ class GitHubReleases:
                 self._note_rate_limit(r.headers)
                 if r.status == HTTPStatus.NOT_MODIFIED and cached is not None:
                     self.pages_unchanged += 1
-                    return cached.body, cached.next_url, True
-                body = await r.text(encoding="utf-8", errors="replace")
+                    return cached.body, cached.next_url, True, cached.etag
+                body = await self._page_text(r, url)
                 _check_status(r.status, r.headers, body, url=answer.url, now=self._retry.clock())
-                next_link = r.links.get("next")
-                next_url = str(next_link["url"]) if next_link else None
+                next_url = next_page_url(r.headers.getall("Link", []), page_url=str(answer.url))
                 self.pages_fetched += 1
                 etag = r.headers.get("ETag")
                 if self._cache is not None and etag:
                     self._cache.store_page(
                         CachedPage(url=url, etag=etag, body=body, next_url=next_url)
                     )
-                return body, next_url, False
+                return body, next_url, False, etag
 
         return await self._run(attempt, what=f"listing {url}")
+
+    @staticmethod
+    async def _page_text(r: aiohttp.ClientResponse, url: str) -> str:
+        if r.status >= HTTPStatus.BAD_REQUEST:
+            return await _error_text(r)
+        data = await read_capped(r, limit=MAX_PAGE_BYTES, what=f"listing page {url}")
+        return data.decode("utf-8", errors="replace")
 
     async def read_small(self, asset: UpstreamAsset, *, limit: int) -> bytes:
         return await fetch_small(

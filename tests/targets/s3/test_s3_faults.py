@@ -10,7 +10,7 @@ import pytest
 from s3_harness import PREFIX, S3Mirror, sha256
 
 from mirrorsync.errors import LockHeld, TargetError
-from mirrorsync.targets import s3
+from mirrorsync.targets.s3 import lock as s3_lock
 
 TAG = "20251217"
 NAMES = [
@@ -165,7 +165,7 @@ async def test_the_lock_is_renewed_while_the_run_publishes(
     s3_mirror: S3Mirror, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """A run that keeps publishing rewrites its lock (conditionally, on its own ETag)."""
-    monkeypatch.setattr(s3, "LOCK_RENEW_SECONDS", 0.0)  # every publish is "late"
+    monkeypatch.setattr(s3_lock, "LOCK_RENEW_SECONDS", 0.0)  # every publish is "late"
     s3_mirror.fake.add_release(TAG, NAMES)
     assert (await s3_mirror.sync()).exit_code == 0
     lock_puts = [h for h in s3_mirror.proxy.puts() if h.path.endswith(f"/{LOCK}")]
@@ -179,7 +179,7 @@ async def test_a_run_whose_lock_was_taken_over_stops_with_3(
 ) -> None:
     """If another run took the lock over (ours had expired), the renewal fails and the run
     stops with exit 3 instead of publishing beside it."""
-    monkeypatch.setattr(s3, "LOCK_RENEW_SECONDS", 0.0)
+    monkeypatch.setattr(s3_lock, "LOCK_RENEW_SECONDS", 0.0)
     s3_mirror.fake.add_release(TAG, NAMES)
     s3_mirror.configure(download={"retries": 0})
     s3_mirror.proxy.stall("PUT", r"aarch64")

@@ -1,0 +1,223 @@
+"""The lease lock of a bucket: an object, ``PREFIX/.mirrorsync/lock``, that one run holds at a time.
+
+It is created with ``If-None-Match: *`` and holds owner, host, pid and times; the holder renews
+it (``If-Match`` its last ETag) while the run publishes, and a run that finds it expired takes it
+over (``If-Match`` the expired one's ETag). A run whose renewal finds another's lock stops
+instead of publishing beside it. On a service without conditional writes the lock is looked at,
+then written: a narrow race remains there. A remote lock can only be released with a request; if
+that fails, it expires by itself (``LOCK_TTL``).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import os
+import socket
+import time
+import uuid
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from mirrorsync.core.layout import STATE_DIR
+from mirrorsync.core.manifest import timestamp
+from mirrorsync.errors import LockHeld
+from mirrorsync.targets.s3.client import BucketClient
+
+log = logging.getLogger(__name__)
+
+LOCK_PATH = f"{STATE_DIR}/lock"
+"""Below the prefix; ``check_relpath`` refuses every asset path inside the state directory."""
+LOCK_TTL = timedelta(minutes=30)
+"""How long a crashed run blocks the next ones."""
+LOCK_RENEW_SECONDS = 5 * 60.0
+"""A run renews its lock when it publishes and the last renewal is older than this."""
+
+
+@dataclass(slots=True, kw_only=True)
+class _Held:
+    """The lock this run holds: the object's ETag and what it says."""
+
+    etag: str
+    holder: dict[str, Any]
+    started: datetime
+    since: float
+    """``time.monotonic()`` when the lock was taken."""
+    renewed: float
+    """``time.monotonic()`` of the last write of the lock object."""
+
+
+class _Conflict(Exception):
+    """The lock object is not what a conditional write expected (another run has it)."""
+
+
+class LeaseLock:
+    """The lock object at ``key``; ``connect()`` (each run) before ``acquire``."""
+
+    def __init__(self, s3: BucketClient, *, key: str) -> None:
+        self._s3 = s3
+        self.key = key
+        self._held: _Held | None = None
+        self._renewing: asyncio.Lock | None = None
+
+    def connect(self) -> None:
+        """A new run (and event loop): a fresh guard against two renewals at once."""
+        self._renewing = asyncio.Lock()
+
+    def _holder(self, *, owner: str, started: datetime, now: datetime) -> dict[str, Any]:
+        return {
+            "owner": owner,
+            "host": socket.gethostname(),
+            "pid": os.getpid(),
+            "started": timestamp(started),
+            "renewed": timestamp(now),
+            "expires": timestamp(now + LOCK_TTL),
+        }
+
+    async def _put(self, holder: Mapping[str, Any], condition: Mapping[str, Any]) -> str:
+        response = await self._s3.client.put_object(
+            Bucket=self._s3.bucket,
+            Key=self.key,
+            Body=json.dumps(holder, indent=1).encode("utf-8") + b"\n",
+            ContentType="application/json",
+            CacheControl="no-store",
+            **condition,
+        )
+        return str(response.get("ETag", ""))
+
+    async def _write(self, holder: Mapping[str, Any], *, expect: str | None) -> str:
+        """Write the lock object if it is absent (``expect`` None) or still has the ETag
+        ``expect``; ``_Conflict`` otherwise. Returns the new ETag."""
+        condition: dict[str, Any] = {"IfNoneMatch": "*"} if expect is None else {"IfMatch": expect}
+        try:
+            return await self._put(holder, condition)
+        except self._s3.errors as e:
+            if self._s3.conflict(e):
+                raise _Conflict from e
+            if not self._s3.unsupported(e):
+                raise self._s3.fatal(e, what="write the lock object") from e
+        # A service without conditional writes: look, then write (a narrow race remains there).
+        _, etag = await self._get()
+        if etag != expect:
+            raise _Conflict
+        return await self._s3.call(self._put(holder, {}), what="write the lock object")
+
+    async def acquire(self, now: datetime) -> None:
+        """Take the lock, or take over an expired one; ``LockHeld`` while another run holds it."""
+        self._held = await self._take(now)
+
+    async def _take(self, now: datetime) -> _Held:
+        holder = self._holder(owner=uuid.uuid4().hex, started=now, now=now)
+        theirs: dict[str, Any] = {}
+        for _ in range(2):  # once more if the holder let go between our PUT and our GET
+            try:
+                return _held(await self._write(holder, expect=None), holder, started=now)
+            except _Conflict:
+                pass
+            data, their_etag = await self._get()
+            if data is None or their_etag is None:
+                continue
+            theirs = _parse_holder(data)
+            expires = _parse_time(theirs.get("expires"))
+            if expires is None or expires > now:
+                break
+            log.warning(
+                "%s: taking over an expired lock (%s)", self._s3.description, _holder_text(theirs)
+            )
+            try:
+                return _held(await self._write(holder, expect=their_etag), holder, started=now)
+            except _Conflict:
+                data, _ = await self._get()
+                theirs = _parse_holder(data or b"{}")
+                break
+        raise LockHeld(
+            f"another run holds the lock on this mirror ({_holder_text(theirs)})",
+            hint=f"lock object s3://{self._s3.bucket}/{self.key}; it expires by itself",
+        )
+
+    async def _get(self) -> tuple[bytes | None, str | None]:
+        try:
+            response = await self._s3.client.get_object(Bucket=self._s3.bucket, Key=self.key)
+            async with response["Body"] as body:
+                return await body.read(), response.get("ETag")
+        except self._s3.errors as e:
+            if self._s3.missing(e):
+                return None, None
+            raise self._s3.fatal(e, what="read the lock object") from e
+
+    async def renew_if_due(self) -> None:
+        """Move the lock's expiry forward while the run publishes; ``LockHeld`` if it was lost."""
+        held = self._held
+        if held is None or time.monotonic() - held.renewed < LOCK_RENEW_SECONDS:
+            return
+        assert self._renewing is not None  # noqa: S101 - set by connect()
+        async with self._renewing:
+            if time.monotonic() - held.renewed < LOCK_RENEW_SECONDS:
+                return
+            now = held.started + timedelta(seconds=time.monotonic() - held.since)
+            holder = self._holder(owner=held.holder["owner"], started=held.started, now=now)
+            try:
+                held.etag = await self._write(holder, expect=held.etag)
+            except _Conflict as e:
+                raise LockHeld(
+                    "this run's lock expired and another run took it over; stopping",
+                    hint=f"lock object s3://{self._s3.bucket}/{self.key}",
+                ) from e
+            held.holder = holder
+            held.renewed = time.monotonic()
+
+    async def release(self) -> None:
+        """Delete the lock object if it is still ours; a failure is only logged (it expires)."""
+        held, self._held = self._held, None
+        if held is None:
+            return
+        client = self._s3.client
+        try:
+            try:
+                await client.delete_object(Bucket=self._s3.bucket, Key=self.key, IfMatch=held.etag)
+            except self._s3.errors as e:
+                if self._s3.conflict(e):
+                    log.warning("%s: the lock was taken over meanwhile", self._s3.description)
+                    return
+                # A service without conditional deletes: the lock is ours (the ETag was ours).
+                await client.delete_object(Bucket=self._s3.bucket, Key=self.key)
+        except self._s3.errors as e:
+            log.warning(
+                "%s: cannot release the lock (%s); it expires by itself",
+                self._s3.description,
+                self._s3.reason(e),
+            )
+
+
+def _held(etag: str, holder: dict[str, Any], *, started: datetime) -> _Held:
+    moment = time.monotonic()
+    return _Held(etag=etag, holder=holder, started=started, since=moment, renewed=moment)
+
+
+def _parse_holder(data: bytes) -> dict[str, Any]:
+    try:
+        doc = json.loads(data)
+    except ValueError:
+        return {}
+    return doc if isinstance(doc, dict) else {}
+
+
+def _parse_time(text: object) -> datetime | None:
+    if not isinstance(text, str):
+        return None
+    try:
+        return datetime.strptime(text, "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=UTC)
+    except ValueError:
+        return None
+
+
+def _holder_text(info: Mapping[str, Any]) -> str:
+    if not info:
+        return "holder unknown"
+    return (
+        f"pid {info.get('pid', '?')}, host {info.get('host', '?')}, "
+        f"since {info.get('started', '?')}, expires {info.get('expires', '?')}"
+    )
