@@ -390,6 +390,8 @@ class LocalTree:
 
     def hard_links(self, directory: str, sources: Mapping[str, str]) -> bool:
         view = self.final_path(directory)
+        for name in sources:
+            check_relpath(f"{directory}/{name}")
         wanted = {name: self.final_path(path) for name, path in sources.items()}
         try:
             if view.is_dir():
