@@ -178,9 +178,9 @@ class LocalTree:
         final = self.final_path(path)
         try:
             self._sync_dirs(written=True)
-            final.unlink(missing_ok=True)
+            final.unlink(missing_ok=True)  # absent, its directory too: fine
             parent = final.parent
-            if parent != self.root and not any(parent.iterdir()):
+            if parent != self.root and parent.is_dir() and not any(parent.iterdir()):
                 parent.rmdir()
                 self._made_dirs.discard(parent)
         except OSError as e:
