@@ -7,6 +7,7 @@ what really landed and plant what another program left.
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import hashlib
 import os
@@ -126,7 +127,7 @@ def directory_kit(base: Path) -> Kit:
         return os.access(root / path, os.X_OK)
 
     async def quarantined(moved: str) -> bytes:
-        return Path(moved).read_bytes()
+        return await asyncio.to_thread(Path(moved).read_bytes)
 
     return Kit(
         target=open_target(cfg),
