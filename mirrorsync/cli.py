@@ -326,7 +326,7 @@ def _verify_target(
                 ["--repair fetches from upstream and needs the configuration: use -c FILE"]
             )
         root = Path(args.root).expanduser().absolute()
-        open_root(root, existing=True)
+        open_root(root, existing=True)  # no mirror there: a usage error before anything runs
         return lambda: open_root(root), None
     cfg = _load(args, env)
     open_target(cfg, existing=True)

@@ -1,4 +1,5 @@
-"""The commands, each wiring the layers below: ``sync`` (and ``plan``), ``verify``, ``serve``.
+"""The commands, each wiring the layers below: ``sync`` (and ``plan``), ``verify`` and ``repair``
+(written once over the ``Target`` seam), ``serve``.
 
 ``documents`` renders what they print (``--json`` documents and summary lines, pure).
 
