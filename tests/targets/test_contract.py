@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import hashlib
+import json
 import os
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
@@ -22,6 +23,7 @@ from s3_harness import PREFIX, REGION, Bucket, S3Server, fresh_bucket
 
 from mirrorsync.config.records import Config
 from mirrorsync.config.schema import parse_config
+from mirrorsync.core.manifest import FORMAT, parse_index
 from mirrorsync.core.model import IndexEntry
 from mirrorsync.errors import LockHeld, UnsafeName
 from mirrorsync.targets.base import Target
@@ -66,18 +68,21 @@ class Kit:
         await self.target.publish(staged, path, sha256=sha256(data))
 
 
+NAME_FIELDS = {
+    "python": "3.13.11",
+    "platform": "x86_64-unknown-linux-gnu",
+    "flavor": "install_only",
+    "build": "",
+    "variant": "default",
+}
+"""What an index records of ARCHIVE's name (no target reads it)."""
+
+
 def entry(path: str, data: bytes) -> IndexEntry:
-    return IndexEntry(
-        path=path,
-        size=len(data),
-        sha256=sha256(data),
-        verified=True,
-        python="3.13.11",
-        platform="x86_64-unknown-linux-gnu",
-        flavor="install_only",
-        build="",
-        variant="default",
-    )
+    """The index entry of ``data`` published at ``path``, as ``index.json`` would give it."""
+    raw = {"path": path, "size": len(data), "sha256": sha256(data), "verified": True}
+    index = {"format": FORMAT, "files": [raw | NAME_FIELDS]}
+    return parse_index(json.dumps(index).encode("utf-8"))[path]
 
 
 async def attempt(call: Callable[[], object]) -> None:
