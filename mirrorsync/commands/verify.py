@@ -126,9 +126,13 @@ async def verify_tree(
     full: bool = False,
     concurrency: int | None = None,
     on_bytes: Callable[[int], None] = lambda _: None,
+    on_total: Callable[[int], None] = lambda _: None,
 ) -> VerifyReport:
     """``verify`` of the directory mirror at ``root`` (a copied tree needs nothing else)."""
-    return await verify(open_root(root), full=full, concurrency=concurrency, on_bytes=on_bytes)
+    target = open_root(root)
+    return await verify(
+        target, full=full, concurrency=concurrency, on_bytes=on_bytes, on_total=on_total
+    )
 
 
 @dataclass(slots=True, kw_only=True)

@@ -77,6 +77,19 @@ async def test_full_mode_reports_progress_per_block(synced: Mirror) -> None:
     assert seen.count(BLOCK) == 2  # the big file's two whole blocks
 
 
+async def test_full_mode_announces_the_bytes_to_hash_first(synced: Mirror) -> None:
+    """Full mode calls on_total once, before any on_bytes, with the bytes it then hashes."""
+    seen: list[tuple[str, int]] = []
+    report = await verify_tree(
+        synced.root,
+        full=True,
+        on_bytes=lambda n: seen.append(("bytes", n)),
+        on_total=lambda n: seen.append(("total", n)),
+    )
+    assert seen[0] == ("total", report.bytes_hashed)
+    assert [kind for kind, _ in seen].count("total") == 1
+
+
 async def test_deleted_file_is_missing(synced: Mirror) -> None:
     """A listed file that is gone is reported as missing, and nothing else is."""
     (synced.root / LINUX).unlink()

@@ -396,8 +396,7 @@ async def test_unsafe_paths_are_refused_before_any_io(kit: Kit, path: str) -> No
 
 
 async def test_links_are_published_and_removed_or_declined(kit: Kit) -> None:
-    """symlink and hard_links either publish links and remove them again (True) or decline,
-    writing nothing (False), and answer the same each time."""
+    """symlink and hard_links make and remove links (True) or decline, writing nothing (False)."""
     async with running(kit.target) as target:
         await kit.publish(ARCHIVE, BODY)
         links = target.symlink("view/releases", "..", wanted=True)
