@@ -76,7 +76,7 @@ async def publish_client_files(
         await tree.delete(name)  # a feature turned off: its file goes
     if publish.offline_scripts:
         tree.make_executable(USE_MIRROR_SH)
-    links = _sync_layouts(tree, files, publish)
+    has_links = _sync_layouts(tree, files, publish)
     if publish.html:
         await _publish_pages(tree, files, touched_tags=touched, put=put)
         root_page = render_root_page(
@@ -84,7 +84,7 @@ async def publish_client_files(
             run=run,
             base_url=publish.base_url,
             extras=wanted,
-            flat=publish.flat and links,
+            flat=publish.flat and has_links,
         )
         await put(PAGE_NAME, root_page)
     else:
@@ -93,18 +93,18 @@ async def publish_client_files(
 
 
 def _sync_layouts(tree: Target, files: list[IndexEntry], publish: PublishConfig) -> bool:
-    """The client layouts made of links; False where the target has no links (a bucket)."""
+    """The client layouts made of links; whether the target has the flat view's hard links
+    (a bucket has no links: it answers False and nothing is written)."""
     try:
         # github/python-build-standalone/releases/download -> ../../.. for UV_ASTRAL_MIRROR_URL
-        links = tree.symlink(ASTRAL_LINK, ASTRAL_TARGET, wanted=publish.astral_layout)
+        tree.symlink(ASTRAL_LINK, ASTRAL_TARGET, wanted=publish.astral_layout)
     except TargetError as e:  # FAT (a USB stick) has no symlinks: everything else still works
         log.warning("cannot publish the Astral layout link %s", e)
-        links = True
     try:  # flat/<name>: hard links to every archive, for PBS_INSTALLER_BASE_URL
-        tree.hard_links(FLAT_DIR, {e.name: e.path for e in files} if publish.flat else {})
+        return tree.hard_links(FLAT_DIR, {e.name: e.path for e in files} if publish.flat else {})
     except TargetError as e:
         log.warning("cannot publish the flat view %s", e)
-    return links
+        return True
 
 
 def _expected_names(publish: PublishConfig) -> list[str]:
