@@ -25,6 +25,7 @@ from mirrorsync.config.records import Config
 from mirrorsync.config.schema import find_config, load_config
 from mirrorsync.core.model import SyncReport
 from mirrorsync.errors import ConfigError, Interrupted, MirrorsyncError
+from mirrorsync.net.policy import proxies_from
 from mirrorsync.targets.base import Target
 from mirrorsync.targets.open import open_root, open_target, served_root
 
@@ -273,7 +274,7 @@ def main(argv: Sequence[str] | None = None, *, environ: Mapping[str, str] | None
     token = env.get(cfg.upstream.token_env) or None
     progress: Progress = TqdmProgress(sys.stderr) if bars and not dry_run else NoProgress()
     report = SyncReport()
-    runtime = Runtime(progress=progress, token=token, report=report)
+    runtime = Runtime(progress=progress, token=token, proxies=proxies_from(env), report=report)
     return _run(
         lambda: run_sync(cfg, dry_run=dry_run, runtime=runtime),
         args,
@@ -343,7 +344,8 @@ def _verify_command(args: argparse.Namespace, env: Mapping[str, str], *, bars: b
             _emit_json({"status": "failed", "error": str(e)})
         return e.exit_code
     token = (env.get(cfg.upstream.token_env) or None) if cfg else None
-    work = _verify(opener, cfg, full=args.full, repair=args.repair, bars=bars, token=token)
+    runtime = Runtime(token=token, proxies=proxies_from(env))  # for a repair's sync
+    work = _verify(opener, cfg, full=args.full, repair=args.repair, bars=bars, runtime=runtime)
     try:
         report, actions = asyncio.run(_interruptible(work))
     except MirrorsyncError as e:
@@ -377,7 +379,7 @@ async def _verify(
     full: bool,
     repair: bool,
     bars: bool,
-    token: str | None,
+    runtime: Runtime,
 ) -> tuple[VerifyReport, list[str]]:
     """verify; with ``repair``: set aside, sync, verify again (each step opens the target anew)."""
     report = await _verify_once(opener(), full=full, bars=bars)
@@ -386,7 +388,7 @@ async def _verify(
     actions = await prepare_repair(opener(), report, now=datetime.now(UTC), generator=GENERATOR)
     for action in actions:
         log.info("repair: %s", action)
-    outcome = await run_sync(cfg, runtime=Runtime(token=token))
+    outcome = await run_sync(cfg, runtime=runtime)
     log.info("repair: sync fetched %d file(s)", outcome.report.fetched)
     actions.append(f"sync fetched {outcome.report.fetched} file(s)")
     return await _verify_once(opener(), full=full, bars=bars), actions

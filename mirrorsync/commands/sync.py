@@ -12,7 +12,6 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Protocol, TypeVar
-from urllib.request import getproxies_environment
 
 from mirrorsync import __version__
 from mirrorsync.config.records import Config
@@ -113,10 +112,11 @@ class Runtime:
     now: Callable[[], datetime] = _utcnow
     progress: Progress = field(default_factory=NoProgress)
     token: str | None = None
-    proxies: Mapping[str, str] = field(default_factory=getproxies_environment)
+    proxies: Mapping[str, str] = field(default_factory=dict)
+    """Proxies by scheme, and ``no`` for the hosts that bypass them (HTTP(S)_PROXY, NO_PROXY):
+    ``cli`` reads them from the environment; without them every request goes direct."""
     report: SyncReport | None = None
     """Filled in as the run goes, so that a caller still has the figures when the run fails."""
-    """Proxies by scheme, and ``no`` for the hosts that bypass them (HTTP(S)_PROXY, NO_PROXY)."""
 
     def retry_policy(self, cfg: Config) -> RetryPolicy:
         return RetryPolicy(retries=cfg.download.retries, sleep=self.sleep, clock=self.clock)

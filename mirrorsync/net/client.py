@@ -1,4 +1,10 @@
-"""The one HTTP client of a run: timeouts, connection limits, and the token only for its host."""
+"""The one HTTP client of a run: timeouts, connection limits, proxies, and the run's policy.
+
+Redirects, the token and what a failure is come from ``policy``; the download threads
+(``threads``) ask this client for the headers, the proxy and the request count, so that both
+stacks behave alike. Whatever aiohttp raises for a broken connection or body leaves here as the
+policy's ``ConnectionFailed`` (any other client error as ``RequestFailed``).
+"""
 
 from __future__ import annotations
 
@@ -6,22 +12,20 @@ import contextlib
 import threading
 from collections.abc import AsyncIterator, Mapping
 from dataclasses import dataclass
+from urllib.request import proxy_bypass_environment  # type: ignore[attr-defined] # not in typeshed
 
 import aiohttp
 from yarl import URL
 
 from mirrorsync import __version__
-from mirrorsync.net.threads import MAX_REDIRECTS, REDIRECTS, Transfers
+from mirrorsync.net.policy import ConnectionFailed, Hop, RequestFailed, TokenScope
+from mirrorsync.net.threads import Transfers
 
 USER_AGENT = f"mirrorsync/{__version__}"
 CONNECT_TIMEOUT = 30.0
 """Seconds to open a connection (TCP, and TLS or a proxy's CONNECT), listing and downloads alike."""
 READ_BUFFER = 1 << 20
 """aiohttp's read buffer: a listing page (~0.5 MB) arrives in a few steps."""
-
-
-class TooManyRedirects(aiohttp.ClientError):
-    """A redirect chain longer than ``MAX_REDIRECTS``."""
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -33,19 +37,22 @@ class Answer:
     redirected: bool
 
 
-def bypasses_proxy(url: URL, no_proxy: str) -> bool:
-    """Whether ``no_proxy`` (``host``, ``.domain``, ``host:port``, ``*``) exempts ``url``."""
-    host = (url.raw_host or "").lower().strip("[]")
-    for raw in no_proxy.replace(" ", "").lower().split(","):
-        entry, _, port = raw.partition(":") if raw.count(":") == 1 else (raw, "", "")
-        entry = entry.strip("[]")
-        if entry == "*":
-            return True
-        if not entry or (port and port != str(url.port)):
-            continue
-        if host == entry.lstrip(".") or host.endswith("." + entry.lstrip(".")):
-            return True
-    return False
+def proxy_for(url: URL, proxies: Mapping[str, str]) -> str | None:
+    """The proxy ``proxies`` names for ``url``'s scheme, unless its ``no`` entry exempts the host.
+
+    ``NO_PROXY`` is matched by the standard library's rules (``proxy_bypass_environment``): the
+    URL's host, with its port when the URL gives one, against each comma-separated entry.
+    """
+    proxy = proxies.get(url.scheme)
+    if not proxy:
+        return None
+    host = url.raw_host or ""
+    if ":" in host:
+        host = f"[{host}]"  # an IPv6 address, as it stands in the URL
+    if url.explicit_port is not None:
+        host = f"{host}:{url.explicit_port}"
+    # ``proxies`` is passed even when empty: with None the standard library reads os.environ.
+    return None if bool(proxy_bypass_environment(host, dict(proxies))) else proxy
 
 
 class HttpClient:
@@ -60,8 +67,7 @@ class HttpClient:
         proxies: Mapping[str, str] | None = None,
     ) -> None:
         self.session = session
-        self._token = token
-        self._token_origin = token_origin
+        self._token = TokenScope(token=token, origin=token_origin)
         self._proxies = dict(proxies or {})
         self._proxy_cache: dict[tuple[str, str], str | None] = {}
         self._requests = 0
@@ -88,25 +94,19 @@ class HttpClient:
         with self._count_lock:  # also called from download threads
             self._requests += 1
 
-    def request_headers(self, url: URL, extra: Mapping[str, str] | None) -> dict[str, str]:
-        """``extra`` plus the User-Agent, and the token when ``url`` is on the token's origin."""
-        headers = {"User-Agent": USER_AGENT, **(extra or {})}
-        if self._token and self._token_origin is not None and url.origin() == self._token_origin:
-            headers["Authorization"] = f"Bearer {self._token}"
-        return headers
+    def request_headers(self, hop: Hop, extra: Mapping[str, str] | None) -> dict[str, str]:
+        """``extra`` plus the User-Agent, and the token where the policy lets it go."""
+        return {"User-Agent": USER_AGENT, **(extra or {}), **self._token.headers(hop)}
 
     def proxy_for(self, url: URL) -> str | None:
-        """The proxy for ``url`` from ``http_proxy``/``https_proxy``/``no_proxy``, if any.
+        """The proxy for ``url`` from the run's proxies (``http``, ``https``, ``no``), if any.
 
         Resolved here once per host rather than by aiohttp's ``trust_env``, which also looks
         for a ``.netrc`` file in a thread on every request.
         """
         key = (url.scheme, url.raw_authority)
         if key not in self._proxy_cache:
-            proxy = self._proxies.get(url.scheme)
-            if proxy and bypasses_proxy(url, self._proxies.get("no", "")):
-                proxy = None
-            self._proxy_cache[key] = proxy
+            self._proxy_cache[key] = proxy_for(url, self._proxies)
         return self._proxy_cache[key]
 
     @contextlib.asynccontextmanager
@@ -117,34 +117,41 @@ class HttpClient:
         headers: Mapping[str, str] | None = None,
         decompress: bool = True,
     ) -> AsyncIterator[Answer]:
-        """GET ``url`` following redirects; the token goes only to its own origin, never beyond.
+        """GET ``url`` following redirects as the policy says (``Hop``), the token with them.
 
         ``decompress=False`` keeps archives byte-identical whatever ``Content-Encoding`` a server
-        or CDN adds.
+        or CDN adds. Raises the policy's ``RequestFailed`` subclasses or ``TimeoutError``, also
+        for a body that breaks while the caller reads it.
         """
-        current = URL(url, encoded=True) if isinstance(url, str) else url
-        redirected = False
-        for _ in range(MAX_REDIRECTS + 1):
-            self.count_request()
-            response = await self.session.get(
-                current,
-                headers=self.request_headers(current, headers),
-                allow_redirects=False,
-                auto_decompress=decompress,
-                proxy=self.proxy_for(current),
-            )
-            try:
-                location = response.headers.get("Location")
-                if response.status in REDIRECTS and location:
-                    target = current.join(URL(location, encoded=True))
-                    redirected = redirected or target.origin() != current.origin()
-                    current = target
-                    continue
-                yield Answer(response=response, url=current, redirected=redirected)
-                return
-            finally:
-                response.release()
-        raise TooManyRedirects(f"more than {MAX_REDIRECTS} redirects from {url}")
+        hop = Hop.first(URL(url, encoded=True) if isinstance(url, str) else url)
+        try:
+            while True:
+                self.count_request()
+                response = await self.session.get(
+                    hop.url,
+                    headers=self.request_headers(hop, headers),
+                    allow_redirects=False,
+                    auto_decompress=decompress,
+                    proxy=self.proxy_for(hop.url),
+                )
+                try:
+                    following = hop.after(response.status, response.headers.get("Location"))
+                    if following is None:
+                        yield Answer(response=response, url=hop.url, redirected=hop.left_origin)
+                        return
+                    hop = following
+                finally:
+                    response.release()
+        except TimeoutError:
+            raise  # aiohttp's stall timeouts are connection errors too: they stay timeouts
+        except (aiohttp.ClientConnectionError, aiohttp.ClientPayloadError) as e:
+            raise ConnectionFailed(_reason(e)) from e
+        except aiohttp.ClientError as e:
+            raise RequestFailed(_reason(e)) from e
+
+
+def _reason(error: BaseException) -> str:
+    return str(error) or type(error).__name__
 
 
 @contextlib.asynccontextmanager

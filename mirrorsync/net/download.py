@@ -30,17 +30,16 @@ from mirrorsync.errors import (
     TargetError,
 )
 from mirrorsync.net.client import HttpClient
-from mirrorsync.net.ratelimit import RateLimiter
-from mirrorsync.net.retry import IncompleteBody, RetryPolicy, TransientHTTPError, rate_limit_wait
-from mirrorsync.net.threads import (
-    BadURL,
-    Cancel,
-    Cancelled,
+from mirrorsync.net.policy import (
     ConnectionFailed,
-    Opened,
-    RedirectLoop,
-    Transfers,
+    IncompleteBody,
+    RequestFailed,
+    TransientHTTPError,
+    classify,
 )
+from mirrorsync.net.ratelimit import RateLimiter
+from mirrorsync.net.retry import RetryPolicy
+from mirrorsync.net.threads import Cancel, Cancelled, Opened, Transfers
 
 log = logging.getLogger(__name__)
 
@@ -178,14 +177,7 @@ async def fetch_asset(
     except (SizeMismatch, ChecksumMismatch):
         download.part.discard()
         raise
-    except (
-        ConnectionFailed,
-        TimeoutError,
-        TransientHTTPError,
-        IncompleteBody,
-        RedirectLoop,
-        BadURL,
-    ) as e:
+    except (RequestFailed, TimeoutError) as e:
         # The partial file stays in staging: the next run resumes it with a Range request.
         reason = "stalled (no data within the timeout)" if isinstance(e, TimeoutError) else e
         raise DownloadError(asset.path, f"download failed: {reason or type(e).__name__}") from e
@@ -343,16 +335,11 @@ class _Download:
             self.part.restart()
             raise TransientHTTPError("the server refused to resume", status=status, wait=0)
         body = self.transfers.error_text(opened, cancel) if status >= HTTPStatus.BAD_REQUEST else ""
-        wait = rate_limit_wait(status, opened.headers, body, now=self.retry.clock())
-        if wait is not None:
-            raise TransientHTTPError(f"rate limited ({status})", status=status, wait=wait)
-        if status == HTTPStatus.FORBIDDEN and opened.redirected:
-            # Signed download URLs expire within minutes: start over from the download URL.
-            raise TransientHTTPError(
-                "the signed download link expired (403)", status=status, wait=0
-            )
-        if status >= HTTPStatus.INTERNAL_SERVER_ERROR:
-            raise TransientHTTPError(f"upstream answered {status}", status=status)
+        verdict = classify(
+            status, opened.headers, body, now=self.retry.clock(), expires=opened.redirected
+        )
+        if verdict.retryable:
+            raise verdict.error(opened.url)
         raise DownloadError(self.asset.path, f"upstream answered {status} for {opened.url}")
 
 

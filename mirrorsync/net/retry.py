@@ -1,16 +1,14 @@
-"""One retry policy for every request: transient failures only, bounded, with injectable time."""
+"""One retry loop for every request: what ``policy`` calls transient, bounded, injectable time."""
 
 from __future__ import annotations
 
 import asyncio
 import logging
 import time
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from http import HTTPStatus
 from typing import TypeVar
 
-import aiohttp
 from tenacity import (
     AsyncRetrying,
     RetryCallState,
@@ -19,70 +17,11 @@ from tenacity import (
     wait_exponential_jitter,
 )
 
-from mirrorsync.net.threads import ConnectionFailed
+from mirrorsync.net.policy import TransientHTTPError, is_transient
 
 log = logging.getLogger(__name__)
 
 T = TypeVar("T")
-
-SECONDARY_LIMIT_WAIT = 60.0
-"""GitHub's advice for a secondary rate limit without ``retry-after``: wait at least a minute."""
-
-
-class TransientHTTPError(Exception):
-    """An HTTP answer worth retrying (5xx, a rate limit, an expired signed URL)."""
-
-    def __init__(self, message: str, *, status: int, wait: float | None = None) -> None:
-        super().__init__(message)
-        self.status = status
-        self.wait = wait
-        """Seconds the server asked us to wait (retry-after, rate-limit reset), if it said."""
-
-
-class IncompleteBody(Exception):
-    """The connection ended before the announced body was complete."""
-
-
-def is_transient(exc: BaseException) -> bool:
-    """Whether a failure may go away when the same request is made again."""
-    return isinstance(
-        exc,
-        TransientHTTPError
-        | IncompleteBody
-        | ConnectionFailed
-        | aiohttp.ClientConnectionError
-        | aiohttp.ClientPayloadError
-        | TimeoutError,
-    )
-
-
-def rate_limit_wait(
-    status: int, headers: Mapping[str, str], body: str, *, now: float
-) -> float | None:
-    """Seconds to wait when an answer is a GitHub rate limit, else None.
-
-    A primary limit is a 403 or 429 with ``x-ratelimit-remaining: 0`` and waits until
-    ``x-ratelimit-reset``; a secondary limit sends ``retry-after`` or says so in its body.
-    """
-    if status not in (HTTPStatus.FORBIDDEN, HTTPStatus.TOO_MANY_REQUESTS):
-        return None
-    if (retry_after := _seconds(headers.get("retry-after"))) is not None:
-        return retry_after
-    if headers.get("x-ratelimit-remaining") == "0":
-        reset = _seconds(headers.get("x-ratelimit-reset"))
-        return SECONDARY_LIMIT_WAIT if reset is None else max(0.0, reset - now)
-    if status == HTTPStatus.TOO_MANY_REQUESTS or "rate limit" in body.lower():
-        return SECONDARY_LIMIT_WAIT
-    return None
-
-
-def _seconds(value: str | None) -> float | None:
-    if value is None:
-        return None
-    try:
-        return max(0.0, float(value))
-    except ValueError:
-        return None
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

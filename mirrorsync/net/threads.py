@@ -6,9 +6,11 @@ loopback ran at half of what curl does. Here each download runs whole in a threa
 read a chunk (at most one ``recv``), sha256 and write it, all of which release the GIL, so
 several downloads use several cores.
 
-What the listing's ``HttpClient`` decides stays decided there (which headers a URL gets, the
-token only for its origin, which proxy a URL goes through, the request count); this module
-asks it through ``Routing``. Connections are kept per (scheme, host, port, proxy) and reused.
+Redirects follow the run's one policy (``policy.Hop``: the next URL, the limit, a bad
+``Location``), as in the listing. What the listing's ``HttpClient`` decides stays decided there
+(which headers a request gets, the token among them; which proxy a URL goes through; the request
+count); this module asks it through ``Routing``. Connections are kept per (scheme, host, port,
+proxy) and reused.
 A download is stopped from the event loop with ``Cancel.set()``: it shuts the socket down, which
 wakes a thread blocked on a stalled server at once.
 """
@@ -24,22 +26,13 @@ import ssl
 import threading
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
-from http import HTTPStatus
 from typing import Protocol
 from urllib.parse import unquote
 
 from yarl import URL
 
-MAX_REDIRECTS = 10
-REDIRECTS = frozenset(
-    {
-        HTTPStatus.MOVED_PERMANENTLY,
-        HTTPStatus.FOUND,
-        HTTPStatus.SEE_OTHER,
-        HTTPStatus.TEMPORARY_REDIRECT,
-        HTTPStatus.PERMANENT_REDIRECT,
-    }
-)
+from mirrorsync.net.policy import BadURL, ConnectionFailed, Hop, TooManyRedirects
+
 ERROR_BODY_LIMIT = 64 << 10
 """Bytes of an error answer read for its message (a rate-limit notice, say); the rest is not."""
 IDLE_PER_KEY = 16
@@ -49,23 +42,11 @@ IDLE_PER_KEY = 16
 class Routing(Protocol):
     """What the run's HTTP policy says about a URL (implemented by ``client.HttpClient``)."""
 
-    def request_headers(self, url: URL, extra: Mapping[str, str] | None) -> dict[str, str]: ...
+    def request_headers(self, hop: Hop, extra: Mapping[str, str] | None) -> dict[str, str]: ...
 
     def proxy_for(self, url: URL) -> str | None: ...
 
     def count_request(self) -> None: ...
-
-
-class ConnectionFailed(Exception):
-    """The connection failed or broke (refused, reset, closed early, a TLS or protocol error)."""
-
-
-class RedirectLoop(Exception):
-    """A redirect chain longer than ``MAX_REDIRECTS``."""
-
-
-class BadURL(Exception):
-    """A URL (the asset's, or a redirect's ``Location``) that cannot be requested: not retried."""
 
 
 class Cancelled(Exception):
@@ -135,14 +116,22 @@ class Opened:
     """An answer whose body is still to be read, from ``Transfers.open``."""
 
     response: http.client.HTTPResponse
-    url: URL
-    redirected: bool
-    """Whether a redirect led to another origin (an expired signed URL says 403 there)."""
+    hop: Hop
+    """The request that got it: its URL, and whether a redirect led to another origin."""
     connection: http.client.HTTPConnection
     key: _Key
     sock: socket.socket | None
     """The answer's socket, kept here: for an answer that ends by closing (``Connection: close``,
     no length) http.client hands it to the response and forgets it on the connection."""
+
+    @property
+    def url(self) -> URL:
+        return self.hop.url
+
+    @property
+    def redirected(self) -> bool:
+        """Whether a redirect led to another origin (an expired signed URL says 403 there)."""
+        return self.hop.left_origin
 
     @property
     def headers(self) -> dict[str, str]:
@@ -191,25 +180,23 @@ class Transfers:
     def open(self, url: URL, *, headers: Mapping[str, str], cancel: Cancel) -> Opened:
         """GET ``url``, following redirects; the body is left to read. Call in a worker thread.
 
-        Raises ``ConnectionFailed``, ``TimeoutError`` (connecting or a stall), ``RedirectLoop``
-        or ``Cancelled``.
+        Raises ``ConnectionFailed``, ``TimeoutError`` (connecting or a stall), ``BadURL``,
+        ``TooManyRedirects`` or ``Cancelled``.
         """
-        current, redirected = url, False
-        for _ in range(MAX_REDIRECTS + 1):
+        hop = Hop.first(url)
+        while True:
             cancel.check()
-            opened = self._request(current, headers, redirected=redirected, cancel=cancel)
-            location = opened.response.getheader("Location")
-            if opened.response.status not in REDIRECTS or not location:
+            opened = self._request(hop, headers, cancel=cancel)
+            try:
+                following = hop.after(opened.response.status, opened.response.getheader("Location"))
+            except (BadURL, TooManyRedirects):
+                self.finish(opened, complete=False)
+                raise
+            if following is None:
                 return opened
             _read_start(opened, cancel)  # a redirect's body: read, so the connection can go on
             self.finish(opened, complete=not cancel.is_set)
-            try:
-                target = current.join(URL(location, encoded=True))
-            except ValueError as e:
-                raise BadURL(f"{current.host} redirected to an invalid URL {location!r}") from e
-            redirected = redirected or target.origin() != current.origin()
-            current = target
-        raise RedirectLoop(f"more than {MAX_REDIRECTS} redirects from {url}")
+            hop = following
 
     def finish(self, opened: Opened, *, complete: bool) -> None:
         """Done with an answer. Its connection is kept for the next request only when the caller
@@ -228,14 +215,13 @@ class Transfers:
         """The start of an error answer's body, as text."""
         return _read_start(opened, cancel).decode("utf-8", "replace")
 
-    def _request(
-        self, url: URL, extra: Mapping[str, str], *, redirected: bool, cancel: Cancel
-    ) -> Opened:
+    def _request(self, hop: Hop, extra: Mapping[str, str], *, cancel: Cancel) -> Opened:
+        url = hop.url
         key, reused = self._connection_key(url), True
         connection = self._take_idle(key)
         if connection is None:
             connection, reused = self._connect(key), False
-        target, headers = self._request_line(url, extra, proxy=key[3])
+        target, headers = self._request_line(hop, extra, proxy=key[3])
         while True:
             self.routing.count_request()
             try:
@@ -269,19 +255,19 @@ class Transfers:
                 raise BadURL(f"cannot request {url}: {e}") from e
             return Opened(
                 response=response,
-                url=url,
-                redirected=redirected,
+                hop=hop,
                 connection=connection,
                 key=key,
                 sock=sock,
             )
 
     def _request_line(
-        self, url: URL, extra: Mapping[str, str], *, proxy: str | None
+        self, hop: Hop, extra: Mapping[str, str], *, proxy: str | None
     ) -> tuple[str, dict[str, str]]:
         """The request target and headers: a forward proxy takes the absolute URL and its own
         credentials; through a CONNECT tunnel the origin sees neither."""
-        headers = self.routing.request_headers(url, extra)
+        url = hop.url
+        headers = self.routing.request_headers(hop, extra)
         if proxy is None or url.scheme != "http":
             return url.raw_path_qs, headers
         if auth := _proxy_authorization(proxy):
@@ -289,8 +275,7 @@ class Transfers:
         return str(url), headers
 
     def _connection_key(self, url: URL) -> _Key:
-        if url.scheme not in ("http", "https") or not url.raw_host:
-            raise BadURL(f"cannot download from {url} (only http and https URLs)")
+        assert url.raw_host is not None  # noqa: S101 - Hop checked it
         port = url.port or (443 if url.scheme == "https" else 80)
         return (url.scheme, url.raw_host, port, self.routing.proxy_for(url))
 

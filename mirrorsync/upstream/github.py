@@ -18,12 +18,8 @@ from mirrorsync.core.releases import distinct_releases
 from mirrorsync.errors import UpstreamError
 from mirrorsync.net.bodies import read_capped, read_head
 from mirrorsync.net.client import HttpClient
-from mirrorsync.net.retry import (
-    IncompleteBody,
-    RetryPolicy,
-    TransientHTTPError,
-    rate_limit_wait,
-)
+from mirrorsync.net.policy import IncompleteBody, RequestFailed, classify, is_transient
+from mirrorsync.net.retry import RetryPolicy
 from mirrorsync.upstream.cache import CachedPage, StateCache
 
 log = logging.getLogger(__name__)
@@ -93,16 +89,24 @@ def _asset_from_json(data: object) -> UpstreamAsset | None:
 
 
 def _check_status(
-    status: int, headers: Mapping[str, str], body: str, *, url: URL, now: float
+    status: int,
+    headers: Mapping[str, str],
+    body: str,
+    *,
+    url: URL,
+    now: float,
+    expires: bool = False,
 ) -> None:
-    """Turn an error status into a transient error (retried) or an ``UpstreamError`` (final)."""
+    """Turn an error status into a transient error (retried) or an ``UpstreamError`` (final).
+
+    ``expires``: the answer came through a redirect to another host (a small file's signed
+    URL). The API answers itself: there a 403 is a refusal, never an expired link.
+    """
     if status < HTTPStatus.BAD_REQUEST:
         return
-    wait = rate_limit_wait(status, headers, body, now=now)
-    if wait is not None:
-        raise TransientHTTPError(f"rate limited by {url.host} ({status})", status=status, wait=wait)
-    if status >= HTTPStatus.INTERNAL_SERVER_ERROR:
-        raise TransientHTTPError(f"{url.host} answered {status}", status=status)
+    verdict = classify(status, headers, body, now=now, expires=expires)
+    if verdict.retryable:
+        raise verdict.error(url)
     message = _api_message(body)
     hint = {
         HTTPStatus.UNAUTHORIZED.value: "the token is invalid or expired",
@@ -172,9 +176,11 @@ async def _with_retries(retry: RetryPolicy, attempt: Callable[[], Awaitable[T]],
     """Run ``attempt`` under ``retry``; what is still failing after it is an ``UpstreamError``."""
     try:
         return await retry.run(attempt, what=what)
-    except (aiohttp.ClientError, TimeoutError, TransientHTTPError, IncompleteBody) as e:
+    except (RequestFailed, TimeoutError) as e:
         reason = str(e) or type(e).__name__
-        raise UpstreamError(f"{what}: {reason} (retries exhausted)") from e
+        if is_transient(e):
+            reason += " (retries exhausted)"
+        raise UpstreamError(f"{what}: {reason}") from e
 
 
 async def fetch_small(
@@ -185,11 +191,15 @@ async def fetch_small(
     async def attempt() -> bytes:
         async with http.get(url) as answer:
             r = answer.response
-            if r.status == HTTPStatus.FORBIDDEN and answer.redirected:
-                # An expired signed URL: start again from the download URL.
-                raise TransientHTTPError("download link expired", status=r.status, wait=0)
             text = "" if r.status < HTTPStatus.BAD_REQUEST else await _error_text(r)
-            _check_status(r.status, r.headers, text, url=answer.url, now=retry.clock())
+            _check_status(
+                r.status,
+                r.headers,
+                text,
+                url=answer.url,
+                now=retry.clock(),
+                expires=answer.redirected,
+            )
             data = bytearray()
             async for chunk in r.content.iter_any():
                 data += chunk

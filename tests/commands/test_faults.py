@@ -232,6 +232,19 @@ async def test_expired_signed_url_restarts_from_the_download_url(mirror: Mirror)
     assert len(redirects) == 2
 
 
+async def test_expired_signed_url_of_a_checksum_list_is_retried_alike(mirror: Mirror) -> None:
+    """The listing's client reads an expired 403 as the download threads do: asked again at once
+    from browser_download_url, and the checksum list still verifies the release."""
+    mirror.fake.add_release(TAG, NAMES, sizes=dict.fromkeys(NAMES, BIG), checksums="sums")
+    mirror.fake.expire_redirect("SHA256SUMS")
+    outcome = await mirror.sync()
+    assert outcome.exit_code == 0
+    assert_consistent(mirror)
+    redirects = [h for h in mirror.fake.hits if h.route == "download" and "SHA256SUMS" in h.path]
+    assert len(redirects) == 2
+    assert mirror.sleep.delays == [0.0]  # no backoff: a fresh redirect is all it takes
+
+
 async def test_listing_failure_on_a_later_page_changes_nothing(mirror: Mirror) -> None:
     """A listing that keeps failing on page 3 raises UpstreamError and leaves the tree as it was."""
     for day in range(1, 40):

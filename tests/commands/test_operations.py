@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Mapping
 
 import aiohttp
 import pytest
 from aiohttp import web
 from mirror_harness import Mirror
+
+from mirrorsync.cli import main
 
 TAG = "20251217"
 NAMES = [
@@ -83,31 +86,46 @@ async def proxy() -> AsyncIterator[tuple[str, list[str]]]:
     await runner.cleanup()
 
 
+async def sync_with_environment(mirror: Mirror, environ: Mapping[str, str]) -> int:
+    """``mirrorsync sync`` for ``mirror`` as the command line runs it, in ``environ``."""
+    mirror.configure()
+    argv = ["sync", "-q", "-c", str(mirror.config_path)]
+    return await asyncio.to_thread(main, argv, environ=environ)
+
+
+@pytest.mark.parametrize("name", ["HTTP_PROXY", "http_proxy"])
 async def test_http_proxy_from_the_environment_is_used(
-    mirror: Mirror, proxy: tuple[str, list[str]], monkeypatch: pytest.MonkeyPatch
+    mirror: Mirror, proxy: tuple[str, list[str]], name: str
 ) -> None:
     """HTTP_PROXY routes the listing and downloads through the proxy; the tree is still right."""
     url, seen = proxy
-    monkeypatch.setenv("HTTP_PROXY", url)
-    monkeypatch.setenv("http_proxy", url)
-    monkeypatch.delenv("NO_PROXY", raising=False)
-    monkeypatch.delenv("no_proxy", raising=False)
     mirror.fake.add_release(TAG, NAMES)
-    outcome = await mirror.sync()
-    assert outcome.exit_code == 0
+    assert await sync_with_environment(mirror, {name: url}) == 0
     assert any("/releases?" in u for u in seen)
     assert any("/cdn/" in u for u in seen)
-    for name in NAMES:
-        assert (mirror.root / TAG / name).read_bytes() == mirror.fake.content(TAG, name)
+    for asset in NAMES:
+        assert (mirror.root / TAG / asset).read_bytes() == mirror.fake.content(TAG, asset)
 
 
-async def test_no_proxy_bypasses_the_proxy(
-    mirror: Mirror, proxy: tuple[str, list[str]], monkeypatch: pytest.MonkeyPatch
-) -> None:
+async def test_no_proxy_bypasses_the_proxy(mirror: Mirror, proxy: tuple[str, list[str]]) -> None:
     """Hosts listed in NO_PROXY are reached directly."""
     url, seen = proxy
-    monkeypatch.setenv("HTTP_PROXY", url)
-    monkeypatch.setenv("NO_PROXY", "127.0.0.1,localhost")
+    mirror.fake.add_release(TAG, NAMES)
+    environ = {"HTTP_PROXY": url, "NO_PROXY": "127.0.0.1,localhost"}
+    assert await sync_with_environment(mirror, environ) == 0
+    assert mirror.published() == {f"{TAG}/{name}" for name in NAMES}
+    assert seen == []
+
+
+async def test_only_the_command_line_reads_proxies_from_the_environment(
+    mirror: Mirror, proxy: tuple[str, list[str]], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A run given no proxies goes direct, whatever the process environment says."""
+    url, seen = proxy
+    for name in ("HTTP_PROXY", "http_proxy", "HTTPS_PROXY", "https_proxy"):
+        monkeypatch.setenv(name, url)
+    monkeypatch.delenv("NO_PROXY", raising=False)
+    monkeypatch.delenv("no_proxy", raising=False)
     mirror.fake.add_release(TAG, NAMES)
     assert (await mirror.sync()).exit_code == 0
     assert seen == []

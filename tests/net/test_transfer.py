@@ -23,9 +23,10 @@ from mirrorsync.core.names import parse_asset_name
 from mirrorsync.errors import DownloadError
 from mirrorsync.net.client import HttpClient, open_client
 from mirrorsync.net.download import fetch_asset
+from mirrorsync.net.policy import ConnectionFailed, Hop, is_transient
 from mirrorsync.net.ratelimit import RateLimiter
 from mirrorsync.net.retry import RetryPolicy
-from mirrorsync.net.threads import Cancel, ConnectionFailed, Transfers
+from mirrorsync.net.threads import Cancel, Transfers
 
 NAME = "cpython-3.13.11+20251217-x86_64-unknown-linux-gnu-install_only_stripped.tar.gz"
 BODY = bytes(range(256)) * 1024  # 256 KiB
@@ -38,8 +39,8 @@ class Routing:
     proxy: str | None = None
     count: int = 0
 
-    def request_headers(self, url: URL, extra: Mapping[str, str] | None) -> dict[str, str]:
-        del url
+    def request_headers(self, hop: Hop, extra: Mapping[str, str] | None) -> dict[str, str]:
+        del hop
         return dict(extra or {})
 
     def proxy_for(self, url: URL) -> str | None:
@@ -413,8 +414,6 @@ async def test_only_http_and_https_urls_are_downloaded(
 
 def test_connection_failed_is_retried() -> None:
     """A broken connection counts as transient: the retry policy tries again."""
-    from mirrorsync.net.retry import is_transient  # noqa: PLC0415 - the one function under test
-
     assert is_transient(ConnectionFailed("reset"))
 
 

@@ -6,6 +6,12 @@ over (``If-Match`` the expired one's ETag). A run whose renewal finds another's 
 instead of publishing beside it. On a service without conditional writes the lock is looked at,
 then written: a narrow race remains there. A remote lock can only be released with a request; if
 that fails, it expires by itself (``LOCK_TTL``).
+
+A run killed on this machine cannot release its lock; the next run here sees the lock name this
+host and a pid that is no longer running, and takes it over at once instead of waiting out the
+lease (as the directory lock, which dies with its process). A lock object whose expiry cannot be
+read (made by hand, truncated, another format) counts as expired one lease after it was last
+written, so it never blocks for ever.
 """
 
 from __future__ import annotations
@@ -17,7 +23,7 @@ import os
 import socket
 import time
 import uuid
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -112,41 +118,57 @@ class LeaseLock:
     async def _take(self, now: datetime) -> _Held:
         holder = self._holder(owner=uuid.uuid4().hex, started=now, now=now)
         theirs: dict[str, Any] = {}
+        hint = f"lock object s3://{self._s3.bucket}/{self.key}; it expires by itself"
         for _ in range(2):  # once more if the holder let go between our PUT and our GET
             try:
                 return _held(await self._write(holder, expect=None), holder, started=now)
             except _Conflict:
                 pass
-            data, their_etag = await self._get()
+            data, their_etag, written = await self._read()
             if data is None or their_etag is None:
                 continue
             theirs = _parse_holder(data)
-            expires = _parse_time(theirs.get("expires"))
-            if expires is None or expires > now:
-                break
-            log.warning(
-                "%s: taking over an expired lock (%s)", self._s3.description, _holder_text(theirs)
+            verdict = takeover_reason(
+                theirs, now=now, written=written, host=socket.gethostname(), alive=_pid_alive
             )
+            if verdict is None:
+                if _parse_time(theirs.get("expires")) is None:
+                    hint = self._unreadable_hint(written)
+                break
+            log.warning("%s: %s (%s)", self._s3.description, verdict, _holder_text(theirs))
             try:
                 return _held(await self._write(holder, expect=their_etag), holder, started=now)
             except _Conflict:
-                data, _ = await self._get()
+                data, _, _ = await self._read()
                 theirs = _parse_holder(data or b"{}")
                 break
         raise LockHeld(
-            f"another run holds the lock on this mirror ({_holder_text(theirs)})",
-            hint=f"lock object s3://{self._s3.bucket}/{self.key}; it expires by itself",
+            f"another run holds the lock on this mirror ({_holder_text(theirs)})", hint=hint
+        )
+
+    def _unreadable_hint(self, written: datetime | None) -> str:
+        url = f"s3://{self._s3.bucket}/{self.key}"
+        until = f"at {timestamp(written + LOCK_TTL)}" if written is not None else "one lease on"
+        return (
+            f"the lock object {url} is not in mirrorsync's format; it counts as expired {until}. "
+            f"If no run is going on, delete it (for example: aws s3 rm {url})"
         )
 
     async def _get(self) -> tuple[bytes | None, str | None]:
+        data, etag, _ = await self._read()
+        return data, etag
+
+    async def _read(self) -> tuple[bytes | None, str | None, datetime | None]:
+        """The lock object's bytes, ETag and Last-Modified; Nones when there is none."""
         try:
             response = await self._s3.client.get_object(Bucket=self._s3.bucket, Key=self.key)
             async with response["Body"] as body:
-                return await body.read(), response.get("ETag")
+                data = await body.read()
         except self._s3.errors as e:
             if self._s3.missing(e):
-                return None, None
+                return None, None, None
             raise self._s3.fatal(e, what="read the lock object") from e
+        return data, response.get("ETag"), response.get("LastModified")
 
     async def renew_if_due(self) -> None:
         """Move the lock's expiry forward while the run publishes; ``LockHeld`` if it was lost."""
@@ -190,6 +212,45 @@ class LeaseLock:
                 self._s3.description,
                 self._s3.reason(e),
             )
+
+
+def takeover_reason(
+    theirs: Mapping[str, Any],
+    *,
+    now: datetime,
+    written: datetime | None,
+    host: str,
+    alive: Callable[[int], bool],
+) -> str | None:
+    """Why the lock ``theirs`` may be taken over now, or None while it stands.
+
+    Its lease is over; or it names this ``host`` and a pid that is not ``alive`` (a run killed
+    here); or its expiry cannot be read and it was ``written`` more than one lease ago.
+    """
+    expires = _parse_time(theirs.get("expires"))
+    if expires is not None and expires <= now:
+        return "taking over an expired lock"
+    pid = theirs.get("pid")
+    if theirs.get("host") != host or not isinstance(pid, int) or isinstance(pid, bool):
+        pid = 0
+    if pid > 0 and not alive(pid):
+        return f"taking over the lock of pid {pid}, which is no longer running on this host"
+    if expires is None and written is not None and written + LOCK_TTL <= now:
+        return "taking over a lock object in an unknown format, written more than a lease ago"
+    return None
+
+
+def _pid_alive(pid: int) -> bool:
+    """Whether process ``pid`` exists on this machine (one we may not signal exists too)."""
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    except OSError:
+        return True  # unknown: never take a lock over on a guess
+    return True
 
 
 def _held(etag: str, holder: dict[str, Any], *, started: datetime) -> _Held:
