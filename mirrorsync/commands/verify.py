@@ -15,7 +15,6 @@ import asyncio
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any, Literal
 
 from mirrorsync.core.checksums import parse_sha256sums
@@ -24,9 +23,8 @@ from mirrorsync.core.manifest import INDEX_PATH, SUMS_NAME, parse_index, render_
 from mirrorsync.core.model import IndexEntry
 from mirrorsync.errors import MirrorsyncError, StateError, UnsafeName
 from mirrorsync.targets.base import BLOCK, Inventory, Leftovers, Target, Unreadable
-from mirrorsync.targets.open import open_root
 
-__all__ = ["BLOCK", "Problem", "VerifyReport", "verify", "verify_document", "verify_tree"]
+__all__ = ["BLOCK", "Problem", "VerifyReport", "verify", "verify_document"]
 
 ProblemKind = Literal["missing", "size", "sha256", "unlisted", "sums", "leftover", "index"]
 
@@ -117,21 +115,6 @@ async def verify(
         files_checked=scan.files_checked,
         bytes_hashed=scan.bytes_hashed,
         resumable=leftovers.resumable,
-    )
-
-
-async def verify_tree(
-    root: Path,
-    *,
-    full: bool = False,
-    concurrency: int | None = None,
-    on_bytes: Callable[[int], None] = lambda _: None,
-    on_total: Callable[[int], None] = lambda _: None,
-) -> VerifyReport:
-    """``verify`` of the directory mirror at ``root`` (a copied tree needs nothing else)."""
-    target = open_root(root)
-    return await verify(
-        target, full=full, concurrency=concurrency, on_bytes=on_bytes, on_total=on_total
     )
 
 
