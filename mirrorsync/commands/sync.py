@@ -25,7 +25,7 @@ from mirrorsync.net.client import open_client
 from mirrorsync.net.ratelimit import RateLimiter
 from mirrorsync.net.retry import RetryPolicy
 from mirrorsync.targets.base import Target
-from mirrorsync.targets.local import LocalTree
+from mirrorsync.targets.open import open_target
 from mirrorsync.upstream.cache import StateCache
 from mirrorsync.upstream.github import GitHubReleases
 
@@ -94,15 +94,6 @@ async def run_sync(
         await tree.prepare()
         async with tree.lock(now=rt.now()):
             return await _execute(cfg, tree, rt, dry_run=False)
-
-
-def open_target(cfg: Config) -> Target:
-    """The target the configuration names: a bucket for ``target.url``, else a directory."""
-    if cfg.target.url is not None:
-        from mirrorsync.targets.s3 import S3Target  # noqa: PLC0415 - only bucket configs pay for it
-
-        return S3Target.from_config(cfg)
-    return LocalTree(cfg.target.path)
 
 
 async def _execute(cfg: Config, tree: Target, rt: Runtime, *, dry_run: bool) -> Outcome:
