@@ -18,28 +18,19 @@ from typing import TYPE_CHECKING, Any, TextIO, TypeVar
 
 from mirrorsync import __version__
 from mirrorsync.commands.documents import plan_document, plan_text, sync_document, sync_summary
+from mirrorsync.commands.repair import prepare_repair
 from mirrorsync.commands.sync import GENERATOR, NoProgress, Outcome, Progress, Runtime, run_sync
-from mirrorsync.commands.verify import (
-    VerifyReport,
-    prepare_bucket_repair,
-    prepare_repair,
-    verify_bucket,
-    verify_document,
-    verify_tree,
-)
+from mirrorsync.commands.verify import VerifyReport, verify, verify_document
+from mirrorsync.config.load import find_config, load_config
 from mirrorsync.config.records import Config
-from mirrorsync.config.schema import find_config, load_config
-from mirrorsync.core.layout import INDEX_PATH, LOCK_PATH, STATE_DIR
 from mirrorsync.core.model import SyncReport
-from mirrorsync.core.units import compact_timestamp
 from mirrorsync.errors import ConfigError, Interrupted, MirrorsyncError
 from mirrorsync.net.policy import proxies_from
-from mirrorsync.targets.lock import hold_lock
+from mirrorsync.targets.base import Target
+from mirrorsync.targets.open import open_root, open_target, served_root
 
 if TYPE_CHECKING:
     from tqdm import tqdm
-
-    from mirrorsync.targets.s3 import S3Target
 
 log = logging.getLogger("mirrorsync")
 T = TypeVar("T")
@@ -238,15 +229,24 @@ def _emit_json(doc: Mapping[str, Any]) -> None:
     sys.stdout.flush()
 
 
+def failure_status(error: MirrorsyncError) -> str:
+    """The status word of a run that ended with ``error``, as ``status.json`` records it."""
+    return "interrupted" if isinstance(error, Interrupted) else "failed"
+
+
 def _failure_document(
-    error: MirrorsyncError, *, dry_run: bool, report: SyncReport | None = None
+    error: MirrorsyncError,
+    *,
+    dry_run: bool,
+    report: SyncReport | None = None,
+    status: str = "failed",
 ) -> dict[str, Any]:
     # A failed sync still answers with the keys of docs/interface.md §7 and the figures it
     # reached, so scripts can read them unconditionally; a plan has no failure shape, and empty
     # fetch/keep lists would read as "nothing to do".
     if dry_run:
-        return {"status": "failed", "error": str(error)}
-    return sync_document(report or SyncReport(), status="failed", error=str(error))
+        return {"status": status, "error": str(error)}
+    return sync_document(report or SyncReport(), status=status, error=str(error))
 
 
 def _load(args: argparse.Namespace, environ: Mapping[str, str]) -> Config:
@@ -301,15 +301,17 @@ def _run(
 ) -> int:
     try:
         outcome = asyncio.run(_interruptible(start()))
-    except MirrorsyncError as e:
+    except (MirrorsyncError, KeyboardInterrupt) as e:
+        error = e if isinstance(e, MirrorsyncError) else Interrupted("interrupted")
+        status = failure_status(error)
+        # One line on stderr in every mode (--json keeps stdout for its document alone), then
+        # the summary line a run always ends with, with the status that status.json records.
+        sys.stderr.write(f"mirrorsync: {status}: {error}\n")
         if args.json:
-            _emit_json(_failure_document(e, dry_run=dry_run, report=report))
-        else:
-            sys.stderr.write(f"mirrorsync: failed: {e}\n")
-        return e.exit_code
-    except KeyboardInterrupt:
-        log.error("interrupted")
-        return EXIT_INTERRUPTED
+            _emit_json(_failure_document(error, dry_run=dry_run, report=report, status=status))
+        if not dry_run:
+            sys.stderr.write(sync_summary(report, status=status) + "\n")
+        return error.exit_code
     if dry_run:
         if args.json:
             _emit_json(plan_document(outcome.plan))
@@ -319,7 +321,8 @@ def _run(
     report = outcome.report
     status = "success" if outcome.exit_code == 0 else "partial"
     if outcome.refused:
-        status = "failed"
+        status = "refused"
+        sys.stderr.write(f"mirrorsync: refused: {outcome.refused}\n")
     if args.json:
         _emit_json(sync_document(report, status=status, error=outcome.refused))
     sys.stderr.write(sync_summary(report, status=status) + "\n")
@@ -328,28 +331,24 @@ def _run(
 
 def _verify_target(
     args: argparse.Namespace, env: Mapping[str, str]
-) -> tuple[Path | None, Config | None]:
-    """The root to verify (None for a bucket), and the config when one is needed or given."""
+) -> tuple[Callable[[], Target], Config | None]:
+    """How to open the mirror to verify (once per step), and the config when one is given."""
     if args.root is not None:
         if args.repair:
             raise ConfigError(
                 ["--repair fetches from upstream and needs the configuration: use -c FILE"]
             )
         root = Path(args.root).expanduser().absolute()
-        cfg = None
-    else:
-        cfg = _load(args, env)
-        if cfg.target.url is not None:
-            return None, cfg
-        root = cfg.target.path
-    if not root.is_dir():
-        raise ConfigError([f"{root}: no mirror there (the directory does not exist)"])
-    return root, cfg
+        open_root(root, existing=True)  # no mirror there: a usage error before anything runs
+        return lambda: open_root(root), None
+    cfg = _load(args, env)
+    open_target(cfg, existing=True)
+    return lambda: open_target(cfg), cfg
 
 
 def _verify_command(args: argparse.Namespace, env: Mapping[str, str], *, bars: bool) -> int:
     try:
-        root, cfg = _verify_target(args, env)
+        opener, cfg = _verify_target(args, env)
     except ConfigError as e:
         for line in e.problems:
             log.error("%s", line)
@@ -358,12 +357,7 @@ def _verify_command(args: argparse.Namespace, env: Mapping[str, str], *, bars: b
         return e.exit_code
     token = (env.get(cfg.upstream.token_env) or None) if cfg else None
     runtime = Runtime(token=token, proxies=proxies_from(env))  # for a repair's sync
-    work: Awaitable[tuple[VerifyReport, list[str]]]
-    if root is None:
-        assert cfg is not None  # noqa: S101 - a bucket is only named by a config
-        work = _verify_s3(cfg, full=args.full, repair=args.repair, runtime=runtime)
-    else:
-        work = _verify(root, cfg, full=args.full, repair=args.repair, bars=bars, runtime=runtime)
+    work = _verify(opener, cfg, full=args.full, repair=args.repair, bars=bars, runtime=runtime)
     try:
         report, actions = asyncio.run(_interruptible(work))
     except MirrorsyncError as e:
@@ -391,76 +385,41 @@ def _verify_command(args: argparse.Namespace, env: Mapping[str, str], *, bars: b
 
 
 async def _verify(
-    root: Path, cfg: Config | None, *, full: bool, repair: bool, bars: bool, runtime: Runtime
+    opener: Callable[[], Target],
+    cfg: Config | None,
+    *,
+    full: bool,
+    repair: bool,
+    bars: bool,
+    runtime: Runtime,
 ) -> tuple[VerifyReport, list[str]]:
-    report = await _verify_once(root, full=full, bars=bars)
+    """verify; with ``repair``: set aside, sync, verify again (each step opens the target anew)."""
+    report = await _verify_once(opener(), full=full, bars=bars)
     if not repair or report.ok or cfg is None:
         return report, []
-    now = datetime.now(UTC)
-    with contextlib.ExitStack() as stack:
-        if (root / STATE_DIR).is_dir():
-            stack.enter_context(hold_lock(root / LOCK_PATH))
-        actions = prepare_repair(root, report, stamp=compact_timestamp(now))
+    actions = await prepare_repair(opener(), report, now=datetime.now(UTC), generator=GENERATOR)
     for action in actions:
         log.info("repair: %s", action)
     outcome = await run_sync(cfg, runtime=runtime)
     log.info("repair: sync fetched %d file(s)", outcome.report.fetched)
     actions.append(f"sync fetched {outcome.report.fetched} file(s)")
-    return await _verify_once(root, full=full, bars=bars), actions
+    return await _verify_once(opener(), full=full, bars=bars), actions
 
 
-async def _verify_s3(
-    cfg: Config, *, full: bool, repair: bool, runtime: Runtime
-) -> tuple[VerifyReport, list[str]]:
-    def check() -> Awaitable[VerifyReport]:
-        target = _s3_target(cfg)
-        return verify_bucket(target, full=full, concurrency=cfg.download.concurrency)
-
-    report = await check()
-    if not repair or report.ok:
-        return report, []
-    target = _s3_target(cfg)
-    actions = await prepare_bucket_repair(
-        target, report, now=datetime.now(UTC), generator=GENERATOR
-    )
-    for action in actions:
-        log.info("repair: %s", action)
-    outcome = await run_sync(cfg, runtime=runtime)
-    log.info("repair: sync fetched %d file(s)", outcome.report.fetched)
-    actions.append(f"sync fetched {outcome.report.fetched} file(s)")
-    return await check(), actions
-
-
-async def _verify_once(root: Path, *, full: bool, bars: bool) -> VerifyReport:
+async def _verify_once(target: Target, *, full: bool, bars: bool) -> VerifyReport:
     if not (full and bars):
-        return await verify_tree(root, full=full)
+        return await verify(target, full=full)
     from tqdm import tqdm  # noqa: PLC0415 - only on a terminal: 20 ms of start-up otherwise
 
-    total = _listed_bytes(root)
-    with tqdm(
-        total=total, unit="B", unit_scale=True, unit_divisor=1024, desc="hashing", file=sys.stderr
-    ) as bar:
+    with tqdm(unit="B", unit_scale=True, unit_divisor=1024, desc="hashing", file=sys.stderr) as bar:
 
         def advance(n: int) -> None:
             bar.update(n)
 
-        return await verify_tree(root, full=True, on_bytes=advance)
+        def total(n: int) -> None:
+            bar.reset(total=n)
 
-
-def _listed_bytes(root: Path) -> int | None:
-    try:
-        doc = json.loads((root / INDEX_PATH).read_bytes())
-        return sum(int(f["size"]) for f in doc["files"])
-    except (OSError, ValueError, KeyError, TypeError):
-        return None
-
-
-def _serve_root(cfg: Config) -> Path:
-    if cfg.target.url is not None:
-        raise ConfigError(
-            [f"{cfg.target.url}: serve needs a local tree; S3 serves a bucket itself"]
-        )
-    return cfg.target.path
+        return await verify(target, full=True, on_bytes=advance, on_total=total)
 
 
 def _serve_command(args: argparse.Namespace, env: Mapping[str, str]) -> int:
@@ -468,7 +427,7 @@ def _serve_command(args: argparse.Namespace, env: Mapping[str, str]) -> int:
         if args.root is not None:
             root = Path(args.root).expanduser().absolute()
         else:
-            root = _serve_root(_load(args, env))
+            root = served_root(_load(args, env))
         # Imported here: aiohttp.web costs every other command a tenth of a second to load.
         from mirrorsync.commands.serve import serve  # noqa: PLC0415
 
@@ -484,9 +443,3 @@ def _serve_command(args: argparse.Namespace, env: Mapping[str, str]) -> int:
         sys.stderr.write(f"mirrorsync serve: failed: {e}\n")
         return e.exit_code
     return 0
-
-
-def _s3_target(cfg: Config) -> S3Target:
-    from mirrorsync.targets.s3 import S3Target  # noqa: PLC0415 - only bucket configs pay for it
-
-    return S3Target.from_config(cfg)

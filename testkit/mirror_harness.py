@@ -17,7 +17,7 @@ from fake_github import FakeGitHub
 
 from mirrorsync.commands.sync import Outcome, Runtime, run_sync
 from mirrorsync.commands.verify import ROOT_FILES, TAG_FILES
-from mirrorsync.config.schema import load_config
+from mirrorsync.config.load import load_config
 from mirrorsync.core.layout import CLIENT_LAYOUTS
 from mirrorsync.errors import MirrorsyncError
 

@@ -27,6 +27,7 @@ import subprocess
 import sys
 import threading
 import time
+import uuid
 from collections import deque
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
@@ -41,7 +42,7 @@ from mirror_harness import exit_code_of, fake_time_runtime
 from yarl import URL
 
 from mirrorsync.commands.sync import Outcome, Runtime, run_sync
-from mirrorsync.config.schema import load_config
+from mirrorsync.config.load import load_config
 
 if TYPE_CHECKING:
     from types_aiobotocore_s3 import S3Client
@@ -251,6 +252,15 @@ async def s3_client(endpoint: str) -> AsyncIterator[S3Client]:
         config=config,
     ) as client:
         yield client
+
+
+@contextlib.asynccontextmanager
+async def fresh_bucket(server: S3Server) -> AsyncIterator[Bucket]:
+    """A new, empty bucket on ``server``, with a client to look at it."""
+    async with s3_client(server.endpoint) as client:
+        name = f"t-{uuid.uuid4().hex[:20]}"
+        await client.create_bucket(Bucket=name)
+        yield Bucket(server=server, name=name, client=client)
 
 
 @dataclass

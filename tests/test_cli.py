@@ -28,6 +28,7 @@ from eras import (
     LINUX,
     NO_SUMS,
     NO_SUMS_TAG,
+    SUMS_TAG,
     all_paths,
     three_eras,
 )
@@ -47,7 +48,8 @@ UNKNOWN = "cpython-3.13.11+20251217-loongarch64-unknown-linux-gnu-install_only.t
 SYNC_KEYS = {"status", "fetched", "kept", "pruned", "failed", "bytes_downloaded", "seconds"}
 PLAN_KEYS = {"fetch", "keep", "prune", "unparsed", "totals"}
 SUMMARY = re.compile(
-    r"mirrorsync: (?P<status>success|partial|failed): fetched (?P<fetched>\d+) \([^)]*\), "
+    r"mirrorsync: (?P<status>success|partial|failed|refused|interrupted): "
+    r"fetched (?P<fetched>\d+) \([^)]*\), "
     r"kept (?P<kept>\d+), pruned (?P<pruned>\d+), failed (?P<failed>\d+), "
     r"unparsed (?P<unparsed>\d+) in \d+\.\ds"
 )
@@ -384,8 +386,11 @@ async def test_empty_listing_exits_2(
         assert "empty" in doc["error"]
     else:
         assert out == ""
-        assert err.splitlines()[-1].startswith("mirrorsync: failed: ")
-        assert "empty" in err.splitlines()[-1]
+    error, summary = err.splitlines()[-2:]  # the error, then the summary line, in both modes
+    assert error.startswith("mirrorsync: failed: ")
+    assert "empty" in error
+    assert SUMMARY.fullmatch(summary)
+    assert mirror.status()["status"] == "failed"
     assert not (mirror.root / "index.json").exists()
 
 
@@ -436,6 +441,54 @@ async def test_yaml_syntax_error_names_line_and_column(
     assert await cli("plan", "-c", str(config)) == 2
     err = capsys.readouterr().err
     assert re.search(rf"{re.escape(str(config))}:4:\d+: ", err), err
+
+
+@pytest.mark.parametrize(
+    ("text", "problem"),
+    [
+        ("releases: {since: 2025-13-01}\n", ": releases.since: not a real date: '2025-13-01'"),
+        ("releases:\n  since: 2025-02-30\n", ": releases.since: not a real date: '2025-02-30'"),
+        (
+            "releases: {since: 2025-01-01T25:00:00}\n",
+            (
+                ": releases.since: expected a date as 'YYYYMMDD' or 'YYYY-MM-DD', "
+                "got '2025-01-01T25:00:00'"
+            ),
+        ),
+        ("prune_max: 2025-13-01\n", ": prune_max: expected 'N%' (0 < N <= 100) or a number"),
+        ("download: {retries: !!int abc}\n", ":1:21: cannot read 'abc' as !!int"),
+        ("prune: !!bool maybe\n", ":1:8: cannot read 'maybe' as !!bool"),
+        ("download: {timeout: !!float x}\n", ":1:21: cannot read 'x' as !!float"),
+        ("select:\n\tplatforms: []\n", ":2:1: found character '\\t' that cannot start"),
+        ("prune: true\nprune: false\n", ":2:1: found duplicate key 'prune'"),
+        ("target: {path: \udcff}\n", ":1:16: not valid UTF-8 (byte 0xff)"),
+        ("select: " + "[" * 5000 + "]" * 5000 + "\n", ": nested too deeply to be a configuration"),
+    ],
+    ids=[
+        "invalid-date",
+        "no-such-day",
+        "invalid-time",
+        "invalid-date-elsewhere",
+        "bad-int-tag",
+        "bad-bool-tag",
+        "bad-float-tag",
+        "tab-indent",
+        "duplicate-key",
+        "not-utf8",
+        "too-deep",
+    ],
+)
+async def test_values_the_yaml_loader_cannot_construct_are_config_errors(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], text: str, problem: str
+) -> None:
+    """What PyYAML turns into an exception is a config error (exit 2) naming where, no traceback."""
+    config = tmp_path / "mirror.yaml"
+    config.write_bytes(text.encode("utf-8", "surrogateescape"))
+    assert await cli("plan", "-c", str(config)) == 2
+    out, err = capsys.readouterr()
+    assert out == ""
+    assert f"{config}{problem}" in err
+    assert "Traceback" not in err
 
 
 async def test_missing_config_exits_2_with_advice(
@@ -558,8 +611,11 @@ async def test_signal_exits_130_with_a_consistent_tree_and_next_run_resumes(
             await proc.wait()
     assert proc.returncode == 130, err.decode()
     doc = json.loads(out)  # still exactly one JSON document, with the figures reached
-    assert doc["status"] == "failed"
+    assert doc["status"] == "interrupted"  # as status.json says
     assert f"interrupted by {signum.name}" in doc["error"]
+    error_line, summary_line = err.decode().splitlines()[-2:]  # the error, then the summary
+    assert error_line.startswith(f"mirrorsync: interrupted: interrupted by {signum.name}")
+    assert summary_line.startswith("mirrorsync: interrupted: fetched ")
     assert doc["fetched"] == len(DIGEST) - 1
 
     everything = {f"{DIGEST_TAG}/{n}" for n in DIGEST}
@@ -577,3 +633,27 @@ async def test_signal_exits_130_with_a_consistent_tree_and_next_run_resumes(
     assert hashlib.sha256((mirror.root / DIGEST_TAG / stalled).read_bytes()).hexdigest() == (
         mirror.fake.sha256(DIGEST_TAG, stalled)
     )
+
+
+@pytest.mark.parametrize("as_json", [False, True], ids=["text", "json"])
+async def test_refused_prune_says_refused_everywhere(
+    mirror: Mirror, capsys: pytest.CaptureFixture[str], *, as_json: bool
+) -> None:
+    """A prune over ``prune_max`` exits 2; summary, --json and status.json all say ``refused``."""
+    three_eras(mirror.fake)
+    mirror.configure()
+    assert await cli("sync", "-q", "-c", str(mirror.config_path)) == 0
+    for tag in (SUMS_TAG, NO_SUMS_TAG):
+        mirror.fake.remove_release(tag)
+    mirror.configure(prune=True, prune_max=1)
+    capsys.readouterr()
+    extra = ["--json"] if as_json else []
+    assert await cli("sync", *extra, "-c", str(mirror.config_path)) == 2
+    out, err = capsys.readouterr()
+    if as_json:
+        assert one_document(out)["status"] == "refused"
+    summary = SUMMARY.fullmatch(err.splitlines()[-1])
+    assert summary is not None
+    assert summary["status"] == "refused"
+    assert any(line.startswith("mirrorsync: refused: ") for line in err.splitlines()[:-1])
+    assert mirror.status()["status"] == "refused"

@@ -1,4 +1,8 @@
-"""The commands, each wiring the layers below: ``sync`` (and ``plan``), ``verify``, ``serve``.
+"""The commands, each wiring the layers below: ``sync`` (and ``plan``), ``verify`` and ``repair``
+(written once over the ``Target`` seam), ``serve``.
+
+``sync`` wires a run of three parts: ``planner`` (listing to ``Plan``), ``applier`` (fetch,
+publish, indexes, prune, client files) and ``records`` (status.json, history.jsonl, diff file).
 
 ``documents`` renders what they print (``--json`` documents and summary lines, pure).
 

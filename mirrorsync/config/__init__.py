@@ -1,6 +1,7 @@
-"""The configuration: frozen records (``records``, pure) and their checks and loading (``schema``).
+"""The configuration: frozen records (``records``, pure), their checks (``schema``), and finding
+and reading ``mirror.yaml`` (``load``).
 
-Contract: ``records`` imports nothing but the standard library; ``schema`` may read YAML and use
-the core's parsers. Only ``mirrorsync.cli`` reads the environment; everything else gets a
-``Config``.
+Contract: ``records`` imports nothing but the standard library; ``schema`` checks a loaded object
+with the core's parsers; ``load`` reads the file and its YAML. Only ``mirrorsync.cli`` reads the
+environment; everything else gets a ``Config``.
 """

@@ -1,9 +1,10 @@
-"""Read ``mirror.yaml`` into a :class:`~mirrorsync.config.records.Config`, reporting every problem.
+"""Check a loaded ``mirror.yaml`` into a :class:`~mirrorsync.config.records.Config`, reporting
+every problem.
 
-``load_config`` is the edge (file, UTF-8, YAML); ``parse_config`` validates the loaded object
-against the keys of ``docs/interface.md`` §2. Each problem is one line, ``<origin>: <key path>:
-<message>``, in document order, e.g. ``mirror.yaml: select.platforms[2]: expected a string, got
-12``. The schema is data: one ``_Section`` per mapping, naming a check per key.
+``parse_config`` validates the object YAML gave (``load`` reads the file) against the keys of
+``docs/interface.md`` §2. Each problem is one line, ``<origin>: <key path>: <message>``, in
+document order, e.g. ``mirror.yaml: select.platforms[2]: expected a string, got 12``. The
+schema is data: one ``_Section`` per mapping, naming a check per key.
 """
 
 from __future__ import annotations
@@ -14,13 +15,12 @@ import difflib
 import json
 import math
 import re
-from collections.abc import Callable, Hashable, Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, NoReturn, TypeGuard
 from urllib.parse import urlsplit
 
-import yaml
 from packaging.specifiers import InvalidSpecifier
 
 from mirrorsync.config.records import (
@@ -43,7 +43,6 @@ from mirrorsync.core.units import parse_rate
 from mirrorsync.errors import ConfigError
 
 DEFAULT_CONFIG_NAME = "mirror.yaml"
-CONFIG_ENV = "MIRRORSYNC_CONFIG"
 
 SECRETS = (
     "secrets never live in the config file; "
@@ -668,91 +667,3 @@ def parse_config(
             [f"{origin}: {path}: {msg}" if path else f"{origin}: {msg}" for path, msg in problems]
         )
     return Config(**values, source=source)
-
-
-def load_config(path: Path) -> Config:
-    """Read ``path`` (UTF-8 YAML) and validate it; an empty file means every default."""
-    origin = str(path)
-    try:
-        raw = path.read_bytes()
-    except OSError as e:
-        # In the line itself: callers print the problems, not always the hint.
-        advice = f" (pass -c FILE or set {CONFIG_ENV})" if isinstance(e, FileNotFoundError) else ""
-        problem = f"{origin}: cannot read the configuration file: {e.strerror or e}{advice}"
-        raise ConfigError([problem]) from e
-    try:
-        text = raw.decode("utf-8-sig")  # UTF-8; a leading BOM (some Windows editors) is dropped
-    except UnicodeDecodeError as e:
-        where = _line_column(raw[: e.start].decode("utf-8", "replace"))
-        raise ConfigError([f"{origin}:{where}: not valid UTF-8 (byte 0x{raw[e.start]:02x})"]) from e
-    try:
-        data = yaml.load(text, Loader=_Loader)  # noqa: S506 - _Loader is a SafeLoader
-    except yaml.MarkedYAMLError as e:
-        raise ConfigError([_yaml_problem(origin, e)]) from e
-    except yaml.reader.ReaderError as e:  # a control character; it has a position, not a mark
-        where = _line_column(text[: e.position])
-        raise ConfigError(
-            [f"{origin}:{where}: unacceptable character #x{e.character:04x}: {e.reason}"]
-        ) from e
-    # absolute(): the paths in the Config stay right if the process later changes directory.
-    return parse_config(data, base_dir=path.absolute().parent, source=path, origin=origin)
-
-
-def find_config(explicit: str | None, environ: Mapping[str, str], cwd: Path) -> Path:
-    """The config file to use: ``-c FILE``, else ``$MIRRORSYNC_CONFIG``, else ``./mirror.yaml``.
-
-    Relative names are relative to ``cwd``; the file need not exist (``load_config`` says so).
-    """
-    if explicit is not None:
-        if not explicit:
-            raise ConfigError(["-c: expected a file name, got an empty string"])
-        return cwd / Path(explicit).expanduser()
-    if from_env := environ.get(CONFIG_ENV):  # set but empty counts as unset
-        return cwd / Path(from_env).expanduser()
-    return cwd / DEFAULT_CONFIG_NAME
-
-
-# -- YAML -----------------------------------------------------------------------------------------
-
-
-class _Loader(yaml.SafeLoader):
-    """``yaml.SafeLoader`` that refuses duplicate keys (PyYAML silently keeps the last one)."""
-
-    def construct_mapping(
-        self,
-        node: yaml.MappingNode,
-        deep: bool = False,  # noqa: FBT001, FBT002 - PyYAML's signature
-    ) -> dict[Hashable, Any]:
-        seen: set[object] = set()
-        for key_node, _ in node.value:
-            # Explicit keys may override merged ones (<<), so only literal scalar keys can clash.
-            if isinstance(key_node, yaml.ScalarNode) and key_node.tag != "tag:yaml.org,2002:merge":
-                key = self.construct_object(key_node)
-                if key in seen:
-                    raise yaml.constructor.ConstructorError(
-                        "while constructing a mapping",
-                        node.start_mark,
-                        f"found duplicate key {key!r}",
-                        key_node.start_mark,
-                    )
-                seen.add(key)
-        return super().construct_mapping(node, deep=deep)
-
-
-def _line_column(before: str) -> str:
-    """``line:column`` (1-based) of the character that follows ``before``."""
-    line = before.count("\n") + 1
-    column = len(before) - before.rfind("\n")  # rfind is -1 on the first line
-    return f"{line}:{column}"
-
-
-def _yaml_problem(origin: str, e: yaml.MarkedYAMLError) -> str:
-    """``origin:line:column: problem (context at line:column)``, 1-based, from PyYAML's marks."""
-    mark = e.problem_mark or e.context_mark
-    where = f"{origin}:{mark.line + 1}:{mark.column + 1}" if mark else origin
-    message = e.problem or e.context or "invalid YAML"
-    if e.problem and e.context:
-        cm = e.context_mark
-        started = f" at {cm.line + 1}:{cm.column + 1}" if cm is not None else ""
-        message += f" ({e.context}{started})"
-    return f"{where}: {message}"

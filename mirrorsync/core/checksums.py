@@ -8,11 +8,12 @@ from __future__ import annotations
 
 import dataclasses
 import re
-from collections.abc import Iterable, Mapping
+from collections.abc import Collection, Iterable, Mapping
 from typing import Final
 
 from mirrorsync.core.layout import SUMS_NAME
 from mirrorsync.core.model import Asset
+from mirrorsync.core.names import SIDECAR_SUFFIX
 
 SHA256_HEX: Final = re.compile(r"[0-9a-f]{64}")
 """A sha256 as mirrorsync writes and keeps it: 64 lower-case hex digits."""
@@ -123,3 +124,50 @@ def resolve_expected(asset: Asset, *, sums: Mapping[str, str] | None, sidecar: s
         if value is not None and _HEX.fullmatch(value):
             return dataclasses.replace(asset, sha256=value.lower(), sha256_source=source)
     return asset
+
+
+def lists_to_read(assets: Iterable[Asset], *, published: Collection[str]) -> set[str]:
+    """The tags whose ``SHA256SUMS`` must be read: those of assets without a listing digest,
+    among the releases that publish one (``published``)."""
+    return {a.tag for a in assets if a.upstream.digest is None} & set(published)
+
+
+def sidecars_to_read(
+    assets: Iterable[Asset],
+    *,
+    sums: Mapping[str, Mapping[str, str]],
+    published: Collection[str],
+) -> list[str]:
+    """The paths whose ``.sha256`` sidecar must be read: no listing digest, not in the release's
+    ``SHA256SUMS`` as read (``sums``, by tag), and a sidecar published (``published``, by path)."""
+    return [
+        a.path
+        for a in assets
+        if a.upstream.digest is None and a.name not in sums.get(a.tag, {}) and a.path in published
+    ]
+
+
+def unverifiable(
+    assets: Iterable[Asset],
+    *,
+    lists: Collection[str],
+    lists_read: Collection[str],
+    sidecars: Collection[str],
+) -> dict[str, str]:
+    """Why each asset must not be fetched: a checksum for it exists upstream but was unreadable.
+
+    ``assets`` carry their resolved expected sha256 (:func:`resolve_expected`); ``lists`` are the
+    tags of releases that publish a ``SHA256SUMS``, ``lists_read`` those whose list was read and
+    parsed, ``sidecars`` the paths that have a ``.sha256`` sidecar upstream. An asset with no
+    expected sha256 while such a source exists is never fetched unverified (the next run tries
+    again); one with no checksum anywhere upstream is not listed here.
+    """
+    reasons: dict[str, str] = {}
+    for a in assets:
+        if a.sha256 is not None:
+            continue
+        if a.tag in lists and a.tag not in lists_read:
+            reasons[a.path] = f"{a.tag}/{SUMS_NAME} could not be read"
+        elif a.path in sidecars:
+            reasons[a.path] = f"{a.name}{SIDECAR_SUFFIX} could not be read"
+    return reasons

@@ -2,17 +2,19 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 from collections import defaultdict
 from collections.abc import Iterable, Mapping
 from datetime import datetime
 from typing import Any, TypeVar
 
+from mirrorsync.config.records import PublishConfig
 from mirrorsync.core.checksums import SHA256_HEX, render_sha256sums
-from mirrorsync.core.layout import INDEX_PATH, SUMS_NAME
+from mirrorsync.core.layout import INDEX_PATH, SUMS_NAME, check_relpath
 from mirrorsync.core.model import Asset, IndexEntry
 from mirrorsync.core.units import timestamp
-from mirrorsync.errors import StateError
+from mirrorsync.errors import StateError, UnsafeName
 
 # INDEX_PATH, SUMS_NAME and timestamp are defined once, in core.layout and core.units. They are
 # re-exported here only while branches written before the move (importing them from here) are
@@ -151,6 +153,81 @@ def parse_index(data: bytes, *, origin: str = INDEX_PATH) -> dict[str, IndexEntr
             upstream_updated_at=updated if isinstance(updated, str) else None,
         )
     return entries
+
+
+def safe_entries(entries: dict[str, IndexEntry]) -> dict[str, IndexEntry]:
+    """``entries`` if every path is a safe ``<tag>/<name>``; ``StateError`` (a damaged index) else.
+
+    The index is read back from disk, so its paths are as untrusted as upstream's names: one that
+    escapes the root would otherwise fail every later run when it is stat'ed or pruned.
+    """
+    for path in entries:
+        try:
+            check_relpath(path)
+        except UnsafeName as e:
+            raise StateError(f"{INDEX_PATH}: unsafe path in files: {e}") from e
+        if path.count("/") != 1:
+            raise StateError(f"{INDEX_PATH}: a path in files is not <tag>/<name>: {path!r}")
+    return entries
+
+
+def tag_of(path: str) -> str:
+    """The release (first part) of a ``<tag>/<name>`` path."""
+    return path.split("/", 1)[0]
+
+
+def touched_tags(
+    changed: Iterable[str],
+    *,
+    previous: Mapping[str, IndexEntry],
+    entries: Mapping[str, IndexEntry],
+) -> set[str]:
+    """Releases whose files changed: ``changed`` paths (fetched, adopted, pruned), and entries of
+    the index as found (``previous``) that the mirror no longer holds (``entries``)."""
+    touched = {tag_of(path) for path in changed}
+    return touched | {e.tag for path, e in previous.items() if path not in entries}
+
+
+def index_files(
+    entries: Mapping[str, IndexEntry],
+    *,
+    touched: Iterable[str],
+    previous: Mapping[str, IndexEntry],
+    index_existed: bool,
+    generator: str,
+    now: datetime,
+    upstream: Mapping[str, str],
+) -> list[tuple[str, bytes | None]]:
+    """What to rewrite so that the indexes describe ``entries``: ``(path, bytes)`` to write, or
+    ``(path, None)`` to delete.
+
+    Each touched release's ``SHA256SUMS`` (deleted when the release has no file left), then
+    ``index.json`` when there was none or its entries (``previous``) differ.
+    """
+    sums = render_tag_sums(entries.values())
+    files: list[tuple[str, bytes | None]] = [
+        (f"{tag}/{SUMS_NAME}", sums.get(tag)) for tag in sorted(set(touched))
+    ]
+    if not index_existed or entries != previous:
+        index = render_index(entries.values(), generator=generator, now=now, upstream=upstream)
+        files.append((INDEX_PATH, index))
+    return files
+
+
+def client_files_fingerprint(publish: PublishConfig, *, generator: str) -> str:
+    """What the client files were written for: the ``publish`` settings and the generator."""
+    return hashlib.sha256(f"{publish!r} {generator}".encode()).hexdigest()
+
+
+def client_files_due(
+    *, files_changed: bool, status: str, fingerprint: str, last: Mapping[str, Any]
+) -> bool:
+    """Whether the client files must be rewritten.
+
+    They depend on the files (``files_changed``), the outcome the pages show (``status``) and the
+    settings (``fingerprint``); ``last`` is the previous ``status.json`` (empty when none).
+    """
+    return files_changed or status != last.get("status") or fingerprint != last.get("client_files")
 
 
 def render_tag_sums(entries: Iterable[IndexEntry]) -> dict[str, bytes]:

@@ -7,7 +7,7 @@ longer match.
 
 Two cache classes: ``<tag>/<archive>`` is immutable (upstream never changes a published name's
 bytes); everything else revalidates, because uv reuses an uncached JSON list without asking
-(consumers.md §2.2). S3 lets the configuration replace both headers (``target.cache_control``).
+(docs/clients.md §2.2). S3 lets the configuration replace both headers (``target.cache_control``).
 """
 
 from __future__ import annotations

@@ -36,6 +36,7 @@ from mirrorsync.net.policy import (
     RequestFailed,
     TransientHTTPError,
     classify,
+    shown,
 )
 from mirrorsync.net.ratelimit import RateLimiter
 from mirrorsync.net.retry import RetryPolicy
@@ -340,7 +341,7 @@ class _Download:
         )
         if verdict.retryable:
             raise verdict.error(opened.url)
-        raise DownloadError(self.asset.path, f"upstream answered {status} for {opened.url}")
+        raise DownloadError(self.asset.path, f"upstream answered {status} for {shown(opened.url)}")
 
 
 class _Progress:

@@ -86,10 +86,26 @@ def is_transient(exc: BaseException) -> bool:
 # -- redirects and the token ------------------------------------------------------------------
 
 
+def shown(url: URL | str) -> str:
+    """``url`` as messages, logs and records may show it: no query, fragment or credentials.
+
+    A download's redirect carries a signature in its query (``?sig=``, ``X-Amz-Signature=``)
+    that grants access for a while; it must never reach a log, ``--json``, ``status.json`` or
+    ``history.jsonl``. The asset is named by the rest of the URL.
+    """
+    try:
+        parsed = url if isinstance(url, URL) else URL(url, encoded=True)
+        if not parsed.absolute:
+            return str(parsed.with_query(None).with_fragment(None))[:300]
+        return str(parsed.with_user(None).with_query(None).with_fragment(None))[:300]
+    except (ValueError, TypeError):
+        return str(url).split("?", 1)[0].split("#", 1)[0][:300]
+
+
 def check_requestable(url: URL) -> URL:
     """``url`` itself when it is an absolute http or https URL with a host, else ``BadURL``."""
     if url.scheme not in SCHEMES or not url.raw_host:
-        raise BadURL(f"cannot download from {url} (only http and https URLs)")
+        raise BadURL(f"cannot download from {shown(url)} (only http and https URLs)")
     return url
 
 
@@ -119,11 +135,11 @@ class Hop:
         if status not in REDIRECTS or not location:
             return None
         if self.redirects >= MAX_REDIRECTS:
-            raise TooManyRedirects(f"more than {MAX_REDIRECTS} redirects from {self.start}")
+            raise TooManyRedirects(f"more than {MAX_REDIRECTS} redirects from {shown(self.start)}")
         try:
             target = self.url.join(URL(location, encoded=True))
         except ValueError as e:
-            raise BadURL(f"{self.url.host} redirected to an invalid URL {location!r}") from e
+            raise BadURL(f"{self.url.host} redirected to an invalid URL {shown(location)!r}") from e
         check_requestable(target)
         return Hop(
             url=target,

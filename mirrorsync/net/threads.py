@@ -31,7 +31,7 @@ from urllib.parse import unquote
 
 from yarl import URL
 
-from mirrorsync.net.policy import BadURL, ConnectionFailed, Hop, TooManyRedirects
+from mirrorsync.net.policy import BadURL, ConnectionFailed, Hop, TooManyRedirects, shown
 
 ERROR_BODY_LIMIT = 64 << 10
 """Bytes of an error answer read for its message (a rate-limit notice, say); the rest is not."""
@@ -252,7 +252,7 @@ class Transfers:
                 raise ConnectionFailed(_describe(e, url)) from e
             except (ValueError, http.client.InvalidURL) as e:  # UnicodeEncodeError among them
                 connection.close()
-                raise BadURL(f"cannot request {url}: {e}") from e
+                raise BadURL(f"cannot request {shown(url)}: {e}") from e
             return Opened(
                 response=response,
                 hop=hop,

@@ -7,10 +7,8 @@ its content changed, so a run with nothing new rewrites nothing but the root pag
 from __future__ import annotations
 
 import logging
-import os
 from collections import defaultdict
 from collections.abc import Awaitable, Callable, Iterable, Mapping
-from pathlib import Path
 
 from mirrorsync.config.records import PublishConfig
 from mirrorsync.core.layout import (
@@ -23,14 +21,14 @@ from mirrorsync.core.layout import (
 )
 from mirrorsync.core.model import IndexEntry
 from mirrorsync.core.uvlist import render_uv_metadata, uv_download_metadata
-from mirrorsync.errors import TargetError, describe_os_error
+from mirrorsync.errors import TargetError
 from mirrorsync.publish.pages import RunInfo, render_root_page, render_tag_page
 from mirrorsync.publish.scripts import OFFLINE_FILES
 from mirrorsync.targets.base import Target
 
 log = logging.getLogger(__name__)
 
-ASTRAL_LINK = Path(ASTRAL_DIR, "python-build-standalone", "releases", "download")
+ASTRAL_LINK = f"{ASTRAL_DIR}/python-build-standalone/releases/download"
 ASTRAL_TARGET = "../../.."
 
 
@@ -62,11 +60,8 @@ async def publish_client_files(
     written: list[str] = []
     files = list(entries.values())
     touched = set(touched_tags)
-    root = tree.local_root
     if not refresh and not await tree.missing(_expected_names(publish)):
-        if root is not None:
-            _sync_astral_link(root, enabled=publish.astral_layout)
-            _sync_flat_view(root, files, enabled=publish.flat)
+        _sync_layouts(tree, files, publish)
         return written
 
     async def put(path: str, data: bytes) -> None:
@@ -79,8 +74,9 @@ async def publish_client_files(
     unwanted = [n for n in (UV_METADATA, UV_METADATA_MIRROR, *OFFLINE_FILES) if n not in wanted]
     for name in set(unwanted) - await tree.missing(unwanted):
         await tree.delete(name)  # a feature turned off: its file goes
-    if publish.offline_scripts and root is not None:
-        _make_executable(root / USE_MIRROR_SH)
+    if publish.offline_scripts:
+        tree.make_executable(USE_MIRROR_SH)
+    has_links = _sync_layouts(tree, files, publish)
     if publish.html:
         await _publish_pages(tree, files, touched_tags=touched, put=put)
         root_page = render_root_page(
@@ -88,15 +84,27 @@ async def publish_client_files(
             run=run,
             base_url=publish.base_url,
             extras=wanted,
-            flat=publish.flat and root is not None,
+            flat=publish.flat and has_links,
         )
         await put(PAGE_NAME, root_page)
     else:
         await _remove_pages(tree, files)
-    if root is not None:  # links exist on local file systems only (not in a bucket)
-        _sync_astral_link(root, enabled=publish.astral_layout)
-        _sync_flat_view(root, files, enabled=publish.flat)
     return written
+
+
+def _sync_layouts(tree: Target, files: list[IndexEntry], publish: PublishConfig) -> bool:
+    """The client layouts made of links; whether the target has the flat view's hard links
+    (a bucket has no links: it answers False and nothing is written)."""
+    try:
+        # github/python-build-standalone/releases/download -> ../../.. for UV_ASTRAL_MIRROR_URL
+        tree.symlink(ASTRAL_LINK, ASTRAL_TARGET, wanted=publish.astral_layout)
+    except TargetError as e:  # FAT (a USB stick) has no symlinks: everything else still works
+        log.warning("cannot publish the Astral layout link %s", e)
+    try:  # flat/<name>: hard links to every archive, for PBS_INSTALLER_BASE_URL
+        return tree.hard_links(FLAT_DIR, {e.name: e.path for e in files} if publish.flat else {})
+    except TargetError as e:
+        log.warning("cannot publish the flat view %s", e)
+        return True
 
 
 def _expected_names(publish: PublishConfig) -> list[str]:
@@ -146,64 +154,3 @@ async def _remove_pages(tree: Target, files: list[IndexEntry]) -> None:
     pages = [PAGE_NAME, *sorted({f"{e.tag}/{PAGE_NAME}" for e in files})]
     for page in set(pages) - await tree.missing(pages):
         await tree.delete(page)
-
-
-def _make_executable(path: Path) -> None:
-    try:
-        mode = path.stat().st_mode
-        if mode & 0o111 != 0o111:  # noqa: PLR2004 - execute bits
-            path.chmod(mode | 0o111)
-    except OSError as e:  # FAT and some network shares have no modes: sh script.sh still works
-        log.debug("%s: cannot make it executable (%s)", path, e)
-
-
-def _sync_astral_link(root: Path, *, enabled: bool) -> None:
-    """``github/python-build-standalone/releases/download -> ../../..`` for UV_ASTRAL_MIRROR_URL."""
-    link = root / ASTRAL_LINK
-    try:
-        if enabled:
-            if link.is_symlink():
-                if str(link.readlink()) == ASTRAL_TARGET:
-                    return
-                link.unlink()
-            elif link.exists():
-                log.warning("%s exists and is not a link; the Astral layout is not published", link)
-                return
-            link.parent.mkdir(parents=True, exist_ok=True)
-            link.symlink_to(ASTRAL_TARGET, target_is_directory=True)
-        elif link.is_symlink() and str(link.readlink()) == ASTRAL_TARGET:
-            link.unlink()
-            for parent in (link.parent, link.parent.parent, link.parent.parent.parent):
-                if parent.is_dir() and not any(parent.iterdir()):
-                    parent.rmdir()
-    except OSError as e:  # FAT (a USB stick) has no symlinks: everything else still works
-        log.warning("cannot publish the Astral layout link %s: %s", link, describe_os_error(e))
-
-
-def _sync_flat_view(root: Path, files: list[IndexEntry], *, enabled: bool) -> None:
-    """``flat/<name>`` hard links to every archive, for PBS_INSTALLER_BASE_URL."""
-    flat = root / FLAT_DIR
-    wanted = {e.name: root.joinpath(*e.path.split("/")) for e in files} if enabled else {}
-    try:
-        if flat.is_dir():
-            for entry in flat.iterdir():
-                if entry.name not in wanted and entry.is_file():
-                    entry.unlink()
-        if not wanted:
-            if flat.is_dir() and not any(flat.iterdir()):
-                flat.rmdir()
-            return
-        flat.mkdir(exist_ok=True)
-        for name, source in sorted(wanted.items()):
-            link = flat / name
-            try:
-                if link.exists() and link.samefile(source):
-                    continue
-            except OSError:
-                pass
-            tmp = flat / f".{name}.{os.getpid()}.tmp"
-            tmp.unlink(missing_ok=True)
-            os.link(source, tmp)
-            tmp.replace(link)
-    except OSError as e:
-        log.warning("cannot publish the flat view %s: %s", flat, describe_os_error(e))

@@ -10,15 +10,26 @@ import asyncio
 import contextlib
 import hashlib
 import logging
+import os
+import stat
 import threading
-from collections.abc import AsyncIterator, Iterable, Mapping, Sequence
+from collections.abc import AsyncIterator, Callable, Iterable, Iterator, Mapping, Sequence
 from datetime import datetime
 from pathlib import Path
+from typing import BinaryIO
 
-from mirrorsync.core.layout import LOCK_PATH, STAGING_DIR, STATE_DIR, check_relpath
+from mirrorsync.core.layout import (
+    CLIENT_LAYOUTS,
+    LOCK_PATH,
+    PART_SUFFIX,
+    QUARANTINE_DIR,
+    STAGING_DIR,
+    STATE_DIR,
+    check_relpath,
+)
 from mirrorsync.core.model import IndexEntry
 from mirrorsync.errors import TargetError, describe_os_error
-from mirrorsync.targets.base import Target
+from mirrorsync.targets.base import BLOCK, Inventory, Leftovers, Target, Unreadable
 from mirrorsync.targets.files import (
     fsync_dir,
     staging_file,
@@ -33,12 +44,19 @@ __all__ = ["LocalTree", "Target", "fsync_dir", "temp_path_for", "write_atomic"]
 log = logging.getLogger(__name__)
 
 
+STAGING = f"{STATE_DIR}/staging"
+"""The staging area below the root, as leftovers are reported."""
+
+
 class LocalTree:
     """A mirror in a local directory (a web root, a USB stick)."""
 
+    keeps_sha256 = False
+    parallel_reads = 4
+    """Hashing is bound by the disk and the cores: more readers only seek more."""
+
     def __init__(self, root: Path) -> None:
         self.root = root
-        self.local_root: Path | None = root
         self.description = str(root)
         self.state_dir = root / STATE_DIR
         self.staging_dir = self.state_dir / STAGING_DIR
@@ -80,7 +98,7 @@ class LocalTree:
         except FileNotFoundError:
             return None
         except OSError as e:
-            raise TargetError.from_os_error(f"{path}: cannot read", e) from e
+            raise Unreadable(path, describe_os_error(e)) from e
 
     def _size(self, path: str) -> int | None:
         try:
@@ -133,8 +151,8 @@ class LocalTree:
                         self._unsynced |= left  # still owed: the next step tries again
 
     # The file-system calls run in a worker thread: a slow disk or NFS never stalls downloads.
-    async def read(self, path: str) -> bytes | None:
-        return await asyncio.to_thread(self._read, path)
+    async def read(self, path: str, *, fresh: bool = False) -> bytes | None:  # noqa: ARG002
+        return await asyncio.to_thread(self._read, path)  # always fresh: nothing is remembered
 
     async def publish(self, staged: Path, path: str, *, sha256: str) -> None:  # noqa: ARG002
         # Inline, not in a worker thread: a rename is one metadata operation, and a thread goes on
@@ -150,10 +168,9 @@ class LocalTree:
             await asyncio.to_thread(self._delete, path)
 
     async def write(self, path: str, data: bytes) -> None:
-        await asyncio.to_thread(self.write_now, path, data)
+        await asyncio.to_thread(self._write, path, data)
 
-    def write_now(self, path: str, data: bytes) -> bool:
-        """Synchronous atomic write, for cleanup paths that must not await."""
+    def _write(self, path: str, data: bytes) -> None:
         final = self.final_path(path)
         try:
             self._sync_dirs()
@@ -161,15 +178,14 @@ class LocalTree:
         except OSError as e:
             raise TargetError.from_os_error(f"{path}: cannot write", e) from e
         self._changed(final.parent, written=True)
-        return True
 
     def _delete(self, path: str) -> None:
         final = self.final_path(path)
         try:
             self._sync_dirs(written=True)
-            final.unlink(missing_ok=True)
+            final.unlink(missing_ok=True)  # absent, its directory too: fine
             parent = final.parent
-            if parent != self.root and not any(parent.iterdir()):
+            if parent != self.root and parent.is_dir() and not any(parent.iterdir()):
                 parent.rmdir()
                 self._made_dirs.discard(parent)
         except OSError as e:
@@ -213,3 +229,259 @@ class LocalTree:
     def sweep_staging(self, *, keep: set[Path]) -> int:
         """Delete staging files not in ``keep`` (leftovers of killed runs); returns the count."""
         return sweep_staging_dir(self.staging_dir, keep=keep)
+
+    # -- the read side (verify, repair) ----------------------------------------------------------
+    # Stats and directory listings are many small blocking calls: one worker thread does them all.
+
+    async def inventory(self) -> Inventory:
+        """A walk that never follows a link; the state directory and client layouts are skipped."""
+
+        def walk() -> Inventory:
+            files: dict[str, int] = {}
+            unreadable: dict[str, str] = {}
+            for rel, size in _walk(self.root, skip={STATE_DIR, *CLIENT_LAYOUTS}, out=unreadable):
+                if isinstance(size, int):
+                    files[rel] = size
+                else:
+                    unreadable[rel] = f"cannot look at this file ({size})"
+            return Inventory(files=files, unreadable=unreadable)
+
+        return await asyncio.to_thread(walk)
+
+    async def sizes(self, paths: Iterable[str]) -> dict[str, int | str]:
+        wanted = list(paths)
+        for path in wanted:
+            check_relpath(path)
+        return await asyncio.to_thread(lambda: {p: self._stat_size(p) for p in wanted})
+
+    def _stat_size(self, path: str) -> int | str:
+        try:
+            st = self.final_path(path).stat()
+        except FileNotFoundError:
+            return "absent"
+        except OSError as e:
+            return f"unreadable: {describe_os_error(e)}"
+        return st.st_size if stat.S_ISREG(st.st_mode) else "not a regular file"
+
+    async def recorded(self, path: str) -> tuple[int, str | None] | None:
+        """A directory records no sha256 beside a file: only its size."""
+        size = await asyncio.to_thread(self._size, path)
+        return None if size is None else (size, None)
+
+    async def hash(
+        self, path: str, *, on_bytes: Callable[[int], None] = lambda _: None
+    ) -> tuple[int, str] | None:
+        """Block by block, each block in a worker thread (hashlib releases the GIL meanwhile)."""
+        final = self.final_path(path)
+        try:
+            hasher = _Hasher(await asyncio.to_thread(final.open, "rb"))
+        except FileNotFoundError:
+            return None
+        except OSError as e:
+            raise Unreadable(path, describe_os_error(e)) from e
+        try:
+            while n := await asyncio.to_thread(hasher.step):
+                on_bytes(n)
+        except OSError as e:
+            raise Unreadable(path, describe_os_error(e)) from e
+        finally:
+            hasher.f.close()
+        return hasher.size, hasher.digest.hexdigest()
+
+    async def leftovers(self) -> Leftovers:
+        """Files in the staging area: ``<tag>/<name>.part`` is resumable, anything else is not.
+
+        A staging (or state) directory that is a link is not looked into: it is not ours.
+        """
+
+        def scan() -> Leftovers:
+            if self.state_dir.is_symlink() or self.staging_dir.is_symlink():
+                return Leftovers()
+            resumable: list[str] = []
+            unfinished: dict[str, str] = {}
+            unreadable: dict[str, str] = {}
+            found = _walk(self.staging_dir, prefix=f"{STAGING}/", out=unreadable)
+            for rel, _ in sorted(found):
+                if self._is_partial_download(rel):
+                    resumable.append(rel)
+                else:
+                    unfinished[rel] = "left in the staging area by an interrupted run"
+            return Leftovers(
+                resumable=tuple(resumable), unfinished=unfinished, unreadable=unreadable
+            )
+
+        return await asyncio.to_thread(scan)
+
+    def _is_partial_download(self, rel: str) -> bool:
+        """A regular file (not a link) at ``<tag>/<name>.part`` below the staging area."""
+        below = rel.removeprefix(f"{STAGING}/")
+        if not below.endswith(PART_SUFFIX) or below.count("/") != 1:
+            return False
+        try:
+            mode = self.staging_dir.joinpath(*below.split("/")).lstat().st_mode
+        except OSError:
+            return False
+        return stat.S_ISREG(mode)
+
+    def _leftover_path(self, path: str) -> Path:
+        """A leftover's file: in the staging area, or (a temporary file) in the tree."""
+        if path.startswith(f"{STAGING}/"):
+            below = path.removeprefix(f"{STAGING}/")
+            check_relpath(below)
+            return self.staging_dir.joinpath(*below.split("/"))
+        return self.final_path(path)
+
+    async def remove_leftover(self, path: str) -> bool:
+        """Unlink it if it is a regular file (never through a link)."""
+        leftover = self._leftover_path(path)
+
+        def remove() -> bool:
+            try:
+                if leftover.is_file() and not leftover.is_symlink():
+                    leftover.unlink()
+                    return True
+            except OSError as e:
+                raise TargetError.from_os_error(f"{path}: cannot remove", e) from e
+            return False
+
+        return await asyncio.to_thread(remove)
+
+    async def quarantine(self, path: str, *, stamp: str) -> str | None:
+        """A rename into ``.mirrorsync/quarantine/<stamp>/<path>`` (the same file system)."""
+        source = self.final_path(path)
+        check_relpath(stamp)
+        moved = self.state_dir.joinpath(QUARANTINE_DIR, stamp, *path.split("/"))
+
+        def move() -> str | None:
+            try:
+                if not source.is_file():
+                    return None
+                moved.parent.mkdir(parents=True, exist_ok=True)
+                source.replace(moved)
+            except OSError as e:
+                raise TargetError.from_os_error(f"{path}: cannot quarantine", e) from e
+            return str(moved)
+
+        return await asyncio.to_thread(move)
+
+    # -- capabilities ----------------------------------------------------------------------------
+    # On the event loop, like the small writes they follow: a few metadata operations each.
+
+    def symlink(self, path: str, to: str, *, wanted: bool = True) -> bool:
+        link = self.final_path(path)
+        try:
+            if wanted:
+                if link.is_symlink():
+                    if str(link.readlink()) == to:
+                        return True
+                    link.unlink()
+                elif link.exists():
+                    raise TargetError(f"{link} (it exists and is not a link)")
+                link.parent.mkdir(parents=True, exist_ok=True)
+                link.symlink_to(to, target_is_directory=True)
+            elif link.is_symlink() and str(link.readlink()) == to:
+                link.unlink()
+                for parent in link.relative_to(self.root).parents[:-1]:
+                    directory = self.root / parent
+                    if directory.is_dir() and not any(directory.iterdir()):
+                        directory.rmdir()
+        except OSError as e:  # FAT (a USB stick) has no symlinks
+            raise TargetError.from_os_error(str(link), e) from e
+        return True
+
+    def hard_links(self, directory: str, sources: Mapping[str, str]) -> bool:
+        view = self.final_path(directory)
+        for name in sources:
+            check_relpath(f"{directory}/{name}")
+        wanted = {name: self.final_path(path) for name, path in sources.items()}
+        try:
+            if view.is_dir():
+                for entry in view.iterdir():
+                    if entry.name not in wanted and entry.is_file():
+                        entry.unlink()
+            if not wanted:
+                if view.is_dir() and not any(view.iterdir()):
+                    view.rmdir()
+                return True
+            view.mkdir(exist_ok=True)
+            for name, source in sorted(wanted.items()):
+                link = view / name
+                with contextlib.suppress(OSError):
+                    if link.exists() and link.samefile(source):
+                        continue
+                tmp = temp_path_for(link)
+                tmp.unlink(missing_ok=True)
+                os.link(source, tmp)
+                tmp.replace(link)
+        except OSError as e:
+            raise TargetError.from_os_error(str(view), e) from e
+        return True
+
+    def make_executable(self, path: str) -> bool:
+        final = self.final_path(path)
+        try:
+            mode = final.stat().st_mode
+            if mode & 0o111 != 0o111:  # noqa: PLR2004 - execute bits
+                final.chmod(mode | 0o111)
+        except OSError as e:  # FAT and some network shares have no modes: sh script.sh still works
+            log.debug("%s: cannot make it executable (%s)", final, e)
+        return True
+
+
+class _Hasher:
+    """One open file being hashed; each ``step`` runs in a worker thread."""
+
+    def __init__(self, f: BinaryIO) -> None:
+        self.f = f
+        self.digest = hashlib.sha256()
+        self.size = 0
+
+    def step(self) -> int:
+        data = self.f.read(BLOCK)
+        self.digest.update(data)  # hashlib drops the GIL on large buffers: threads run in parallel
+        self.size += len(data)
+        return len(data)
+
+
+def _walk(
+    top: Path,
+    *,
+    out: dict[str, str],
+    prefix: str = "",
+    skip: frozenset[str] | set[str] = frozenset(),
+) -> Iterator[tuple[str, int | str]]:
+    """(``prefix`` + ``/``-path, size or why there is none) of every non-directory below ``top``.
+
+    Links are never followed; names in ``skip`` are not entered at the top; a directory that
+    cannot be listed goes into ``out`` with a sentence saying so.
+    """
+    stack = [(top, prefix)]
+    while stack:
+        directory, rel = stack.pop()
+        try:
+            with os.scandir(directory) as it:
+                found = list(it)
+        except FileNotFoundError:
+            continue
+        except OSError as e:
+            out[rel.rstrip("/") or "."] = (
+                f"cannot list this directory ({describe_os_error(e)}); its files were not checked"
+            )
+            continue
+        for entry in found:
+            if directory == top and entry.name in skip:
+                continue
+            try:
+                is_dir = entry.is_dir(follow_symlinks=False)
+            except OSError:
+                is_dir = False
+            if is_dir:
+                stack.append((Path(entry.path), f"{rel}{entry.name}/"))
+                continue
+            try:
+                size: int | str = entry.stat(follow_symlinks=False).st_size
+            except FileNotFoundError:
+                continue  # gone since the listing
+            except OSError as e:
+                size = describe_os_error(e)
+            yield f"{rel}{entry.name}", size

@@ -18,7 +18,7 @@ from mirrorsync.core.releases import distinct_releases
 from mirrorsync.errors import UpstreamError
 from mirrorsync.net.bodies import read_capped, read_head
 from mirrorsync.net.client import HttpClient
-from mirrorsync.net.policy import IncompleteBody, RequestFailed, classify, is_transient
+from mirrorsync.net.policy import IncompleteBody, RequestFailed, classify, is_transient, shown
 from mirrorsync.net.retry import RetryPolicy
 from mirrorsync.upstream.cache import CachedPage, StateCache
 
@@ -113,7 +113,7 @@ def _check_status(
         HTTPStatus.UNAUTHORIZED.value: "the token is invalid or expired",
         HTTPStatus.NOT_FOUND.value: "check upstream.repo and upstream.api_url",
     }.get(status)
-    raise UpstreamError(f"{url} answered {status}{message}", hint=hint)
+    raise UpstreamError(f"{shown(url)} answered {status}{message}", hint=hint)
 
 
 async def _error_text(r: aiohttp.ClientResponse) -> str:

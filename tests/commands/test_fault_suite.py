@@ -44,8 +44,9 @@ from fake_github import FakeGitHub, generated_content, is_archive
 from mirror_harness import Mirror
 
 from mirrorsync.commands.sync import Outcome
-from mirrorsync.commands.verify import ROOT_FILES, TAG_FILES, verify_tree
+from mirrorsync.commands.verify import ROOT_FILES, TAG_FILES, verify
 from mirrorsync.core.layout import CLIENT_LAYOUTS
+from mirrorsync.targets.open import open_root
 
 REPO = Path(__file__).resolve().parents[2]
 WAIT = 30.0
@@ -543,7 +544,7 @@ async def test_signal(scenario: Scenario, signum: signal.Signals) -> None:
     partial = staged_parts(scenario.root).get(f"{TAG}/{stalled}", 0)
     assert partial <= 32 * KIB
     # The interrupted tree verifies clean; its partial downloads are listed for the next sync.
-    report = await verify_tree(scenario.root)
+    report = await verify(open_root(scenario.root))
     assert report.ok, report.problems
     assert len(report.resumable) == len(staged_parts(scenario.root))
     await scenario.rerun_clean()
@@ -938,7 +939,7 @@ async def test_damaged_state(scenario: Scenario, case: Damage) -> None:
     scenario.ran("damaged", code)
     assert code == case.exit_code, err
     if case.exit_code != 0:
-        assert case.says in err.splitlines()[-1]
+        assert case.says in err.splitlines()[-2]  # the error line, before the summary line
     else:
         assert case.says in err
         # Recovered alone: nothing verifiable downloaded again, every file still (or again) indexed.
@@ -988,7 +989,7 @@ async def test_full_disk(scenario: Scenario) -> None:
         code, err = await finish(proc)
         scenario.ran("disk full", code)
         assert code == 1, err
-        assert "no space left" in err.splitlines()[-1], err
+        assert "no space left" in err.splitlines()[-2], err  # the error, then the summary
         entries = scenario.check_invariants()
         published = scenario.mirror.published()
         assert published, "nothing fitted at all: the case tests nothing"

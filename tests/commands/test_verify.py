@@ -11,7 +11,8 @@ from pathlib import Path
 import pytest
 from mirror_harness import Mirror
 
-from mirrorsync.commands.verify import BLOCK, VerifyReport, verify_document, verify_tree
+from mirrorsync.commands.verify import BLOCK, VerifyReport, verify, verify_document
+from mirrorsync.targets.open import open_root
 
 DIGEST_TAG = "20251217"  # API digests and SHA256SUMS
 DIGEST = [
@@ -59,7 +60,7 @@ def snapshot(root: Path) -> dict[str, tuple[int, int, int]]:
 @pytest.mark.parametrize("full", [False, True])
 async def test_clean_tree_verifies_ok(synced: Mirror, *, full: bool) -> None:
     """A freshly synced tree has no problems in fast or full mode, and every file is checked."""
-    report = await verify_tree(synced.root, full=full)
+    report = await verify(open_root(synced.root), full=full)
     assert report.problems == ()
     assert report.ok
     assert report.files_checked == 4
@@ -70,17 +71,30 @@ async def test_clean_tree_verifies_ok(synced: Mirror, *, full: bool) -> None:
 async def test_full_mode_reports_progress_per_block(synced: Mirror) -> None:
     """Full mode calls on_bytes with blocks of at most 1 MiB that add up to every byte hashed."""
     seen: list[int] = []
-    report = await verify_tree(synced.root, full=True, concurrency=2, on_bytes=seen.append)
+    report = await verify(open_root(synced.root), full=True, concurrency=2, on_bytes=seen.append)
     assert report.ok
     assert sum(seen) == report.bytes_hashed
     assert max(seen) == BLOCK
     assert seen.count(BLOCK) == 2  # the big file's two whole blocks
 
 
+async def test_full_mode_announces_the_bytes_to_hash_first(synced: Mirror) -> None:
+    """Full mode calls on_total once, before any on_bytes, with the bytes it then hashes."""
+    seen: list[tuple[str, int]] = []
+    report = await verify(
+        open_root(synced.root),
+        full=True,
+        on_bytes=lambda n: seen.append(("bytes", n)),
+        on_total=lambda n: seen.append(("total", n)),
+    )
+    assert seen[0] == ("total", report.bytes_hashed)
+    assert [kind for kind, _ in seen].count("total") == 1
+
+
 async def test_deleted_file_is_missing(synced: Mirror) -> None:
     """A listed file that is gone is reported as missing, and nothing else is."""
     (synced.root / LINUX).unlink()
-    report = await verify_tree(synced.root)
+    report = await verify(open_root(synced.root))
     assert kinds(report) == [(LINUX, "missing")]
     assert not report.ok
 
@@ -91,7 +105,7 @@ async def test_truncated_file_is_a_size_problem(synced: Mirror, *, full: bool) -
     path = synced.root / LINUX
     data = path.read_bytes()
     path.write_bytes(data[:-10])
-    report = await verify_tree(synced.root, full=full)
+    report = await verify(open_root(synced.root), full=full)
     assert kinds(report) == [(LINUX, "size")]
     assert str(len(data) - 10) in report.problems[0].detail
     assert str(len(data)) in report.problems[0].detail
@@ -103,8 +117,8 @@ async def test_flipped_byte_is_found_only_in_full_mode(synced: Mirror) -> None:
     data = bytearray(path.read_bytes())
     data[BLOCK + 7] ^= 0x01  # in the second block
     path.write_bytes(bytes(data))
-    assert (await verify_tree(synced.root)).ok
-    report = await verify_tree(synced.root, full=True)
+    assert (await verify(open_root(synced.root))).ok
+    report = await verify(open_root(synced.root), full=True)
     assert kinds(report) == [(f"{DIGEST_TAG}/{BIG}", "sha256")]
     assert synced.indexed()[f"{DIGEST_TAG}/{BIG}"]["sha256"] in report.problems[0].detail
 
@@ -141,7 +155,7 @@ async def test_extra_files_are_classified(synced: Mirror, path: str, kind: str |
     extra = synced.root / path
     extra.parent.mkdir(parents=True, exist_ok=True)
     extra.write_bytes(b"extra")
-    report = await verify_tree(synced.root)
+    report = await verify(open_root(synced.root))
     assert kinds(report) == ([] if kind is None else [(path, kind)])
 
 
@@ -151,7 +165,7 @@ async def test_damaged_sums_line_is_a_sums_problem(synced: Mirror) -> None:
     lines = sums.read_text(encoding="utf-8").splitlines(keepends=True)
     lines[0] = "0" * 64 + lines[0][64:]
     sums.write_text("".join(lines), encoding="utf-8")
-    report = await verify_tree(synced.root)
+    report = await verify(open_root(synced.root))
     assert kinds(report) == [(SUMS, "sums")]
     assert "sha256 differs" in report.problems[0].detail
     assert lines[0][66:].strip() in report.problems[0].detail
@@ -173,7 +187,7 @@ async def test_sums_must_equal_what_the_index_implies(
     """SHA256SUMS is compared byte for byte with the index's rendering; the detail says how."""
     sums = synced.root / SUMS
     sums.write_text(damage(sums.read_text(encoding="utf-8")), encoding="utf-8", newline="")
-    report = await verify_tree(synced.root)
+    report = await verify(open_root(synced.root))
     assert kinds(report) == [(SUMS, "sums")]
     assert detail in report.problems[0].detail
 
@@ -184,7 +198,7 @@ async def test_missing_or_stale_sums_are_sums_problems(synced: Mirror) -> None:
     stale = synced.root / "20200101" / "SHA256SUMS"
     stale.parent.mkdir()
     stale.write_text("", encoding="utf-8")
-    report = await verify_tree(synced.root)
+    report = await verify(open_root(synced.root))
     assert kinds(report) == [("20200101/SHA256SUMS", "sums"), (SUMS, "sums")]
 
 
@@ -193,7 +207,7 @@ async def test_partial_download_in_staging_is_resumable_not_a_problem(synced: Mi
     part = synced.root / ".mirrorsync" / "staging" / DIGEST_TAG / f"{DIGEST[0]}.part"
     part.parent.mkdir(parents=True, exist_ok=True)
     part.write_bytes(b"partial")
-    report = await verify_tree(synced.root)
+    report = await verify(open_root(synced.root))
     assert report.ok
     assert report.resumable == (f".mirrorsync/staging/{DIGEST_TAG}/{DIGEST[0]}.part",)
     assert verify_document(report)["resumable"] == list(report.resumable)
@@ -214,7 +228,7 @@ async def test_odd_part_files_in_staging_are_leftovers(synced: Mirror, kind: str
         path.symlink_to(synced.root / "index.json")
     else:
         path.write_bytes(b"partial")
-    report = await verify_tree(synced.root)
+    report = await verify(open_root(synced.root))
     assert report.resumable == ()
     assert kinds(report) == [(f".mirrorsync/staging/{rel}", "leftover")]
 
@@ -224,7 +238,7 @@ async def test_other_file_in_staging_is_leftover(synced: Mirror) -> None:
     stray = synced.root / ".mirrorsync" / "staging" / DIGEST_TAG / ".x.4242.tmp"
     stray.parent.mkdir(parents=True, exist_ok=True)
     stray.write_bytes(b"")
-    report = await verify_tree(synced.root)
+    report = await verify(open_root(synced.root))
     assert kinds(report) == [(f".mirrorsync/staging/{DIGEST_TAG}/.x.4242.tmp", "leftover")]
     assert report.resumable == ()
 
@@ -248,7 +262,7 @@ async def test_broken_index_is_a_problem_and_files_are_unlisted(
     else:
         index.write_bytes(content)
     for full in (False, True):
-        report = await verify_tree(synced.root, full=full)
+        report = await verify(open_root(synced.root), full=full)
         index_problems = [p for p in report.problems if p.kind == "index"]
         assert [p.path for p in index_problems] == ["index.json"]
         assert detail in index_problems[0].detail
@@ -264,7 +278,7 @@ async def test_unsafe_index_path_is_refused(synced: Mirror, tmp_path: Path) -> N
     doc = synced.index()
     doc["files"].append(dict(doc["files"][0], path="../outside.tar.gz", size=6))
     (synced.root / "index.json").write_text(json.dumps(doc), encoding="utf-8")
-    report = await verify_tree(synced.root, full=True)
+    report = await verify(open_root(synced.root), full=True)
     assert kinds(report) == [("index.json", "index")]
     assert "../outside.tar.gz" in report.problems[0].detail
     assert report.files_checked == 4
@@ -279,7 +293,7 @@ async def test_verify_never_modifies_the_tree(synced: Mirror) -> None:
     part.write_bytes(b"partial")
     before = snapshot(synced.root)
     for full in (False, True):
-        assert not (await verify_tree(synced.root, full=full)).ok
+        assert not (await verify(open_root(synced.root), full=full)).ok
     assert snapshot(synced.root) == before
 
 
@@ -291,7 +305,7 @@ async def test_copied_tree_verifies_with_root_only(synced: Mirror, tmp_path: Pat
     synced.config_path.unlink()
     shutil.rmtree(synced.root)
     before = snapshot(stick)
-    report = await verify_tree(stick, full=True)
+    report = await verify(open_root(stick), full=True)
     assert report.ok
     assert report.files_checked == 4
     assert snapshot(stick) == before
@@ -304,7 +318,7 @@ async def test_symlink_layouts_cause_no_loop(synced: Mirror) -> None:
     assert download.is_symlink()  # sync publishes it by default
     (synced.root / "flat").mkdir()
     (synced.root / "flat" / DIGEST[0]).symlink_to(Path("..", DIGEST_TAG, DIGEST[0]))
-    report = await verify_tree(synced.root, full=True)
+    report = await verify(open_root(synced.root), full=True)
     assert report.ok
     assert report.files_checked == 4
 
@@ -312,14 +326,14 @@ async def test_symlink_layouts_cause_no_loop(synced: Mirror) -> None:
 async def test_other_symlinks_are_unlisted_not_followed(synced: Mirror) -> None:
     """A looping directory symlink inside a release is one unlisted entry, never walked."""
     (synced.root / DIGEST_TAG / "loop").symlink_to("..", target_is_directory=True)
-    report = await verify_tree(synced.root)
+    report = await verify(open_root(synced.root))
     assert kinds(report) == [(f"{DIGEST_TAG}/loop", "unlisted")]
 
 
 async def test_json_document_shape(synced: Mirror) -> None:
     """The --json document carries status, counts, each problem's path, kind and detail, and the
     resumable partial downloads."""
-    clean = verify_document(await verify_tree(synced.root, full=True))
+    clean = verify_document(await verify(open_root(synced.root), full=True))
     assert clean == {
         "status": "ok",
         "files_checked": 4,
@@ -329,7 +343,7 @@ async def test_json_document_shape(synced: Mirror) -> None:
     }
     (synced.root / LINUX).unlink()
     (synced.root / DIGEST_TAG / "notes.txt").write_bytes(b"x")
-    report = await verify_tree(synced.root)
+    report = await verify(open_root(synced.root))
     doc = json.loads(json.dumps(verify_document(report)))
     assert doc["status"] == "problems"
     assert doc["bytes_hashed"] == 0
@@ -343,4 +357,4 @@ async def test_json_document_shape(synced: Mirror) -> None:
 async def test_concurrency_must_be_positive(tmp_path: Path) -> None:
     """A concurrency below one is a programming error, refused before anything is read."""
     with pytest.raises(ValueError, match="concurrency"):
-        await verify_tree(tmp_path, full=True, concurrency=0)
+        await verify(open_root(tmp_path), full=True, concurrency=0)

@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 import yaml
 
+from mirrorsync.config.load import find_config, load_config
 from mirrorsync.config.records import (
     Config,
     DownloadConfig,
@@ -18,7 +19,7 @@ from mirrorsync.config.records import (
     TargetConfig,
     UpstreamConfig,
 )
-from mirrorsync.config.schema import find_config, load_config, parse_config
+from mirrorsync.config.schema import parse_config
 from mirrorsync.errors import ConfigError
 
 REPO = Path(__file__).resolve().parents[2]

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from mirrorsync.config.schema import load_config
+from mirrorsync.config.load import load_config
 
 EXAMPLES = sorted((Path(__file__).resolve().parents[2] / "examples").glob("*.yaml"))
 

@@ -5,6 +5,7 @@ The rules are those of ``docs/upstream.md`` §5.
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 from pathlib import Path
 from typing import Any
@@ -13,12 +14,16 @@ import pytest
 from selection_table import make_asset
 
 from mirrorsync.core.checksums import (
+    lists_to_read,
     parse_digest,
     parse_sha256sums,
     parse_sidecar,
     render_sha256sums,
     resolve_expected,
+    sidecars_to_read,
+    unverifiable,
 )
+from mirrorsync.core.model import Asset
 
 H1 = hashlib.sha256(b"one").hexdigest()
 H2 = hashlib.sha256(b"two").hexdigest()
@@ -320,3 +325,68 @@ def test_malformed_source_counts_as_absent(bad: str) -> None:
     asset = make_asset("20240726", NAME, digest=bad)
     resolved = resolve_expected(asset, sums={NAME: bad}, sidecar=H3)
     assert (resolved.sha256, resolved.sha256_source) == (H3, "sidecar")
+
+
+# --- which checksum files a run reads, and what it then refuses to fetch -------------------------
+
+SUMS_TAG = "20240726"
+
+
+def asset(name: str, *, digest: str | None = None, sha256: str | None = None) -> Asset:
+    return dataclasses.replace(make_asset(SUMS_TAG, name, digest=digest), sha256=sha256)
+
+
+def test_lists_to_read_skips_releases_whose_assets_all_have_digests() -> None:
+    """A release's SHA256SUMS is read only for assets without a listing digest, if it has one."""
+    assets = [asset(NAME, digest=H1), make_asset("20241016", OTHER.replace("20240726", "20241016"))]
+    assert lists_to_read(assets, published={SUMS_TAG, "20241016"}) == {"20241016"}
+    assert lists_to_read(assets, published={SUMS_TAG}) == set()
+    assert lists_to_read([asset(NAME)], published={SUMS_TAG}) == {SUMS_TAG}
+
+
+@pytest.mark.parametrize(
+    ("digest", "in_sums", "sidecar", "read"),
+    [
+        (None, False, True, True),  # nothing else: the sidecar is read
+        (H1, False, True, False),  # the listing digest is enough
+        (None, True, True, False),  # SHA256SUMS lists it
+        (None, False, False, False),  # no sidecar upstream
+    ],
+)
+def test_sidecars_to_read(*, digest: str | None, in_sums: bool, sidecar: bool, read: bool) -> None:
+    """A sidecar is read only when neither the digest nor SHA256SUMS gave the asset a checksum."""
+    a = asset(NAME, digest=digest)
+    sums = {SUMS_TAG: {NAME: H2}} if in_sums else {SUMS_TAG: {OTHER: H2}}
+    published = {a.path} if sidecar else set()
+    assert sidecars_to_read([a], sums=sums, published=published) == ([a.path] if read else [])
+
+
+@pytest.mark.parametrize(
+    ("sha256", "list_upstream", "list_read", "sidecar_upstream", "reason"),
+    [
+        (H1, True, False, True, None),  # a checksum came from somewhere: fetch it
+        (None, False, False, False, None),  # no checksum anywhere upstream: fetched unverified
+        (None, True, False, False, f"{SUMS_TAG}/SHA256SUMS could not be read"),
+        (None, True, False, True, f"{SUMS_TAG}/SHA256SUMS could not be read"),
+        (None, True, True, True, f"{NAME}.sha256 could not be read"),  # not in the list
+        (None, False, False, True, f"{NAME}.sha256 could not be read"),
+        (None, True, True, False, None),  # the list was read and does not name it
+    ],
+)
+def test_unverifiable(
+    *,
+    sha256: str | None,
+    list_upstream: bool,
+    list_read: bool,
+    sidecar_upstream: bool,
+    reason: str | None,
+) -> None:
+    """An asset whose checksum exists upstream but was unreadable is never fetched unverified."""
+    a = asset(NAME, sha256=sha256)
+    got = unverifiable(
+        [a],
+        lists={SUMS_TAG} if list_upstream else set(),
+        lists_read={SUMS_TAG} if list_read else set(),
+        sidecars={a.path} if sidecar_upstream else set(),
+    )
+    assert got == ({a.path: reason} if reason else {})

@@ -5,8 +5,9 @@ then uploaded (see ``uploads``); indexes go after the files they describe. Keys 
 ``PREFIX/<tag>/<name>`` with the literal ``+`` (botocore writes it as ``%2B`` on the wire).
 Small files are read as this machine knows them (``known``); the run holds the bucket's lease
 lock (``lock``) and renews it before each write; every request goes through the run's client,
-which also says what its errors mean (``client``). Besides the protocol, the reads ``verify``
-needs: ``head``, ``listing``, ``hash_object``, ``pending_uploads``, ``quarantine``.
+which also says what its errors mean (``client``). The protocol's read side delegates to the
+bucket reads ``head``, ``listing``, ``hash_object``, ``pending_uploads``; a bucket has neither
+links nor file modes, and says so.
 """
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ from mirrorsync.core.layout import INDEX_PATH, STATE_DIR, check_relpath
 from mirrorsync.core.media import CACHE_CONTROL, CacheClass, cache_class, content_type
 from mirrorsync.core.model import IndexEntry
 from mirrorsync.errors import ConfigError, TargetError
+from mirrorsync.targets.base import BLOCK, Inventory, Leftovers
 from mirrorsync.targets.files import staging_file, sweep_staging_dir
 from mirrorsync.targets.s3.client import BucketClient
 from mirrorsync.targets.s3.known import Known, Unknown, is_asset
@@ -51,6 +53,9 @@ def default_state_dir(*, bucket: str, prefix: str, endpoint_url: str | None) -> 
 class S3Target:
     """A mirror under ``s3://BUCKET/PREFIX``; open it with ``connect()`` for each run."""
 
+    keeps_sha256 = True
+    """Every object carries the sha256 it was uploaded with (``x-amz-meta-sha256``)."""
+
     def __init__(
         self,
         *,
@@ -72,7 +77,8 @@ class S3Target:
         self.prefix = prefix.strip("/")
         self.description = f"s3://{bucket}/{self.prefix}" if self.prefix else f"s3://{bucket}"
         self.state_dir = state_dir
-        self.local_root: Path | None = None
+        self.parallel_reads = concurrency
+        """``verify --full`` reads as many objects at once as a sync downloads."""
         self.staging_dir = state_dir / "staging"
         overrides = dict(cache_control or {})
         self.cache_control = {
@@ -188,8 +194,12 @@ class S3Target:
             # A remote lock can only be released with a request; if this fails, it expires.
             await self._lease.release()
 
-    async def read(self, path: str) -> bytes | None:
-        """A small file: ``index.json`` from the bucket, the others as this machine knows them."""
+    async def read(self, path: str, *, fresh: bool = False) -> bytes | None:
+        """A small file: ``index.json`` from the bucket, the others as this machine knows them;
+        with ``fresh``, from the bucket, leaving what this machine knows as it was."""
+        if fresh:
+            data, _ = await self.get_object(path)
+            return data
         if path == INDEX_PATH:
             data, etag = await self.get_object(path)
             if etag is None or etag != self._known.index_etag:
@@ -233,9 +243,6 @@ class S3Target:
         if path == INDEX_PATH:
             self._known.index_etag = etag
             self._known.save()
-
-    def write_now(self, path: str, data: bytes) -> bool:  # noqa: ARG002 - the protocol's
-        return False  # an upload needs the event loop: the next run rewrites the indexes
 
     async def publish(self, staged: Path, path: str, *, sha256: str) -> None:
         """Upload a verified staging file, then delete it; ``AssetError`` for this file alone."""
@@ -281,6 +288,8 @@ class S3Target:
 
     async def present(self, entries: Mapping[str, IndexEntry]) -> dict[str, IndexEntry]:
         """The bucket's index is trusted: no HEAD per object (``verify`` checks it)."""
+        for path in entries:
+            check_relpath(path)
         return dict(entries)
 
     async def missing(self, paths: Iterable[str]) -> set[str]:
@@ -357,7 +366,7 @@ class S3Target:
         try:
             response = await self.client.get_object(Bucket=self.bucket, Key=key)
             async with response["Body"] as body:
-                async for block in body.iter_chunks(1 << 20):
+                async for block in body.iter_chunks(BLOCK):
                     h.update(block)
                     size += len(block)
                     if on_bytes is not None:
@@ -380,19 +389,70 @@ class S3Target:
             raise self._s3.fatal(e, what="list multipart uploads") from e
         return found
 
-    async def quarantine(self, path: str, *, stamp: str) -> str:
+    async def quarantine(self, path: str, *, stamp: str) -> str | None:
         """Move a damaged object below ``.mirrorsync/quarantine/<stamp>/`` (server-side copy,
-        then delete); returns the new key."""
+        then delete); returns the new key, or None when there was no object."""
         source = self.key(path)
         check_relpath(stamp)
         moved = "/".join(p for p in (self.prefix, STATE_DIR, "quarantine", stamp, path) if p)
-        await self._s3.call(
-            self.client.copy_object(
+        try:
+            await self.client.copy_object(
                 Bucket=self.bucket, Key=moved, CopySource={"Bucket": self.bucket, "Key": source}
-            ),
-            what=f"quarantine {path}",
-        )
+            )
+        except self._s3.errors as e:
+            if self._s3.missing(e):
+                return None
+            raise self._s3.fatal(e, what=f"quarantine {path}") from e
         await self._s3.call(
             self.client.delete_object(Bucket=self.bucket, Key=source), what=f"delete {path}"
         )
         return moved
+
+    # -- the protocol's read side ----------------------------------------------------------------
+
+    async def inventory(self) -> Inventory:
+        """One listing of the prefix, made now (and kept for ``sizes`` in this connection)."""
+        self._listings.pop("", None)
+        return Inventory(files=await self.listing())
+
+    async def sizes(self, paths: Iterable[str]) -> dict[str, int | str]:
+        """From one listing of the prefix (this connection's, if one was made)."""
+        wanted = list(paths)
+        for path in wanted:
+            check_relpath(path)
+        found = await self.listing()
+        return {p: found.get(p, "absent from the bucket") for p in wanted}
+
+    async def recorded(self, path: str) -> tuple[int, str | None] | None:
+        return await self.head(path)
+
+    async def hash(
+        self, path: str, *, on_bytes: Callable[[int], None] = lambda _: None
+    ) -> tuple[int, str] | None:
+        return await self.hash_object(path, on_bytes=on_bytes)
+
+    async def leftovers(self) -> Leftovers:
+        """Multipart uploads below the prefix that were never completed nor aborted."""
+        uploads = await self.pending_uploads()
+        what = "a multipart upload an interrupted run left unfinished"
+        return Leftovers(unfinished={self.relpath(key) or key: what for key, _ in uploads})
+
+    async def remove_leftover(self, path: str) -> bool:  # noqa: ARG002 - the protocol's
+        return False  # unfinished uploads are aborted when a run takes the lock
+
+    # -- capabilities: a bucket has neither links nor file modes ---------------------------------
+
+    def symlink(self, path: str, to: str, *, wanted: bool = True) -> bool:  # noqa: ARG002
+        check_relpath(path)
+        return False
+
+    def hard_links(self, directory: str, sources: Mapping[str, str]) -> bool:
+        for name, path in sources.items():
+            check_relpath(f"{directory}/{name}")
+            check_relpath(path)
+        check_relpath(directory)
+        return False
+
+    def make_executable(self, path: str) -> bool:
+        check_relpath(path)
+        return False

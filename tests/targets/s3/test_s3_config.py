@@ -10,11 +10,11 @@ from pathlib import Path
 import pytest
 import yaml
 
-from mirrorsync.commands.sync import open_target
 from mirrorsync.config.records import Config, TargetConfig
 from mirrorsync.config.schema import AWS_SECRETS, S3_ONLY, parse_config
 from mirrorsync.errors import ConfigError
 from mirrorsync.targets.local import LocalTree
+from mirrorsync.targets.open import open_target
 from mirrorsync.targets.s3 import S3Target, content_type, default_state_dir, is_asset
 
 BASE = Path("/srv/pbs")
@@ -185,7 +185,7 @@ def test_open_target_picks_a_bucket_for_url(tmp_path: Path) -> None:
     """target.url opens an S3Target; the default state directory is per endpoint and prefix."""
     target = open_target(parse("target: {url: 's3://pbs/a/b'}"))
     assert isinstance(target, S3Target)
-    assert target.local_root is None
+    assert not target.make_executable("use-mirror.sh")  # a bucket has no file modes
     assert target.description == "s3://pbs/a/b"
     assert target.state_dir == default_state_dir(bucket="pbs", prefix="a/b", endpoint_url=None)
     assert target.state_dir.parent == Path.home() / ".cache" / "mirrorsync" / "s3" / "pbs"

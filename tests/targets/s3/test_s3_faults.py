@@ -9,6 +9,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from s3_harness import PREFIX, S3Mirror, sha256
 
+from mirrorsync.commands import sync
 from mirrorsync.errors import LockHeld, TargetError
 from mirrorsync.targets.s3 import lock as s3_lock
 
@@ -33,6 +34,16 @@ def lock_body(*, expires: datetime, host: str = "other-host") -> bytes:
         "expires": expires.strftime("%Y-%m-%dT%H:%M:%SZ"),
     }
     return json.dumps(holder).encode()
+
+
+async def interrupt_at(s3_mirror: S3Mirror, method: str, path_pattern: str) -> None:
+    """Run a sync and cancel it (as Ctrl-C does) once it sends a matching request."""
+    s3_mirror.proxy.stall(method, path_pattern)
+    run = asyncio.ensure_future(s3_mirror.sync())
+    await s3_mirror.proxy.stalled.wait()
+    run.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await run
 
 
 async def test_failed_upload_keeps_the_old_object(s3_mirror: S3Mirror) -> None:
@@ -71,12 +82,7 @@ async def test_interrupted_upload_leaves_nothing_and_the_next_run_finishes(
     the next run aborts the leftover upload and completes the mirror."""
     s3_mirror.fake.add_release(TAG, [BIG], sizes={BIG: 11 * MIB})
     s3_mirror.configure(target=MULTIPART)
-    s3_mirror.proxy.stall("PUT", r"partNumber=2")
-    run = asyncio.ensure_future(s3_mirror.sync())
-    await s3_mirror.proxy.stalled.wait()
-    run.cancel()
-    with pytest.raises(asyncio.CancelledError):
-        await run
+    await interrupt_at(s3_mirror, "PUT", r"partNumber=2")
     key = f"{TAG}/{BIG}"
     assert key not in await s3_mirror.bucket.files()
     assert await s3_mirror.bucket.pending_uploads() == [f"{PREFIX}/{key}"]
@@ -85,6 +91,41 @@ async def test_interrupted_upload_leaves_nothing_and_the_next_run_finishes(
     assert outcome.exit_code == 0
     assert await s3_mirror.bucket.pending_uploads() == []
     assert sha256(await s3_mirror.bucket.get(key)) == (await s3_mirror.indexed())[key]["sha256"]
+
+
+async def test_an_interrupted_run_indexes_what_it_uploaded(s3_mirror: S3Mirror) -> None:
+    """A bucket run cancelled mid-upload still writes index.json and SHA256SUMS listing exactly
+    the files it published, as a directory run does."""
+    s3_mirror.fake.add_release(TAG, NAMES)
+    s3_mirror.configure(download={"concurrency": 1})  # darwin, then linux: in path order
+    await interrupt_at(s3_mirror, "PUT", r"x86_64-unknown-linux")
+    darwin = f"{TAG}/{NAMES[1]}"
+    assert LINUX not in await s3_mirror.bucket.files()
+    indexed = await s3_mirror.indexed()
+    assert set(indexed) == {darwin}
+    assert sha256(await s3_mirror.bucket.get(darwin)) == indexed[darwin]["sha256"]
+    sums = await s3_mirror.bucket.get(f"{TAG}/SHA256SUMS")
+    assert sums == f"{indexed[darwin]['sha256']}  {NAMES[1]}\n".encode()
+    assert f"{PREFIX}/{LOCK}" not in await s3_mirror.bucket.keys()
+
+
+async def test_an_index_write_that_hangs_after_an_interruption_is_given_up(
+    s3_mirror: S3Mirror, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A stopped run waits for its index writes only ABORT_WRITE_SECONDS, then still records
+    itself as interrupted and releases the lock; the next run writes the indexes."""
+    monkeypatch.setattr(sync, "ABORT_WRITE_SECONDS", 0.05)
+    s3_mirror.fake.add_release(TAG, NAMES)
+    s3_mirror.configure(download={"concurrency": 1})
+    s3_mirror.proxy.stall("PUT", r"/SHA256SUMS")
+    await interrupt_at(s3_mirror, "PUT", r"x86_64-unknown-linux")
+    assert "index.json" not in await s3_mirror.bucket.files()
+    assert f"{PREFIX}/{LOCK}" not in await s3_mirror.bucket.keys()
+    status = json.loads((s3_mirror.state_dir / "status.json").read_bytes())
+    assert status["status"] == "interrupted"
+    s3_mirror.proxy.release()
+    assert (await s3_mirror.sync()).exit_code == 0
+    assert set(await s3_mirror.indexed()) == {LINUX, f"{TAG}/{NAMES[1]}"}
 
 
 async def test_a_concurrent_run_exits_3(s3_mirror: S3Mirror) -> None:

@@ -10,9 +10,10 @@ import pytest
 from s3_harness import PREFIX, S3Mirror
 
 from mirrorsync.cli import main
-from mirrorsync.commands.verify import VerifyReport, verify_bucket
-from mirrorsync.config.schema import load_config
-from mirrorsync.targets.s3 import S3Target
+from mirrorsync.commands import verify as verifying
+from mirrorsync.commands.verify import VerifyReport
+from mirrorsync.config.load import load_config
+from mirrorsync.targets.open import open_target
 
 TAG = "20251217"
 NAMES = [
@@ -32,7 +33,7 @@ async def synced(mirror: S3Mirror, **settings: Any) -> None:
 
 
 async def verify(mirror: S3Mirror, *, full: bool = False) -> VerifyReport:
-    return await verify_bucket(S3Target.from_config(load_config(mirror.config_path)), full=full)
+    return await verifying.verify(open_target(load_config(mirror.config_path)), full=full)
 
 
 def kinds(report: VerifyReport) -> list[tuple[str, str]]:

@@ -67,6 +67,19 @@ async def test_bucket_holds_the_same_tree_as_a_local_mirror(
             assert got == want, path
 
 
+async def test_link_layouts_are_declined_by_a_bucket(s3_mirror: S3Mirror) -> None:
+    """With publish.flat and the Astral layout on, a bucket gets no link objects, and its root
+    page offers no flat view (it says how to get one) instead of a base URL that would 404."""
+    s3_mirror.fake.add_release(TAG, NAMES)
+    s3_mirror.configure(publish={"flat": True, "astral_layout": True})
+    assert (await s3_mirror.sync()).exit_code == 0
+    files = await s3_mirror.bucket.files()
+    assert not {f for f in files if f.startswith(("flat/", "github/"))}
+    page = (await s3_mirror.bucket.get("index.html")).decode()
+    assert "PBS_INSTALLER_BASE_URL" not in page
+    assert "publish.flat" in page
+
+
 async def test_keys_keep_the_literal_plus_and_travel_as_2b(s3_mirror: S3Mirror) -> None:
     """Keys are PREFIX/<tag>/<name> with '+'; on the wire botocore writes each '+' as %2B."""
     s3_mirror.fake.add_release(TAG, NAMES)

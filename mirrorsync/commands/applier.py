@@ -1,0 +1,266 @@
+"""The applying half of ``sync``: adopt, fetch and publish, write the indexes, prune, and write
+the client files, keeping the ``Ledger`` of what the mirror holds up to date as it goes."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Callable, Iterable
+from dataclasses import KW_ONLY, dataclass
+from datetime import datetime
+from typing import Protocol
+
+from mirrorsync.commands.planner import Planned
+from mirrorsync.commands.records import GENERATOR, Ledger, RunRecords
+from mirrorsync.config.records import Config
+from mirrorsync.core.layout import SUMS_NAME
+from mirrorsync.core.manifest import (
+    client_files_due,
+    client_files_fingerprint,
+    entry_for,
+    index_files,
+    tag_of,
+    touched_tags,
+)
+from mirrorsync.core.model import Asset, Failure, SyncReport
+from mirrorsync.core.plan import Settlement, settle
+from mirrorsync.core.units import timestamp
+from mirrorsync.errors import AssetError, DownloadError, MirrorsyncError, TargetError
+from mirrorsync.net.client import HttpClient
+from mirrorsync.net.download import fetch_asset
+from mirrorsync.net.ratelimit import RateLimiter
+from mirrorsync.net.retry import RetryPolicy
+from mirrorsync.publish.client_files import publish_client_files
+from mirrorsync.publish.pages import RunInfo
+from mirrorsync.targets.base import Target
+
+log = logging.getLogger(__name__)
+
+
+class Progress(Protocol):
+    """How a run reports progress; ``cli`` implements it with tqdm on a terminal."""
+
+    def begin(self, *, files: int, total_bytes: int) -> None: ...
+    def advance(self, nbytes: int) -> None: ...
+    def file_done(self, path: str) -> None: ...
+    def end(self) -> None: ...
+
+
+class NoProgress:
+    """Progress that shows nothing (cron, ``--quiet``, not a terminal)."""
+
+    def begin(self, *, files: int, total_bytes: int) -> None:
+        pass
+
+    def advance(self, nbytes: int) -> None:
+        pass
+
+    def file_done(self, path: str) -> None:
+        pass
+
+    def end(self) -> None:
+        pass
+
+
+@dataclass(slots=True)
+class Applier:
+    """Carries out a plan on the target; every change goes into the ledger as it is made."""
+
+    cfg: Config
+    tree: Target
+    ledger: Ledger
+    records: RunRecords
+    _: KW_ONLY
+    retry: RetryPolicy
+    limiter: RateLimiter | None
+    """The ``download.max_rate`` bandwidth cap, when set."""
+    progress: Progress
+    now: Callable[[], datetime]
+
+    @property
+    def report(self) -> SyncReport:
+        return self.records.report
+
+    async def apply(self, planned: Planned, http: HttpClient) -> Settlement:
+        """Fetch what the plan says, publish the indexes, prune when allowed, record the run."""
+        plan, ledger, report = planned.plan, self.ledger, self.report
+        # Everything present stays listed: deselected files until a prune removes them, and
+        # old good copies until a verified replacement is renamed over them.
+        ledger.entries = dict(planned.present)
+        fetch = await self._adopt(plan.fetch)
+        report.kept = len(plan.keep) + (len(plan.fetch) - len(fetch))
+        await self._fetch_all(fetch, http, unverifiable=planned.unverifiable)
+        settled = settle(
+            plan,
+            failed=bool(report.failed),
+            prune=self.cfg.prune,
+            prune_max=self.cfg.prune_max,
+            total_files=len(ledger.entries),
+        )
+        if settled.refused:
+            log.error("%s", settled.refused)
+        for entry in settled.prune:
+            ledger.entries.pop(entry.path, None)
+            ledger.changes.append(("removed", entry.path))
+        # Indexes and client files stop naming pruned files before the files go.
+        touched = await self._write_indexes()
+        await self._write_client_files(status=settled.status, touched=touched)
+        if settled.prune:
+            await self.tree.delete_many([entry.path for entry in settled.prune])
+        for entry in settled.prune:
+            report.pruned += 1
+            log.info("%s: pruned", entry.path)
+        keep = {self.tree.staging_path(f.path) for f in report.failed}
+        self.tree.sweep_staging(keep=keep)
+        self.records.finish(settled.status)
+        return settled
+
+    async def _adopt(self, fetch: Iterable[Asset]) -> list[Asset]:
+        """Keep files already in place that a killed run published but did not index.
+
+        Only files whose size and upstream sha256 both match are adopted; the rest is fetched.
+        """
+        assets = list(fetch)
+        previous = self.ledger.previous
+        candidates = [a for a in assets if a.path not in previous and a.sha256 is not None]
+        absent = await self.tree.missing(a.path for a in candidates)
+        adopted: set[str] = set()
+        for asset in candidates:
+            if asset.path in absent:
+                continue
+            digest = await self.tree.existing_sha256(asset.path, size=asset.size)
+            if digest is not None and digest == asset.sha256:
+                log.info("%s: already in place and verified; adopted", asset.path)
+                self.ledger.entries[asset.path] = entry_for(asset, sha256=digest, size=asset.size)
+                self.ledger.changes.append(("added", asset.path))
+                adopted.add(asset.path)
+        return [a for a in assets if a.path not in adopted]
+
+    async def _fetch_all(
+        self, fetch: list[Asset], http: HttpClient, *, unverifiable: dict[str, str]
+    ) -> None:
+        progress, ledger, report = self.progress, self.ledger, self.report
+        progress.begin(files=len(fetch), total_bytes=sum(a.size for a in fetch))
+        limit = asyncio.Semaphore(self.cfg.download.concurrency)
+
+        async def one(asset: Asset) -> None:
+            async with limit:
+                try:
+                    if asset.path in unverifiable:
+                        raise DownloadError(asset.path, unverifiable[asset.path])
+                    got = await fetch_asset(
+                        http,
+                        asset,
+                        staged=self.tree.staging_path(asset.path),
+                        retry=self.retry,
+                        on_bytes=progress.advance,
+                        limiter=self.limiter,
+                    )
+                    await self.tree.publish(got.staged, asset.path, sha256=got.sha256)
+                except AssetError as e:
+                    log.error("%s: %s", asset.path, e)
+                    report.failed.append(Failure(path=asset.path, error=str(e)))
+                    return
+            change = "changed" if asset.path in ledger.previous else "added"
+            ledger.changes.append((change, asset.path))
+            ledger.entries[asset.path] = entry_for(asset, sha256=got.sha256, size=got.size)
+            report.fetched += 1
+            report.bytes_downloaded += got.downloaded
+            progress.file_done(asset.path)
+            log.info("%s: fetched %d bytes", asset.path, got.size)
+
+        try:
+            async with asyncio.TaskGroup() as tg:
+                for asset in fetch:
+                    tg.create_task(one(asset), name=asset.path)
+        except* MirrorsyncError as group:
+            raise group.exceptions[0] from None
+        finally:
+            progress.end()
+
+    # -- indexes and client files --------------------------------------------------------------
+
+    def _index_files(self, touched: Iterable[str]) -> list[tuple[str, bytes | None]]:
+        ledger, upstream = self.ledger, self.cfg.upstream
+        return index_files(
+            ledger.entries,
+            touched=touched,
+            previous=ledger.previous,
+            index_existed=ledger.index_existed,
+            generator=GENERATOR,
+            now=self.now(),
+            upstream={"source": upstream.source, "repo": upstream.repo},
+        )
+
+    def _touched_tags(self) -> set[str]:
+        ledger = self.ledger
+        changed = (path for _, path in ledger.changes)
+        return touched_tags(changed, previous=ledger.previous, entries=ledger.entries)
+
+    async def _put(self, files: Iterable[tuple[str, bytes | None]]) -> None:
+        for path, data in files:
+            if data is None:
+                await self.tree.delete(path)
+            else:
+                await self.tree.write(path, data)
+
+    async def _write_indexes(self) -> set[str]:
+        """Each touched release's SHA256SUMS, then index.json; only what changed is rewritten."""
+        touched = self._touched_tags()
+        others = {e.tag for e in self.ledger.entries.values()} - touched
+        lost = await self.tree.missing(f"{tag}/{SUMS_NAME}" for tag in sorted(others))
+        touched |= {tag_of(path) for path in lost}  # deleted by hand: restore them
+        await self._put(self._index_files(touched))
+        return touched
+
+    async def write_published_indexes(self) -> None:
+        """The indexes of what a stopped run published, each file on its own (one failing must
+        not keep the others from being written); nothing when the run never reached its files."""
+        if not self.ledger.touched:
+            return
+        try:
+            files = self._index_files(self._touched_tags())
+        except MirrorsyncError as e:
+            log.error("cannot write the indexes: %s", e)
+            return
+        for one in files:
+            try:
+                await self._put([one])
+            except TargetError as e:
+                log.error("%s", e)
+
+    def free_disk(self, error: BaseException) -> None:
+        """On a full disk, remove partial downloads so that the indexes still fit."""
+        if isinstance(error, TargetError) and error.disk_full:
+            # The index of the good files matters more than resumable partial downloads, and
+            # those of the other downloads may hold the last free blocks.
+            freed = self.tree.sweep_staging(keep=set())
+            if freed:
+                log.warning("the disk is full: removed %d partial download(s)", freed)
+
+    async def _write_client_files(self, *, status: str, touched: set[str]) -> None:
+        ledger = self.ledger
+        last = self.records.read_status() or {}
+        ended = self.now()
+        fingerprint = client_files_fingerprint(self.cfg.publish, generator=GENERATOR)
+        refresh = client_files_due(
+            files_changed=bool(ledger.changes) or ledger.entries != ledger.previous,
+            status=status,
+            fingerprint=fingerprint,
+            last=last,
+        )
+        ledger.client_fingerprint = fingerprint
+        run = RunInfo(
+            status=status,
+            ended=timestamp(ended),
+            last_update=timestamp(ended) if status == "success" else last.get("last_update"),
+            generator=GENERATOR,
+        )
+        await publish_client_files(
+            self.tree,
+            ledger.entries,
+            publish=self.cfg.publish,
+            run=run,
+            touched_tags=touched,
+            refresh=refresh,
+        )

@@ -1,0 +1,250 @@
+"""The planning half of ``sync`` (all of ``plan``): the upstream listing, the selected assets with
+their expected sha256, the mirror's current index, and the ``Plan`` that diffs them."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import KW_ONLY, dataclass
+from pathlib import Path
+from typing import TypeVar
+
+from mirrorsync.commands.records import Ledger
+from mirrorsync.config.records import Config
+from mirrorsync.core.checksums import (
+    lists_to_read,
+    parse_sha256sums,
+    parse_sidecar,
+    resolve_expected,
+    sidecars_to_read,
+    unverifiable,
+)
+from mirrorsync.core.layout import INDEX_PATH, SUMS_NAME
+from mirrorsync.core.manifest import parse_index, safe_entries
+from mirrorsync.core.model import Asset, IndexEntry, Plan, SyncReport, UpstreamAsset
+from mirrorsync.core.plan import check_listing, make_plan
+from mirrorsync.core.releases import Catalog, build_catalog
+from mirrorsync.core.selection import select_assets, select_releases
+from mirrorsync.core.uvlist import UvList, parse_uv_download_list
+from mirrorsync.errors import ConfigError, StateError, UpstreamError, describe_os_error
+from mirrorsync.net.client import HttpClient
+from mirrorsync.net.retry import RetryPolicy
+from mirrorsync.targets.base import Target
+from mirrorsync.upstream.cache import StateCache
+from mirrorsync.upstream.github import GitHubReleases, fetch_small
+from mirrorsync.upstream.source import ReleaseSource
+
+log = logging.getLogger(__name__)
+T = TypeVar("T")
+
+CHECKSUM_FILE_LIMIT = 8 << 20
+"""A release's SHA256SUMS is ~100 KB; anything far larger is not a checksum list."""
+UV_LIST_LIMIT = 64 << 20
+"""uv's own list is ~4 MB; a larger answer is not a download list."""
+UNPARSED_SAMPLE = 5
+"""How many names of upstream files it does not understand a run's warning quotes."""
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Planned:
+    """A plan and what applying it needs besides."""
+
+    plan: Plan
+    present: dict[str, IndexEntry]
+    """The entries of the index as found whose files are there with their recorded size."""
+    unverifiable: dict[str, str]
+    """Paths whose release has a checksum that could not be read, and why: never fetched."""
+
+
+@dataclass(slots=True)
+class Planner:
+    """Lists upstream, selects, resolves checksums and reads the mirror's index into a plan."""
+
+    cfg: Config
+    tree: Target
+    ledger: Ledger
+    report: SyncReport
+    _: KW_ONLY
+    retry: RetryPolicy
+    cache: StateCache | None
+    """Listing pages and checksum files kept between runs; None without a state directory."""
+    dry_run: bool
+    """``plan``: a damaged index is an error rather than set aside."""
+
+    async def plan(self, source: ReleaseSource, http: HttpClient) -> Planned:
+        """The plan for the current listing; the index as found goes into the ledger."""
+        releases = await source.list_releases()
+        if isinstance(source, GitHubReleases):
+            log.debug(
+                "listing: %d page(s) fetched, %d unchanged (304), %d taken from the cache",
+                source.pages_fetched,
+                source.pages_unchanged,
+                source.pages_trusted,
+            )
+        check_listing(releases, description=source.description)
+        chosen = select_releases(releases, self.cfg.releases)
+        for tag in chosen.unsafe_tags:
+            log.warning("skipping release %r: its tag is not a safe directory name", tag)
+        for tag in chosen.missing_tags:
+            log.error("release %s: not found upstream (or a draft or prerelease)", tag)
+        catalog = build_catalog(chosen.releases)
+        for path in catalog.in_progress:
+            log.info("%s: still being uploaded upstream; skipped this run", path)
+        if catalog.unparsed:
+            log.warning(
+                "%d upstream file(s) with names this version does not understand were skipped: %s",
+                len(catalog.unparsed),
+                ", ".join(repr(n) for n in catalog.unparsed[:UNPARSED_SAMPLE])
+                + (" …" if len(catalog.unparsed) > UNPARSED_SAMPLE else ""),
+            )
+        candidates: Iterable[Asset] = catalog.assets
+        uv_missing: list[str] = []
+        if self.cfg.select.uv_metadata:
+            uv_list = await self._load_uv_list(self.cfg.select.uv_metadata, http)
+            upstream = {(r.tag, a.name) for r in releases for a in r.assets}
+            uv_missing = sorted(f"{t}/{n}" for t, n in uv_list.url_names - upstream)
+            if uv_missing:
+                log.warning(
+                    "%d file(s) the uv download list references are not upstream, e.g. %s",
+                    len(uv_missing),
+                    ", ".join(uv_missing[:3]),
+                )
+            candidates = [a for a in catalog.assets if uv_list.references(a.tag, a.name)]
+        selected, unreadable = await self._resolve_checksums(
+            select_assets(candidates, self.cfg.select), catalog, source
+        )
+        self.ledger.previous = await self._load_index()
+        present = await self.tree.present(self.ledger.previous)
+        self.report.unparsed = catalog.unparsed
+        plan = make_plan(
+            selected,
+            present,
+            unparsed=catalog.unparsed,
+            missing_tags=chosen.missing_tags,
+            skipped_releases=chosen.unsafe_tags,
+            uv_missing=uv_missing,
+            in_progress=catalog.in_progress,
+        )
+        return Planned(plan=plan, present=present, unverifiable=unreadable)
+
+    async def _load_uv_list(self, where: str, http: HttpClient) -> UvList:
+        """The uv download list of ``select.uv_metadata``, from a file or a URL."""
+        try:
+            if where.startswith(("http://", "https://")):
+                data = await fetch_small(
+                    http, where, retry=self.retry, limit=UV_LIST_LIMIT, what=where
+                )
+            else:
+                data = await asyncio.to_thread(Path(where).read_bytes)
+            uv_list = parse_uv_download_list(data)
+        except OSError as e:
+            raise ConfigError(
+                [f"select.uv_metadata: cannot read {where} ({describe_os_error(e)})"]
+            ) from e
+        except ValueError as e:
+            raise ConfigError([f"select.uv_metadata: {where}: {e}"]) from e
+        for line in uv_list.unmapped:
+            log.debug("uv download list: not a python-build-standalone archive: %s", line)
+        log.info(
+            "the uv download list references %d python-build-standalone archive(s)",
+            len(uv_list.url_names),
+        )
+        return uv_list
+
+    # -- checksums -----------------------------------------------------------------------------
+
+    async def _resolve_checksums(
+        self, selected: Iterable[Asset], catalog: Catalog, source: ReleaseSource
+    ) -> tuple[list[Asset], dict[str, str]]:
+        """Attach the expected sha256: the API digest, else SHA256SUMS, else the sidecar; and
+        say which assets must not be fetched because a checksum for them was unreadable."""
+        assets = list(selected)
+        limit = asyncio.Semaphore(self.cfg.download.concurrency)
+        tags = lists_to_read(assets, published=catalog.sums)
+        sums = await self._gather(
+            {tag: (catalog.sums[tag], f"{tag}/{SUMS_NAME}") for tag in tags},
+            parse_sha256sums,
+            source=source,
+            limit=limit,
+        )
+        paths = sidecars_to_read(assets, sums=sums, published=catalog.sidecars)
+        sidecars = await self._gather(
+            {path: (catalog.sidecars[path], f"{path}.sha256") for path in paths},
+            parse_sidecar,
+            source=source,
+            limit=limit,
+        )
+        resolved = [
+            resolve_expected(a, sums=sums.get(a.tag), sidecar=sidecars.get(a.path)) for a in assets
+        ]
+        reasons = unverifiable(
+            resolved, lists=catalog.sums, lists_read=sums, sidecars=catalog.sidecars
+        )
+        return resolved, reasons
+
+    async def _gather(
+        self,
+        files: Mapping[str, tuple[UpstreamAsset, str]],
+        parse: Callable[[str], T],
+        *,
+        source: ReleaseSource,
+        limit: asyncio.Semaphore,
+    ) -> dict[str, T]:
+        """Read and parse small checksum files concurrently; unreadable ones are left out."""
+        results: dict[str, T] = {}
+
+        async def load(key: str, up: UpstreamAsset, label: str) -> None:
+            async with limit:
+                text = await self._checksum_text(source, up, key=label)
+            if text is None:
+                return
+            try:
+                results[key] = parse(text)
+            except ValueError as e:
+                log.warning("%s is malformed and not used: %s", label, e)
+
+        async with asyncio.TaskGroup() as tg:
+            for key, (up, label) in sorted(files.items()):
+                tg.create_task(load(key, up, label), name=label)
+        return results
+
+    async def _checksum_text(
+        self, source: ReleaseSource, up: UpstreamAsset, *, key: str
+    ) -> str | None:
+        """The text of a checksum file (from the cache while upstream's copy is unchanged), or
+        None when it cannot be read: the assets it covers then are never fetched unverified."""
+        identity = f"{up.id}|{up.updated_at}|{up.size}|{up.url}"
+        if self.cache is not None:
+            cached = self.cache.file(key, identity=identity)
+            if cached is not None:
+                return cached
+        try:
+            data = await source.read_small(up, limit=CHECKSUM_FILE_LIMIT)
+        except UpstreamError as e:
+            log.warning("%s: cannot be read: %s", key, e)
+            return None
+        text = data.decode("utf-8", errors="replace")
+        if self.cache is not None:
+            self.cache.store_file(key, identity=identity, text=text)
+        return text
+
+    # -- the current mirror --------------------------------------------------------------------
+
+    async def _load_index(self) -> dict[str, IndexEntry]:
+        data = await self.tree.read(INDEX_PATH)
+        self.ledger.index_existed = data is not None
+        if data is None:
+            return {}
+        try:
+            return safe_entries(parse_index(data))
+        except StateError as e:
+            if self.dry_run:
+                raise
+            # Never a crash, never a loss: set the damaged file aside and rebuild; files on disk
+            # that are still selected are adopted again by hashing them.
+            aside = self.tree.state_dir / f"index.json.corrupt-{int(time.time())}"
+            aside.write_bytes(data)
+            log.error("%s; it was moved to %s and the index is rebuilt", e, aside)
+            return {}
