@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any, TextIO, TypeVar
 
 from mirrorsync import __version__
 from mirrorsync.commands.documents import plan_document, plan_text, sync_document, sync_summary
-from mirrorsync.commands.repair import prepare_repair
+from mirrorsync.commands.repair import prepare_repair, unrepaired, upstream_records
 from mirrorsync.commands.sync import GENERATOR, NoProgress, Outcome, Progress, Runtime, run_sync
 from mirrorsync.commands.verify import VerifyReport, verify, verify_document
 from mirrorsync.config.load import find_config, load_config
@@ -397,13 +397,27 @@ async def _verify(
     report = await _verify_once(opener(), full=full, bars=bars)
     if not repair or report.ok or cfg is None:
         return report, []
-    actions = await prepare_repair(opener(), report, now=datetime.now(UTC), generator=GENERATOR)
+    # What upstream publishes for each path: a damaged record of a good file is re-recorded,
+    # never quarantined.
+    planned = await run_sync(cfg, dry_run=True, runtime=runtime)
+    actions = await prepare_repair(
+        opener(),
+        report,
+        now=datetime.now(UTC),
+        generator=GENERATOR,
+        upstream=upstream_records(planned.plan),
+    )
     for action in actions:
         log.info("repair: %s", action)
     outcome = await run_sync(cfg, runtime=runtime)
     log.info("repair: sync fetched %d file(s)", outcome.report.fetched)
     actions.append(f"sync fetched {outcome.report.fetched} file(s)")
-    return await _verify_once(opener(), full=full, bars=bars), actions
+    after = await _verify_once(opener(), full=full, bars=bars)
+    failed = {f.path: f.error for f in outcome.report.failed}
+    if lost := await unrepaired(opener(), report, failed=failed):
+        problems = sorted((*after.problems, *lost), key=lambda p: (p.path, p.kind, p.detail))
+        after = dataclasses.replace(after, problems=tuple(problems))
+    return after, actions
 
 
 async def _verify_once(target: Target, *, full: bool, bars: bool) -> VerifyReport:

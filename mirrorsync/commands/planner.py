@@ -145,6 +145,20 @@ class Planner:
             ) from e
         except ValueError as e:
             raise ConfigError([f"select.uv_metadata: {where}: {e}"]) from e
+        if not uv_list.url_names:
+            # An empty list, or one of another tool's format, would select nothing at all and
+            # report "success, 0 files": almost certainly the wrong file.
+            problem = (
+                f"select.uv_metadata: {where} references no python-build-standalone archive "
+                f"({len(uv_list.unmapped)} CPython entries without one, "
+                f"{uv_list.ignored} of other implementations)"
+            )
+            raise ConfigError(
+                [problem],
+                hint="point it at uv's download-metadata.json or at the output of "
+                "`uv python list --only-downloads --all-versions --all-platforms "
+                "--all-arches --output-format json`",
+            )
         for line in uv_list.unmapped:
             log.debug("uv download list: not a python-build-standalone archive: %s", line)
         log.info(

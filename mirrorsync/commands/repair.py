@@ -7,17 +7,36 @@ this step is the same for a directory and a bucket.
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
 from datetime import datetime
 
-from mirrorsync.commands.verify import VerifyReport
+from mirrorsync.commands.verify import Problem, VerifyReport
 from mirrorsync.core.layout import INDEX_PATH
 from mirrorsync.core.manifest import parse_index, render_index
+from mirrorsync.core.model import Plan
 from mirrorsync.core.units import compact_timestamp
+from mirrorsync.errors import StateError
 from mirrorsync.targets.base import Target
+
+DAMAGE = ("size", "sha256")
+"""Problems of a file's bytes (or of its record): what a repair sets aside and fetches again."""
+LOST = ("missing", *DAMAGE)
+
+
+def upstream_records(plan: Plan) -> dict[str, tuple[int, str]]:
+    """(size, sha256) upstream publishes for each selected path whose sha256 is known."""
+    records = {a.path: (a.size, a.sha256) for a in plan.fetch if a.sha256 is not None}
+    records |= {e.path: (e.size, e.sha256) for e in plan.keep if e.path not in records}
+    return records
 
 
 async def prepare_repair(
-    target: Target, report: VerifyReport, *, now: datetime, generator: str
+    target: Target,
+    report: VerifyReport,
+    *,
+    now: datetime,
+    generator: str,
+    upstream: Mapping[str, tuple[int, str]] | None = None,
 ) -> list[str]:
     """Set aside what a sync must rebuild; returns what was done, one line per action.
 
@@ -27,15 +46,25 @@ async def prepare_repair(
     operator's. A sync refetches what its target no longer presents; where a target trusts its
     index instead of looking (a bucket), the entries of missing and damaged files also leave
     ``index.json``, or no sync would ever fetch them again.
+
+    A file whose bytes are what ``upstream`` publishes (path -> size, sha256) is good: only its
+    record in ``index.json`` is wrong. It is never quarantined; its entry leaves the index, and
+    the sync adopts the file in place with the right record.
     """
     actions: list[str] = []
     stamp = compact_timestamp(now)  # <state>/quarantine/<stamp>/: one directory per repair
-    bad = {p.path for p in report.problems if p.kind in ("missing", "size", "sha256")}
+    bad = {p.path for p in report.problems if p.kind in LOST}
+    records_only: set[str] = set()
     async with target.connect():
         await target.prepare()
         async with target.lock(now=now):
             for problem in report.problems:
-                if problem.kind in ("size", "sha256") and problem.path != INDEX_PATH:
+                if problem.kind in DAMAGE and problem.path != INDEX_PATH:
+                    expected = (upstream or {}).get(problem.path)
+                    if expected is not None and await target.hash(problem.path) == expected:
+                        records_only.add(problem.path)
+                        actions.append(f"kept {problem.path}: it matches upstream; re-recorded")
+                        continue
                     moved = await target.quarantine(problem.path, stamp=stamp)
                     if moved is not None:
                         actions.append(f"quarantined {problem.path} as {moved}")
@@ -44,18 +73,54 @@ async def prepare_repair(
                     actions.append(f"removed {problem.path} (it is rewritten from the index)")
                 elif problem.kind == "leftover" and await target.remove_leftover(problem.path):
                     actions.append(f"removed leftover {problem.path}")
-            if dropped := await _forget_trusted(target, bad, now=now, generator=generator):
+            forget = bad - records_only
+            dropped = await _forget(target, forget, records_only, now=now, generator=generator)
+            if dropped:
                 actions.append(f"dropped {dropped} entr(ies) from index.json to fetch them again")
     return actions
 
 
-async def _forget_trusted(target: Target, bad: set[str], *, now: datetime, generator: str) -> int:
-    """Drop from ``index.json`` the bad entries the target would still present; how many."""
-    data = await target.read(INDEX_PATH) if bad else None
+async def unrepaired(
+    target: Target, report: VerifyReport, *, failed: Mapping[str, str]
+) -> list[Problem]:
+    """The files the repair set out to restore that the mirror still lacks, as problems.
+
+    A damaged file moved to quarantine whose re-download failed (or that upstream no longer
+    has) is gone from the tree and from the new index: verify alone would find nothing wrong,
+    and a repair that could not complete must not say "ok".
+    """
+    wanted = sorted({p.path for p in report.problems if p.kind in LOST} - {INDEX_PATH})
+    if not wanted:
+        return []
+    async with target.connect():
+        data = await target.read(INDEX_PATH, fresh=True)
+    try:
+        listed = parse_index(data) if data is not None else {}
+    except StateError:
+        listed = {}
+    return [
+        Problem(
+            path=path,
+            kind="missing",
+            detail="set aside for repair but not fetched again: "
+            + failed.get(path, "upstream no longer offers it (or it is no longer selected)"),
+        )
+        for path in wanted
+        if path not in listed
+    ]
+
+
+async def _forget(
+    target: Target, bad: set[str], records: set[str], *, now: datetime, generator: str
+) -> int:
+    """Drop from ``index.json`` the bad entries the target would still present, and the wrong
+    ``records`` of good files; how many."""
+    data = await target.read(INDEX_PATH) if bad or records else None
     if data is None:
         return 0
     entries = parse_index(data)
-    trusted = await target.present({p: e for p, e in entries.items() if p in bad})
+    trusted = set(await target.present({p: e for p, e in entries.items() if p in bad}))
+    trusted |= records & entries.keys()
     if not trusted:
         return 0
     doc = json.loads(data)

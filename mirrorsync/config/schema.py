@@ -289,7 +289,15 @@ def _http_url(value: object, at: _At, *, what: str) -> str:
         at.fail(f"the URL carries credentials; {SECRETS}")
     if parts.query or parts.fragment or any(c.isspace() for c in text):
         at.fail(f"expected {what} without query, fragment or spaces, got {_describe(text)}")
+    if _URL_TEXT.fullmatch(text) is None:
+        # Quotes, angle brackets and the like are no part of a URL (RFC 3986), and this one is
+        # written into JSON, HTML and shell scripts: refuse it rather than escape it per format.
+        at.fail(f"expected {what} of URL characters only (RFC 3986), got {_describe(text)}")
     return text.rstrip("/")
+
+
+_URL_TEXT = re.compile(r"(?:[A-Za-z0-9\-._~:/?#\[\]@!$&()*+,;=]|%[0-9A-Fa-f]{2})+")
+"""RFC 3986's unreserved and reserved characters and percent-escapes; not ``'`` (a shell's)."""
 
 
 def _api_url(value: object, at: _At) -> str:

@@ -92,3 +92,39 @@ async def test_copied_tree_verifies_without_config(synced: Mirror, tmp_path: Pat
     proc = await asyncio.create_subprocess_exec("cp", "-a", str(synced.root), str(stick))
     assert await proc.wait() == 0
     assert await cli("verify", "--root", str(stick), "--full") == 0
+
+
+async def test_a_repair_that_cannot_refetch_says_so_and_exits_1(
+    synced: Mirror, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """When the re-download fails, the repair exits 1 naming what is still missing; never ok."""
+    flip_a_byte(synced.root / TAG / NAMES[0])
+    synced.configure(download={"retries": 0})
+    synced.fake.fail(NAMES[0], 404)
+    code = await cli("verify", "-c", str(synced.config_path), "--full", "--repair", "--json")
+    doc = json.loads(capsys.readouterr().out)
+    assert code == 1
+    assert doc["status"] == "problems"
+    [problem] = doc["problems"]
+    assert (problem["path"], problem["kind"]) == (f"{TAG}/{NAMES[0]}", "missing")
+    assert "not fetched again" in problem["detail"]
+    assert "404" in problem["detail"]
+    quarantined = list((synced.root / ".mirrorsync" / "quarantine").rglob(NAMES[0]))
+    assert len(quarantined) == 1  # the damaged copy is kept, never deleted
+
+
+async def test_a_wrong_record_of_a_good_file_is_fixed_not_quarantined(synced: Mirror) -> None:
+    """When only index.json's record is wrong, the repair re-records the file; nothing is moved
+    to quarantine and nothing is downloaded."""
+    index_path = synced.root / "index.json"
+    index = json.loads(index_path.read_bytes())
+    entry = next(f for f in index["files"] if f["path"] == f"{TAG}/{NAMES[0]}")
+    entry["sha256"] = "0" * 64
+    index_path.write_text(json.dumps(index), encoding="utf-8")
+    synced.fake.reset_hits()
+    assert await cli("verify", "-c", str(synced.config_path), "--full", "--repair") == 0
+    assert not list((synced.root / ".mirrorsync" / "quarantine").rglob("*.tar.gz"))
+    assert [h for h in synced.fake.downloads() if h.route == "cdn"] == []
+    fixed = synced.indexed()[f"{TAG}/{NAMES[0]}"]
+    assert fixed["sha256"] == synced.fake.sha256(TAG, NAMES[0])
+    assert await cli("verify", "--root", str(synced.root), "--full") == 0

@@ -206,6 +206,34 @@ REJECTED = [
         "publish: {base_url: 'https://u:p@m.example/'}",
         "publish.base_url: the URL carries credentials; " + SECRETS,
     ),
+    (  # characters no URL has: written into JSON, HTML and scripts, they would break them
+        "publish: {base_url: 'https://m.example/a\"b'}",
+        (
+            "publish.base_url: expected a URL of URL characters only (RFC 3986), "
+            "got 'https://m.example/a\"b'"
+        ),
+    ),
+    (
+        "publish: {base_url: 'https://m.example/<script>'}",
+        (
+            "publish.base_url: expected a URL of URL characters only (RFC 3986), "
+            "got 'https://m.example/<script>'"
+        ),
+    ),
+    (
+        "publish: {base_url: 'https://m.example/`id`'}",
+        (
+            "publish.base_url: expected a URL of URL characters only (RFC 3986), "
+            "got 'https://m.example/`id`'"
+        ),
+    ),
+    (
+        "publish: {base_url: 'https://m.example/%zz'}",
+        (
+            "publish.base_url: expected a URL of URL characters only (RFC 3986), "
+            "got 'https://m.example/%zz'"
+        ),
+    ),
     ("publish: {html: 'yes'}", "publish.html: expected true or false, got 'yes'"),
     ("publish: {flatten: true}", "publish.flatten: unknown key; did you mean 'flat'?"),
     # S3 settings need a bucket; a bucket excludes a directory

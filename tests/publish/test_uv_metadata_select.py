@@ -103,3 +103,23 @@ async def test_missing_list_file_is_a_config_error(mirror: Mirror) -> None:
     mirror.fake.add_release(TAG, NAMES)
     mirror.configure(select={"uv_metadata": "nowhere.json"})
     assert await mirror.run() == 2
+
+
+@pytest.mark.parametrize(
+    "document",
+    [
+        b"{}",  # an empty list
+        json.dumps({"pypy-3.10": {"name": "pypy", "url": "https://x.example/p.tar.bz2"}}).encode(),
+    ],
+    ids=["empty", "no-cpython"],
+)
+async def test_a_list_that_references_no_archive_is_a_config_error(
+    mirror: Mirror, tmp_path: Path, document: bytes
+) -> None:
+    """A uv list naming no python-build-standalone archive exits 2, not "success, 0 files"."""
+    mirror.fake.add_release(TAG, NAMES)
+    (tmp_path / "uv.json").write_bytes(document)
+    mirror.configure(select={"uv_metadata": "uv.json"})
+    with pytest.raises(ConfigError, match="references no python-build-standalone archive"):
+        await mirror.sync()
+    assert not mirror.root.joinpath(TAG).exists()
