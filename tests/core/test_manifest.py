@@ -10,8 +10,8 @@ import pytest
 from selection_table import make_asset
 
 from mirrorsync.config.records import PublishConfig
+from mirrorsync.core.layout import INDEX_PATH
 from mirrorsync.core.manifest import (
-    INDEX_PATH,
     client_files_due,
     client_files_fingerprint,
     entry_for,
