@@ -30,7 +30,7 @@ from mirrorsync.targets.files import (
     temp_path_for,
     write_atomic,
 )
-from mirrorsync.targets.lock import hold_lock
+from mirrorsync.targets.lock import hold_lock, lock_holder
 
 __all__ = ["LocalTree", "Target", "fsync_dir", "temp_path_for", "write_atomic"]
 
@@ -71,6 +71,9 @@ class LocalTree:
     @contextlib.asynccontextmanager
     async def connect(self) -> AsyncIterator[None]:
         yield  # a directory holds no connections
+
+    async def running(self, *, now: datetime) -> str | None:  # noqa: ARG002 - the protocol's
+        return await asyncio.to_thread(lock_holder, self.state_dir / "lock")
 
     @contextlib.asynccontextmanager
     async def lock(self, *, now: datetime) -> AsyncIterator[None]:

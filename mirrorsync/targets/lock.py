@@ -22,6 +22,29 @@ def _holder_text(path: Path) -> str:
         return "holder unknown"
 
 
+def lock_holder(path: Path) -> str | None:
+    """Who holds the lock at ``path`` now, or None when no run does; never writes.
+
+    A shared, non-blocking ``flock`` on the file opened read-only: it fails only while a run
+    holds the exclusive lock. A read-only tree (a mounted copy) has no run and no lock.
+    """
+    try:
+        fd = os.open(path, os.O_RDONLY)
+    except OSError:
+        return None
+    try:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
+        except BlockingIOError:
+            return _holder_text(path)
+        except OSError:
+            return None  # a file system without locks: nothing can be told
+        fcntl.flock(fd, fcntl.LOCK_UN)
+        return None
+    finally:
+        os.close(fd)
+
+
 @contextlib.contextmanager
 def hold_lock(path: Path, *, now: datetime | None = None) -> Iterator[None]:
     """Hold ``path`` exclusively for the block; raise ``LockHeld`` at once if another run has it.
