@@ -5,13 +5,16 @@ from __future__ import annotations
 import contextlib
 import fcntl
 import json
+import logging
 import os
 import socket
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 
-from mirrorsync.errors import LockHeld, TargetError
+from mirrorsync.errors import LockHeld, TargetError, describe_os_error
+
+log = logging.getLogger(__name__)
 
 
 def _holder_text(path: Path) -> str:
@@ -67,8 +70,13 @@ def hold_lock(path: Path, *, now: datetime | None = None) -> Iterator[None]:
             ) from None
         started = (now or datetime.now(UTC)).strftime("%Y-%m-%dT%H:%M:%SZ")
         info = {"pid": os.getpid(), "host": socket.gethostname(), "started": started}
-        os.ftruncate(fd, 0)
-        os.pwrite(fd, json.dumps(info).encode("utf-8") + b"\n", 0)
+        try:
+            os.ftruncate(fd, 0)
+            os.pwrite(fd, json.dumps(info).encode("utf-8") + b"\n", 0)
+        except OSError as e:
+            # The lock is the flock, held; the text only tells others who holds it. A full disk
+            # must not end the run here with a traceback: the run says what it cannot write.
+            log.warning("%s: cannot note this run in the lock (%s)", path, describe_os_error(e))
         try:
             yield
         finally:
