@@ -26,6 +26,7 @@ __all__ = [
     "KNOWN_TRIPLES",
     "LEGACY_PLATFORMS",
     "MAX_NAME_LENGTH",
+    "RELEASE_TAG",
     "SHA256SUMS",
     "SIDECAR_SUFFIX",
     "FileKind",
@@ -37,6 +38,8 @@ __all__ = [
 FileKind = Literal["archive", "sidecar", "sha256sums", "other"]
 
 MAX_NAME_LENGTH: Final = 255
+RELEASE_TAG: Final = re.compile(r"[0-9]{8}", re.ASCII)
+"""A release tag: the build date, ``YYYYMMDD``."""
 """Longer names are rejected before any matching (the longest real name has 98 characters)."""
 
 SHA256SUMS: Final = "SHA256SUMS"

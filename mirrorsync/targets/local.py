@@ -18,9 +18,18 @@ from datetime import datetime
 from pathlib import Path
 from typing import BinaryIO
 
-from mirrorsync.core.layout import CLIENT_LAYOUTS, PART_SUFFIX, STATE_DIR, check_relpath
+from mirrorsync.core.layout import (
+    CLIENT_LAYOUTS,
+    CLIENT_ROOT_FILES,
+    PAGE_NAME,
+    PART_SUFFIX,
+    STATE_DIR,
+    check_relpath,
+)
+from mirrorsync.core.manifest import SUMS_NAME
 from mirrorsync.core.model import IndexEntry
-from mirrorsync.errors import TargetError, describe_os_error
+from mirrorsync.core.names import RELEASE_TAG
+from mirrorsync.errors import ConfigError, TargetError, UnsafeName, describe_os_error
 from mirrorsync.targets.base import BLOCK, Inventory, Leftovers, Target, Unreadable
 from mirrorsync.targets.files import (
     fsync_dir,
@@ -65,6 +74,17 @@ class LocalTree:
         check_relpath(path)
         return self.root.joinpath(*path.split("/"))
 
+    def _writable_path(self, path: str) -> Path:
+        """``final_path``, refusing a release directory that is a symbolic link: what it points
+        to may lie outside the root, and is not the mirror's to write or delete in."""
+        final = self.final_path(path)
+        parent = final.parent
+        if parent != self.root and parent not in self._made_dirs and parent.is_symlink():
+            raise UnsafeName(
+                path, f"{parent.name}/ is a symbolic link; mirrorsync never writes through one"
+            )
+        return final
+
     def staging_path(self, path: str) -> Path:
         return staging_file(self.staging_dir, path)
 
@@ -81,7 +101,19 @@ class LocalTree:
             yield
 
     async def prepare(self) -> None:
-        """Create the root and state directories; refuse a root that is not a directory."""
+        """Create the root and state directories; refuse a root that is not a directory, and a
+        first run into a directory whose files mirrorsync would overwrite."""
+        fresh = not self.state_dir.exists()
+        if fresh and (clashes := await asyncio.to_thread(foreign_files, self.root)):
+            shown = ", ".join(clashes[:8]) + (" …" if len(clashes) > 8 else "")  # noqa: PLR2004
+            problem = (
+                f"target.path: {self.root} is not a mirrorsync tree and holds files "
+                f"mirrorsync would overwrite: {shown}"
+            )
+            raise ConfigError(
+                [problem],
+                hint="use an empty directory (or one of its own), or move those files away",
+            )
         try:
             self.staging_dir.mkdir(parents=True, exist_ok=True)
         except OSError as e:
@@ -106,7 +138,7 @@ class LocalTree:
         return st.st_size
 
     def _publish(self, staged: Path, path: str) -> None:
-        final = self.final_path(path)
+        final = self._writable_path(path)
         try:
             if final.parent not in self._made_dirs:  # one mkdir per release, not per file
                 if not final.parent.is_dir():
@@ -167,7 +199,7 @@ class LocalTree:
         await asyncio.to_thread(self._write, path, data)
 
     def _write(self, path: str, data: bytes) -> None:
-        final = self.final_path(path)
+        final = self._writable_path(path)
         try:
             self._sync_dirs()
             write_atomic(final, data)
@@ -176,7 +208,7 @@ class LocalTree:
         self._changed(final.parent, written=True)
 
     def _delete(self, path: str) -> None:
-        final = self.final_path(path)
+        final = self._writable_path(path)
         try:
             self._sync_dirs(written=True)
             final.unlink(missing_ok=True)  # absent, its directory too: fine
@@ -485,3 +517,17 @@ def _walk(
             except OSError as e:
                 size = describe_os_error(e)
             yield f"{rel}{entry.name}", size
+
+
+def foreign_files(root: Path) -> list[str]:
+    """The files at ``root`` that a first sync would overwrite: client files at the root, and
+    a page or checksum list in a directory named like a release. Sorted; none for a new root."""
+    try:
+        names = {p.name: p for p in root.iterdir()}
+    except (FileNotFoundError, NotADirectoryError):
+        return []
+    clashes = sorted(n for n in names if n in CLIENT_ROOT_FILES)
+    for name, sub in sorted(names.items()):
+        if RELEASE_TAG.fullmatch(name) and sub.is_dir():
+            clashes += [f"{name}/{f}" for f in (SUMS_NAME, PAGE_NAME) if (sub / f).exists()]
+    return clashes
