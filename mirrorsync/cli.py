@@ -361,10 +361,9 @@ def _verify_command(args: argparse.Namespace, env: Mapping[str, str], *, bars: b
     try:
         report, actions = asyncio.run(_interruptible(work))
     except MirrorsyncError as e:
+        sys.stderr.write(f"mirrorsync verify: failed: {e}\n")  # with --json too, on stderr
         if args.json:
             _emit_json({"status": "failed", "error": str(e)})
-        else:
-            sys.stderr.write(f"mirrorsync verify: failed: {e}\n")
         return e.exit_code
     if args.json:
         _emit_json(verify_document(report) | ({"repaired": actions} if args.repair else {}))

@@ -657,3 +657,27 @@ async def test_refused_prune_says_refused_everywhere(
     assert summary["status"] == "refused"
     assert any(line.startswith("mirrorsync: refused: ") for line in err.splitlines()[:-1])
     assert mirror.status()["status"] == "refused"
+
+
+async def test_plan_and_dry_run_agree_on_a_foreign_index(
+    mirror: Mirror, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """On a foreign index.json, plan and sync --dry-run print the same plan, exit the same, and
+    leave the tree as it was; the plan is what the sync would do (rebuild from scratch)."""
+    three_eras(mirror.fake)
+    mirror.configure()
+    mirror.root.mkdir()
+    foreign = b'{"name": "somebody else\'s site", "version": 3}\n'
+    (mirror.root / "index.json").write_bytes(foreign)
+    results = []
+    for argv in (["plan", "--json"], ["sync", "--dry-run", "--json"]):
+        code = await cli(*argv, "-c", str(mirror.config_path))
+        out, err = capsys.readouterr()
+        results.append((code, one_document(out)))
+        assert "a sync would move it aside" in err
+    assert results[0] == results[1]
+    code, doc = results[0]
+    assert code == 0
+    assert {f["path"] for f in doc["fetch"]} == all_paths()
+    assert (mirror.root / "index.json").read_bytes() == foreign
+    assert sorted(p.name for p in mirror.root.iterdir()) == ["index.json"]

@@ -255,7 +255,9 @@ class Planner:
             return safe_entries(parse_index(data))
         except StateError as e:
             if self.dry_run:
-                raise
+                # Plan what the sync would do (it rebuilds), touching nothing.
+                log.error("%s; a sync would move it aside and rebuild the index", e)
+                return {}
             # Never a crash, never a loss: set the damaged file aside and rebuild; files on disk
             # that are still selected are adopted again by hashing them.
             aside = self.tree.state_dir / f"index.json.corrupt-{int(time.time())}"

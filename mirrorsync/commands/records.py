@@ -4,8 +4,10 @@ diff file; and ``Ledger``, what the run has changed so far, which they are writt
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import logging
+import os
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import KW_ONLY, dataclass, field
@@ -135,19 +137,22 @@ class RunRecords:
         # Before the run reached its files, the mirror is still what the old index says.
         holding = ledger.entries if ledger.touched else ledger.previous
         ended = self.now()
-        write_atomic(
-            self.tree.state_dir / STATUS_PATH,
-            render_status(
-                previous=previous,
-                status=status,
-                started=self.started,
-                ended=ended,
-                upstream=f"{self.cfg.upstream.api_url}/repos/{self.cfg.upstream.repo}",
-                size=sum(e.size for e in holding.values()),
-                files=len(holding),
-                extra=extra,
-            ),
+        document = render_status(
+            previous=previous,
+            status=status,
+            started=self.started,
+            ended=ended,
+            upstream=f"{self.cfg.upstream.api_url}/repos/{self.cfg.upstream.repo}",
+            size=sum(e.size for e in holding.values()),
+            files=len(holding),
+            extra=extra,
         )
+        path = self.tree.state_dir / STATUS_PATH
+        try:
+            write_atomic(path, document)
+        except OSError as e:
+            _stand_in_status(path, status=status, ended=ended, error=e)
+            raise
         record = {
             "started": timestamp(self.started),
             "ended": timestamp(ended),
@@ -157,6 +162,26 @@ class RunRecords:
             **{k: v for k, v in extra.items() if k not in ("generator", "client_files")},
         }
         append_history(self.tree.state_dir / HISTORY_PATH, record)
+
+
+def _stand_in_status(path: Path, *, status: str, ended: datetime, error: OSError) -> None:
+    """After ``status.json`` could not be replaced (a full disk, say), never leave the last
+    run's "success" standing: overwrite it in place with a short document (rewriting blocks the
+    file has needs no free space), or remove it when even that fails."""
+    reason = f"cannot record this run ({describe_os_error(error)})"
+    short = {"status": status, "last_ended": timestamp(ended), "error": reason}
+    data = json.dumps(short).encode("utf-8") + b"\n"
+    try:
+        with path.open("r+b") as f:
+            f.write(data)
+            f.truncate()
+            f.flush()
+            os.fsync(f.fileno())
+    except FileNotFoundError:
+        return
+    except OSError:
+        with contextlib.suppress(OSError):
+            path.unlink()
 
 
 def append_history(path: Path, record: Mapping[str, Any]) -> None:

@@ -15,6 +15,7 @@ import asyncio
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from typing import Any, Literal
 
 from mirrorsync.core.checksums import parse_sha256sums
@@ -27,7 +28,7 @@ from mirrorsync.core.layout import (
 )
 from mirrorsync.core.manifest import parse_index, render_tag_sums
 from mirrorsync.core.model import IndexEntry
-from mirrorsync.errors import MirrorsyncError, StateError, UnsafeName
+from mirrorsync.errors import LockHeld, MirrorsyncError, StateError, UnsafeName
 from mirrorsync.targets.base import BLOCK, Inventory, Leftovers, Target, Unreadable
 
 __all__ = ["BLOCK", "Problem", "VerifyReport", "verify", "verify_document"]
@@ -102,6 +103,12 @@ async def verify(
         raise ValueError(f"concurrency must be at least 1, got {limit}")
     scan = _Scan()
     async with target.connect():
+        if (holder := await target.running(now=datetime.now(UTC))) is not None:
+            # Mid-run, files published so far look unlisted and the index stale: a false alarm.
+            raise LockHeld(
+                f"a sync is changing this mirror right now ({holder}); nothing was checked",
+                hint="verify again when it has finished",
+            )
         entries = _parse_entries(await _read(target, INDEX_PATH), scan)
         listed = entries or {}
         inventory = await target.inventory()

@@ -6,9 +6,14 @@ its content changed, so a run with nothing new rewrites nothing but the root pag
 
 from __future__ import annotations
 
+import asyncio
+import hashlib
+import json
 import logging
 from collections import defaultdict
 from collections.abc import Awaitable, Callable, Iterable, Mapping
+from dataclasses import dataclass
+from pathlib import Path
 
 from mirrorsync.config.records import PublishConfig
 from mirrorsync.core.layout import (
@@ -25,6 +30,7 @@ from mirrorsync.errors import TargetError
 from mirrorsync.publish.pages import RunInfo, render_root_page, render_tag_page
 from mirrorsync.publish.scripts import OFFLINE_FILES
 from mirrorsync.targets.base import Target
+from mirrorsync.targets.files import write_atomic
 
 log = logging.getLogger(__name__)
 
@@ -32,15 +38,106 @@ ASTRAL_LINK = f"{ASTRAL_DIR}/python-build-standalone/releases/download"
 ASTRAL_TARGET = "../../.."
 
 
-async def write_if_changed(tree: Target, path: str, data: bytes) -> bool:
-    """Write ``path`` atomically unless it already holds exactly ``data``; True if written."""
+OWNED_PATH = "client-files.json"
+"""In the state directory: the sha256 of each client file as mirrorsync last wrote it."""
+
+
+def _digest(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()
+
+
+@dataclass(slots=True, kw_only=True)
+class Owned:
+    """The client files mirrorsync itself wrote: it overwrites or deletes only those.
+
+    An operator's own ``README.txt`` or ``index.html`` in the mirror's root, or a file edited
+    after mirrorsync wrote it, is kept, and the run says so. A tree from before this record
+    (``legacy``) counts its existing client files as mirrorsync's, once; a first run into a
+    directory holding such files of someone else's is refused before it starts
+    (``targets.local.foreign_files``).
+    """
+
+    path: Path
+    files: dict[str, str]
+    legacy: bool
+    changed: bool = False
+
+    @classmethod
+    def load(cls, state_dir: Path) -> Owned:
+        path = state_dir / OWNED_PATH
+        try:
+            doc = json.loads(path.read_bytes())
+        except FileNotFoundError:
+            return cls(path=path, files={}, legacy=True)
+        except (OSError, ValueError):
+            log.warning("%s: unreadable; client files are taken as mirrorsync's this once", path)
+            return cls(path=path, files={}, legacy=True)
+        files = doc.get("files") if isinstance(doc, dict) else None
+        if not isinstance(files, dict):
+            return cls(path=path, files={}, legacy=True)
+        return cls(path=path, files={str(k): str(v) for k, v in files.items()}, legacy=False)
+
+    def ours(self, path: str, current: bytes | None) -> bool:
+        """Whether mirrorsync may replace or delete ``path``, which now holds ``current``."""
+        if current is None:
+            return True
+        recorded = self.files.get(path)
+        return self.legacy if recorded is None else recorded == _digest(current)
+
+    def wrote(self, path: str, data: bytes) -> None:
+        if self.files.get(path) != (digest := _digest(data)):
+            self.files[path] = digest
+            self.changed = True
+
+    def forget(self, path: str) -> None:
+        if self.files.pop(path, None) is not None:
+            self.changed = True
+
+    def save(self) -> None:
+        if self.changed or self.legacy:
+            doc = {"files": dict(sorted(self.files.items()))}
+            write_atomic(self.path, json.dumps(doc, indent=1).encode("utf-8") + b"\n")
+            self.changed = self.legacy = False
+
+
+async def _current(tree: Target, path: str) -> bytes | None:
     try:
-        if await tree.read(path) == data:
-            return False
+        return await tree.read(path)
     except TargetError as e:
         log.debug("%s: unreadable (%s); rewriting it", path, e)
+        return None
+
+
+async def write_if_changed(
+    tree: Target, path: str, data: bytes, *, owned: Owned | None = None
+) -> bool:
+    """Write ``path`` atomically unless it already holds exactly ``data`` or is not
+    mirrorsync's to replace (``owned``); True if written."""
+    current = await _current(tree, path)
+    if current == data:
+        if owned is not None:
+            owned.wrote(path, data)
+        return False
+    if owned is not None and not owned.ours(path, current):
+        log.warning(
+            "%s: not written by mirrorsync (or changed since); kept as it is. Remove it to "
+            "let mirrorsync write its own",
+            path,
+        )
+        return False
     await tree.write(path, data)
+    if owned is not None:
+        owned.wrote(path, data)
     return True
+
+
+async def _delete_ours(tree: Target, path: str, owned: Owned) -> None:
+    """Delete ``path`` if mirrorsync wrote it (a feature turned off); keep it otherwise."""
+    if owned.ours(path, await _current(tree, path)):
+        await tree.delete(path)
+        owned.forget(path)
+    else:
+        log.warning("%s: not written by mirrorsync; not deleted", path)
 
 
 async def publish_client_files(
@@ -63,22 +160,26 @@ async def publish_client_files(
     if not refresh and not await tree.missing(_expected_names(publish)):
         _sync_layouts(tree, files, publish)
         return written
+    owned = await asyncio.to_thread(Owned.load, tree.state_dir)
 
     async def put(path: str, data: bytes) -> None:
-        if await write_if_changed(tree, path, data):
+        if await write_if_changed(tree, path, data, owned=owned):
             written.append(path)
+
+    async def drop(path: str) -> None:
+        await _delete_ours(tree, path, owned)
 
     wanted = _root_files(files, publish)
     for name, data in wanted.items():
         await put(name, data)
     unwanted = [n for n in (UV_METADATA, UV_METADATA_MIRROR, *OFFLINE_FILES) if n not in wanted]
-    for name in set(unwanted) - await tree.missing(unwanted):
-        await tree.delete(name)  # a feature turned off: its file goes
+    for name in sorted(set(unwanted) - await tree.missing(unwanted)):
+        await drop(name)  # a feature turned off: its file goes
     if publish.offline_scripts:
         tree.make_executable(USE_MIRROR_SH)
     has_links = _sync_layouts(tree, files, publish)
     if publish.html:
-        await _publish_pages(tree, files, touched_tags=touched, put=put)
+        await _publish_pages(tree, files, touched_tags=touched, put=put, drop=drop)
         root_page = render_root_page(
             files,
             run=run,
@@ -88,7 +189,8 @@ async def publish_client_files(
         )
         await put(PAGE_NAME, root_page)
     else:
-        await _remove_pages(tree, files)
+        await _remove_pages(tree, files, drop=drop)
+    await asyncio.to_thread(owned.save)
     return written
 
 
@@ -136,6 +238,7 @@ async def _publish_pages(
     *,
     touched_tags: Iterable[str],
     put: Callable[[str, bytes], Awaitable[None]],
+    drop: Callable[[str], Awaitable[None]],
 ) -> None:
     """Each release's page: rewritten when the release changed or its page is missing."""
     by_tag: dict[str, list[IndexEntry]] = defaultdict(list)
@@ -146,11 +249,13 @@ async def _publish_pages(
         if tag in by_tag:
             await put(f"{tag}/{PAGE_NAME}", render_tag_page(tag, by_tag[tag]))
         else:
-            await tree.delete(f"{tag}/{PAGE_NAME}")
+            await drop(f"{tag}/{PAGE_NAME}")
 
 
-async def _remove_pages(tree: Target, files: list[IndexEntry]) -> None:
+async def _remove_pages(
+    tree: Target, files: list[IndexEntry], *, drop: Callable[[str], Awaitable[None]]
+) -> None:
     """Pages turned off: the ones written before go."""
     pages = [PAGE_NAME, *sorted({f"{e.tag}/{PAGE_NAME}" for e in files})]
-    for page in set(pages) - await tree.missing(pages):
-        await tree.delete(page)
+    for page in sorted(set(pages) - await tree.missing(pages)):
+        await drop(page)

@@ -88,6 +88,10 @@ class Target(Protocol):
         """Hold the mirror for one run; ``LockHeld`` at once when another run has it."""
         ...
 
+    async def running(self, *, now: datetime) -> str | None:
+        """Who holds the lock (a run is changing the mirror), or None; reads only."""
+        ...
+
     async def prepare(self) -> None:
         """Make the target and the local state directory usable; ``TargetError`` else."""
         ...

@@ -20,15 +20,19 @@ from typing import BinaryIO
 
 from mirrorsync.core.layout import (
     CLIENT_LAYOUTS,
+    CLIENT_ROOT_FILES,
     LOCK_PATH,
+    PAGE_NAME,
     PART_SUFFIX,
     QUARANTINE_DIR,
     STAGING_DIR,
     STATE_DIR,
+    SUMS_NAME,
     check_relpath,
 )
 from mirrorsync.core.model import IndexEntry
-from mirrorsync.errors import TargetError, describe_os_error
+from mirrorsync.core.names import RELEASE_TAG
+from mirrorsync.errors import ConfigError, TargetError, UnsafeName, describe_os_error
 from mirrorsync.targets.base import BLOCK, Inventory, Leftovers, Target, Unreadable
 from mirrorsync.targets.files import (
     fsync_dir,
@@ -37,7 +41,7 @@ from mirrorsync.targets.files import (
     temp_path_for,
     write_atomic,
 )
-from mirrorsync.targets.lock import hold_lock
+from mirrorsync.targets.lock import hold_lock, lock_holder
 
 __all__ = ["LocalTree", "Target", "fsync_dir", "temp_path_for", "write_atomic"]
 
@@ -72,6 +76,17 @@ class LocalTree:
         check_relpath(path)
         return self.root.joinpath(*path.split("/"))
 
+    def _writable_path(self, path: str) -> Path:
+        """``final_path``, refusing a release directory that is a symbolic link: what it points
+        to may lie outside the root, and is not the mirror's to write or delete in."""
+        final = self.final_path(path)
+        parent = final.parent
+        if parent != self.root and parent not in self._made_dirs and parent.is_symlink():
+            raise UnsafeName(
+                path, f"{parent.name}/ is a symbolic link; mirrorsync never writes through one"
+            )
+        return final
+
     def staging_path(self, path: str) -> Path:
         return staging_file(self.staging_dir, path)
 
@@ -79,13 +94,28 @@ class LocalTree:
     async def connect(self) -> AsyncIterator[None]:
         yield  # a directory holds no connections
 
+    async def running(self, *, now: datetime) -> str | None:  # noqa: ARG002 - the protocol's
+        return await asyncio.to_thread(lock_holder, self.state_dir / "lock")
+
     @contextlib.asynccontextmanager
     async def lock(self, *, now: datetime) -> AsyncIterator[None]:
         with hold_lock(self.root / LOCK_PATH, now=now):
             yield
 
     async def prepare(self) -> None:
-        """Create the root and state directories; refuse a root that is not a directory."""
+        """Create the root and state directories; refuse a root that is not a directory, and a
+        first run into a directory whose files mirrorsync would overwrite."""
+        fresh = not self.state_dir.exists()
+        if fresh and (clashes := await asyncio.to_thread(foreign_files, self.root)):
+            shown = ", ".join(clashes[:8]) + (" …" if len(clashes) > 8 else "")  # noqa: PLR2004
+            problem = (
+                f"target.path: {self.root} is not a mirrorsync tree and holds files "
+                f"mirrorsync would overwrite: {shown}"
+            )
+            raise ConfigError(
+                [problem],
+                hint="use an empty directory (or one of its own), or move those files away",
+            )
         try:
             self.staging_dir.mkdir(parents=True, exist_ok=True)
         except OSError as e:
@@ -110,7 +140,7 @@ class LocalTree:
         return st.st_size
 
     def _publish(self, staged: Path, path: str) -> None:
-        final = self.final_path(path)
+        final = self._writable_path(path)
         try:
             if final.parent not in self._made_dirs:  # one mkdir per release, not per file
                 if not final.parent.is_dir():
@@ -171,7 +201,7 @@ class LocalTree:
         await asyncio.to_thread(self._write, path, data)
 
     def _write(self, path: str, data: bytes) -> None:
-        final = self.final_path(path)
+        final = self._writable_path(path)
         try:
             self._sync_dirs()
             write_atomic(final, data)
@@ -180,7 +210,7 @@ class LocalTree:
         self._changed(final.parent, written=True)
 
     def _delete(self, path: str) -> None:
-        final = self.final_path(path)
+        final = self._writable_path(path)
         try:
             self._sync_dirs(written=True)
             final.unlink(missing_ok=True)  # absent, its directory too: fine
@@ -485,3 +515,17 @@ def _walk(
             except OSError as e:
                 size = describe_os_error(e)
             yield f"{rel}{entry.name}", size
+
+
+def foreign_files(root: Path) -> list[str]:
+    """The files at ``root`` that a first sync would overwrite: client files at the root, and
+    a page or checksum list in a directory named like a release. Sorted; none for a new root."""
+    try:
+        names = {p.name: p for p in root.iterdir()}
+    except (FileNotFoundError, NotADirectoryError):
+        return []
+    clashes = sorted(n for n in names if n in CLIENT_ROOT_FILES)
+    for name, sub in sorted(names.items()):
+        if RELEASE_TAG.fullmatch(name) and sub.is_dir():
+            clashes += [f"{name}/{f}" for f in (SUMS_NAME, PAGE_NAME) if (sub / f).exists()]
+    return clashes

@@ -1001,6 +1001,41 @@ async def test_full_disk(scenario: Scenario) -> None:
     scenario.done(f"{len(published)} of {len(names)} published and indexed before ENOSPC")
 
 
+def fill_up(where: Path) -> None:
+    """Write a file into ``where`` until its file system has not one byte left."""
+    with (where / "filler").open("wb", buffering=0) as f:
+        block = b"\0" * (64 * KIB)
+        while block:
+            try:
+                f.write(block)
+            except OSError:
+                block = block[: len(block) // 2]  # the last free bytes, down to none
+
+
+async def test_disk_already_full(scenario: Scenario) -> None:
+    """With 0 bytes free from the start: exit 1, the summary line, and status.json 'failed'."""
+    fake = scenario.fake
+    names = pbs_names(3)
+    fake.add_release(TAG, names[:1], sizes={names[0]: 16 * KIB})
+    scenario.mirror.configure(download={"retries": 0})
+    with small_tmpfs(scenario.root, size="1m"):
+        await scenario.baseline()
+        assert scenario.mirror.status()["status"] == "success"
+        for name in names[1:]:
+            fake.add_asset(TAG, name, generated_content(name, 64 * KIB))
+        fill_up(scenario.root)
+        proc = await spawn_sync(scenario.mirror)
+        code, err = await finish(proc)  # fails the test on a traceback
+        scenario.ran("disk full", code)
+        assert code == 1, err
+        assert err.splitlines()[-1].startswith("mirrorsync: failed: fetched "), err
+        assert scenario.mirror.status()["status"] == "failed"
+        (scenario.root / "filler").unlink()
+        scenario.check_invariants()
+        await scenario.rerun_clean()
+    scenario.done("0 bytes free: failed cleanly, status.json says so, the rerun completed")
+
+
 # -- two runs at once ----------------------------------------------------------------------------
 
 

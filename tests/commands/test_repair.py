@@ -128,3 +128,25 @@ async def test_a_wrong_record_of_a_good_file_is_fixed_not_quarantined(synced: Mi
     fixed = synced.indexed()[f"{TAG}/{NAMES[0]}"]
     assert fixed["sha256"] == synced.fake.sha256(TAG, NAMES[0])
     assert await cli("verify", "--root", str(synced.root), "--full") == 0
+
+
+async def test_verify_during_a_running_sync_says_so_and_exits_3(
+    mirror: Mirror, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A verify while a sync publishes exits 3 saying a sync runs, not 1 with false alarms."""
+    mirror.fake.add_release(TAG, NAMES)
+    mirror.configure()
+    mirror.fake.stall(NAMES[1])
+    run = asyncio.create_task(mirror.sync())
+    await asyncio.wait_for(mirror.fake.stalled.wait(), 30)
+    try:
+        code = await cli("verify", "-c", str(mirror.config_path), "--json")
+    finally:
+        run.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await run
+    out, err = capsys.readouterr()
+    assert code == 3
+    assert json.loads(out)["status"] == "failed"
+    assert "a sync is changing this mirror right now" in err
+    assert await cli("verify", "-c", str(mirror.config_path)) == 0  # once it has stopped

@@ -332,6 +332,19 @@ async def test_the_lock_is_held_against_another_run_until_released(kit: Kit) -> 
             pass
 
 
+async def test_a_held_lock_is_seen_by_a_reader_without_taking_it(kit: Kit) -> None:
+    """``running`` names the holder while a run holds the lock, and None before and after."""
+    other = kit.again()
+    now = datetime.now(UTC)
+    async with running(kit.target) as target, running(other):
+        assert await other.running(now=now) is None
+        async with target.lock(now=now):
+            holder = await other.running(now=now)
+            assert holder is not None
+            assert f"pid {os.getpid()}" in holder
+        assert await other.running(now=now) is None
+
+
 async def test_unfinished_leftovers_are_reported_and_gone_after_repair_and_the_next_lock(
     kit: Kit,
 ) -> None:

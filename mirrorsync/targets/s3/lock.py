@@ -146,6 +146,17 @@ class LeaseLock:
             f"another run holds the lock on this mirror ({_holder_text(theirs)})", hint=hint
         )
 
+    async def holder(self, now: datetime) -> str | None:
+        """Who holds the lock now (a lease that stands), or None; reads only."""
+        data, _, written = await self._read()
+        if data is None:
+            return None
+        theirs = _parse_holder(data)
+        verdict = takeover_reason(
+            theirs, now=now, written=written, host=socket.gethostname(), alive=_pid_alive
+        )
+        return _holder_text(theirs) if verdict is None else None
+
     def _unreadable_hint(self, written: datetime | None) -> str:
         url = f"s3://{self._s3.bucket}/{self.key}"
         until = f"at {timestamp(written + LOCK_TTL)}" if written is not None else "one lease on"

@@ -181,6 +181,9 @@ class S3Target:
         except OSError as e:
             raise TargetError(f"{self.state_dir}: cannot create the state directory ({e})") from e
 
+    async def running(self, *, now: datetime) -> str | None:
+        return await self._lease.holder(now)
+
     @contextlib.asynccontextmanager
     async def lock(self, *, now: datetime) -> AsyncIterator[None]:
         """The lock object, then leftover multipart uploads of killed runs are aborted."""
