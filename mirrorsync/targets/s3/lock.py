@@ -25,11 +25,12 @@ import time
 import uuid
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 from mirrorsync.core.layout import STATE_DIR
-from mirrorsync.core.units import timestamp
+from mirrorsync.core.lock import held_message, holder_record, holder_text, parse_holder
+from mirrorsync.core.units import parse_timestamp, timestamp
 from mirrorsync.errors import LockHeld
 from mirrorsync.targets.s3.client import BucketClient
 
@@ -74,11 +75,10 @@ class LeaseLock:
         self._renewing = asyncio.Lock()
 
     def _holder(self, *, owner: str, started: datetime, now: datetime) -> dict[str, Any]:
+        record = holder_record(pid=os.getpid(), host=socket.gethostname(), started=started)
         return {
             "owner": owner,
-            "host": socket.gethostname(),
-            "pid": os.getpid(),
-            "started": timestamp(started),
+            **record,
             "renewed": timestamp(now),
             "expires": timestamp(now + LOCK_TTL),
         }
@@ -127,35 +127,33 @@ class LeaseLock:
             data, their_etag, written = await self._read()
             if data is None or their_etag is None:
                 continue
-            theirs = _parse_holder(data)
+            theirs = parse_holder(data)
             verdict = takeover_reason(
                 theirs, now=now, written=written, host=socket.gethostname(), alive=_pid_alive
             )
             if verdict is None:
-                if _parse_time(theirs.get("expires")) is None:
+                if parse_timestamp(theirs.get("expires")) is None:
                     hint = self._unreadable_hint(written)
                 break
-            log.warning("%s: %s (%s)", self._s3.description, verdict, _holder_text(theirs))
+            log.warning("%s: %s (%s)", self._s3.description, verdict, holder_text(theirs))
             try:
                 return _held(await self._write(holder, expect=their_etag), holder, started=now)
             except _Conflict:
                 data, _, _ = await self._read()
-                theirs = _parse_holder(data or b"{}")
+                theirs = parse_holder(data or b"{}")
                 break
-        raise LockHeld(
-            f"another run holds the lock on this mirror ({_holder_text(theirs)})", hint=hint
-        )
+        raise LockHeld(held_message(theirs), hint=hint)
 
     async def holder(self, now: datetime) -> str | None:
         """Who holds the lock now (a lease that stands), or None; reads only."""
         data, _, written = await self._read()
         if data is None:
             return None
-        theirs = _parse_holder(data)
+        theirs = parse_holder(data)
         verdict = takeover_reason(
             theirs, now=now, written=written, host=socket.gethostname(), alive=_pid_alive
         )
-        return _holder_text(theirs) if verdict is None else None
+        return holder_text(theirs) if verdict is None else None
 
     def _unreadable_hint(self, written: datetime | None) -> str:
         url = f"s3://{self._s3.bucket}/{self.key}"
@@ -238,7 +236,7 @@ def takeover_reason(
     Its lease is over; or it names this ``host`` and a pid that is not ``alive`` (a run killed
     here); or its expiry cannot be read and it was ``written`` more than one lease ago.
     """
-    expires = _parse_time(theirs.get("expires"))
+    expires = parse_timestamp(theirs.get("expires"))
     if expires is not None and expires <= now:
         return "taking over an expired lock"
     pid = theirs.get("pid")
@@ -267,29 +265,3 @@ def _pid_alive(pid: int) -> bool:
 def _held(etag: str, holder: dict[str, Any], *, started: datetime) -> _Held:
     moment = time.monotonic()
     return _Held(etag=etag, holder=holder, started=started, since=moment, renewed=moment)
-
-
-def _parse_holder(data: bytes) -> dict[str, Any]:
-    try:
-        doc = json.loads(data)
-    except ValueError:
-        return {}
-    return doc if isinstance(doc, dict) else {}
-
-
-def _parse_time(text: object) -> datetime | None:
-    if not isinstance(text, str):
-        return None
-    try:
-        return datetime.strptime(text, "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=UTC)
-    except ValueError:
-        return None
-
-
-def _holder_text(info: Mapping[str, Any]) -> str:
-    if not info:
-        return "holder unknown"
-    return (
-        f"pid {info.get('pid', '?')}, host {info.get('host', '?')}, "
-        f"since {info.get('started', '?')}, expires {info.get('expires', '?')}"
-    )

@@ -22,7 +22,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from mirrorsync.config.records import Config
-from mirrorsync.core.layout import INDEX_PATH, STATE_DIR, check_relpath
+from mirrorsync.core.checksums import SHA256_HEX
+from mirrorsync.core.layout import INDEX_PATH, QUARANTINE_DIR, STAGING_DIR, STATE_DIR, check_relpath
 from mirrorsync.core.media import CACHE_CONTROL, CacheClass, cache_class, content_type
 from mirrorsync.core.model import IndexEntry
 from mirrorsync.errors import ConfigError, TargetError
@@ -40,7 +41,6 @@ DELETE_BATCH = 1000
 """S3's limit of keys per DeleteObjects request."""
 SMALL_LIMIT = 256 << 20
 """``read`` serves indexes and pages; an object larger than this is not one of them."""
-_HEX = frozenset("0123456789abcdef")
 
 
 def default_state_dir(*, bucket: str, prefix: str, endpoint_url: str | None) -> Path:
@@ -79,7 +79,7 @@ class S3Target:
         self.state_dir = state_dir
         self.parallel_reads = concurrency
         """``verify --full`` reads as many objects at once as a sync downloads."""
-        self.staging_dir = state_dir / "staging"
+        self.staging_dir = state_dir / STAGING_DIR
         overrides = dict(cache_control or {})
         self.cache_control = {
             CacheClass.IMMUTABLE: overrides.get("archives", CACHE_CONTROL[CacheClass.IMMUTABLE]),
@@ -335,7 +335,7 @@ class S3Target:
                 return None
             raise self._s3.fatal(e, what=f"look at {path}") from e
         sha = response.get("Metadata", {}).get("sha256", "").lower()
-        valid = len(sha) == 64 and set(sha) <= _HEX  # noqa: PLR2004 - sha256 hex length
+        valid = SHA256_HEX.fullmatch(sha) is not None
         return int(response.get("ContentLength", -1)), sha if valid else None
 
     async def listing(self, directory: str = "") -> dict[str, int]:
@@ -397,7 +397,7 @@ class S3Target:
         then delete); returns the new key, or None when there was no object."""
         source = self.key(path)
         check_relpath(stamp)
-        moved = "/".join(p for p in (self.prefix, STATE_DIR, "quarantine", stamp, path) if p)
+        moved = "/".join(p for p in (self.prefix, STATE_DIR, QUARANTINE_DIR, stamp, path) if p)
         try:
             await self.client.copy_object(
                 Bucket=self.bucket, Key=moved, CopySource={"Bucket": self.bucket, "Key": source}
