@@ -449,12 +449,9 @@ def test_missing_root_is_a_config_error(tmp_path: Path) -> None:
         build_app(tmp_path / "absent")
 
 
-async def test_serve_on_port_zero_reports_a_url_that_answers(
-    tmp_path: Path, caplog: pytest.LogCaptureFixture
-) -> None:
-    """``serve(port=0)`` calls ``ready`` with a loopback URL that serves the tree, then logs it."""
-    root = make_tree(tmp_path)
-    caplog.set_level(logging.INFO, logger="mirrorsync.commands.serve")
+@asynccontextmanager
+async def serving(root: Path, **kw: float) -> AsyncIterator[str]:
+    """``serve(root)`` on a free loopback port with the given limits; yields its base URL."""
     urls: list[str] = []
     listening = asyncio.Event()
 
@@ -463,15 +460,27 @@ async def test_serve_on_port_zero_reports_a_url_that_answers(
         listening.set()
 
     async with asyncio.TaskGroup() as tg:
-        task = tg.create_task(serve(root, port=0, ready=ready))
+        task = tg.create_task(serve(root, port=0, ready=ready, **kw))  # type: ignore[arg-type]
         await listening.wait()
-        async with (
-            aiohttp.ClientSession() as session,
-            session.get(f"{urls[0]}{TAG}/{enc(TWO_PLUS)}") as resp,
-        ):
-            body = await resp.read()
-        task.cancel()
-    assert urls[0].startswith("http://127.0.0.1:")
-    assert not urls[0].endswith(":0/")
+        try:
+            yield urls[0]
+        finally:
+            task.cancel()
+
+
+async def test_serve_on_port_zero_reports_a_url_that_answers(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """``serve(port=0)`` calls ``ready`` with a loopback URL that serves the tree, then logs it."""
+    root = make_tree(tmp_path)
+    caplog.set_level(logging.INFO, logger="mirrorsync.commands.serve")
+    async with (
+        serving(root) as url,
+        aiohttp.ClientSession() as session,
+        session.get(f"{url}{TAG}/{enc(TWO_PLUS)}") as resp,
+    ):
+        body = await resp.read()
+    assert url.startswith("http://127.0.0.1:")
+    assert not url.endswith(":0/")
     assert body == body_of(TWO_PLUS)
-    assert f"serving {root} at {urls[0]}" in [r.getMessage() for r in caplog.records]
+    assert f"serving {root} at {url}" in [r.getMessage() for r in caplog.records]

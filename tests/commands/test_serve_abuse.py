@@ -13,10 +13,10 @@ from pathlib import Path
 
 import pytest
 import pytest_asyncio
-from test_serve import ONE_PLUS, SIZE, TAG, Served, body_of, enc, make_tree, running
+from test_serve import ONE_PLUS, SIZE, TAG, Served, body_of, enc, make_tree, running, serving
 
 from mirrorsync.cli import main
-from mirrorsync.commands.serve import build_app, range_use, serve
+from mirrorsync.commands.serve import build_app, range_use
 
 ERRORS_LOGGER = "mirrorsync.commands.serve.requests"
 ETAG = "18a2b3c4d5e6f708-1900"
@@ -103,22 +103,10 @@ async def test_multi_range_gets_the_whole_file(served: Served) -> None:
 
 
 @asynccontextmanager
-async def serving(root: Path, **kw: float) -> AsyncIterator[int]:
-    """``serve(root)`` on a free loopback port with the given limits; yields the port."""
-    urls: list[str] = []
-    listening = asyncio.Event()
-
-    def ready(url: str) -> None:
-        urls.append(url)
-        listening.set()
-
-    async with asyncio.TaskGroup() as tg:
-        task = tg.create_task(serve(root, port=0, ready=ready, **kw))  # type: ignore[arg-type]
-        await listening.wait()
-        try:
-            yield int(urls[0].rstrip("/").rsplit(":", 1)[1])
-        finally:
-            task.cancel()
+async def port_of(root: Path, **kw: float) -> AsyncIterator[int]:
+    """``serving`` reduced to the port it listens on."""
+    async with serving(root, **kw) as url:
+        yield int(url.rstrip("/").rsplit(":", 1)[1])
 
 
 async def half_request(port: int) -> tuple[asyncio.StreamReader, asyncio.StreamWriter]:
@@ -138,7 +126,7 @@ async def get(port: int, target: str) -> tuple[int, bytes]:
 async def test_half_sent_header_is_dropped_after_the_header_timeout(tmp_path: Path) -> None:
     """A client that never finishes its headers is disconnected, not held forever."""
     root = make_tree(tmp_path)
-    async with serving(root, header_timeout=0.2) as port:
+    async with port_of(root, header_timeout=0.2) as port:
         reader, writer = await half_request(port)
         assert await asyncio.wait_for(reader.read(), timeout=30) == b""
         writer.close()
@@ -147,7 +135,7 @@ async def test_half_sent_header_is_dropped_after_the_header_timeout(tmp_path: Pa
 async def test_idle_connections_make_room_for_a_real_client(tmp_path: Path) -> None:
     """At the connection limit, half-open connections are closed so a real request is served."""
     root = make_tree(tmp_path)
-    async with serving(root, max_connections=3) as port:
+    async with port_of(root, max_connections=3) as port:
         idle = [await half_request(port) for _ in range(5)]
         status, body = await get(port, f"/{TAG}/{enc(ONE_PLUS)}")
         closed = [await asyncio.wait_for(r.read(), timeout=30) == b"" for r, _ in idle[:3]]
@@ -163,7 +151,7 @@ async def test_busy_server_answers_503_at_its_limit(tmp_path: Path) -> None:
     big = root / TAG / "big.tar.gz"
     with big.open("wb") as f:
         f.truncate(256 << 20)  # sparse: socket buffers fill long before it is sent
-    async with serving(root, max_connections=2) as port:
+    async with port_of(root, max_connections=2) as port:
         stalled = []
         for _ in range(2):
             reader, writer = await asyncio.open_connection("127.0.0.1", port)
@@ -193,7 +181,7 @@ async def test_bad_request_is_one_log_line(
 ) -> None:
     """A malformed request is answered 400 and logged as one line with no traceback."""
     caplog.set_level(logging.INFO, logger="mirrorsync")
-    async with serving(make_tree(tmp_path)) as port:
+    async with port_of(make_tree(tmp_path)) as port:
         answer = await bad_request(port)
     records = [r for r in caplog.records if r.name == ERRORS_LOGGER]
     assert answer.split(b"\r\n", 1)[0].endswith(b" 400 Bad Request")
@@ -208,7 +196,7 @@ async def test_a_flood_of_bad_requests_is_rate_limited(
 ) -> None:
     """Past 20 bad requests a minute, further ones are counted in one line, not logged each."""
     caplog.set_level(logging.INFO, logger="mirrorsync")
-    async with serving(make_tree(tmp_path)) as port:
+    async with port_of(make_tree(tmp_path)) as port:
         for _ in range(30):
             await bad_request(port)
     lines = [r.getMessage() for r in caplog.records if r.name == ERRORS_LOGGER]
