@@ -220,6 +220,25 @@ async def test_the_listing_stack_follows_the_redirect_limit(looping: Recorder) -
         assert http.requests == 11
 
 
+async def test_a_redirect_loop_of_a_small_file_is_not_retries_exhausted(
+    looping: Recorder, no_sleep: NoSleep
+) -> None:
+    """A checksum list caught in a redirect loop fails at once saying so, never as "retries
+    exhausted": retrying a loop cannot help."""
+    async with client() as http:
+        with pytest.raises(UpstreamError) as failed:
+            await fetch_small(
+                http,
+                f"http://127.0.0.1:{looping.port}/loop",
+                retry=RetryPolicy(retries=3, sleep=no_sleep),
+                limit=9,
+                what="SHA256SUMS",
+            )
+    assert "more than 10 redirects" in str(failed.value)
+    assert "retries exhausted" not in str(failed.value)
+    assert no_sleep.delays == []
+
+
 async def test_a_bad_redirect_of_a_small_file_is_a_clear_error(
     looping: Recorder, no_sleep: NoSleep
 ) -> None:
