@@ -189,7 +189,7 @@ class Applier:
             index_existed=ledger.index_existed,
             generator=GENERATOR,
             now=self.now(),
-            upstream={"source": upstream.source, "repo": upstream.repo},
+            upstream=upstream.manifest(),
         )
 
     def _touched_tags(self) -> set[str]:

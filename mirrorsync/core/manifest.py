@@ -43,7 +43,7 @@ def entry_for(asset: Asset, *, sha256: str, size: int) -> IndexEntry:
         path=asset.path,
         size=size,
         sha256=sha256,
-        verified=asset.sha256 is not None,
+        verified=asset.sha256 is not None and asset.upstream.verified,
         python=p.python,
         platform=p.platform,
         flavor=p.flavor,

@@ -74,6 +74,11 @@ class UpstreamAsset:
     id: int | None = None
     updated_at: str | None = None
     state: str = "uploaded"
+    fallback_url: str | None = None
+    """Where to download it when ``url`` answers 404 (a download base's fallback), else None."""
+    verified: bool = True
+    """False when the sha256 is not upstream's own (another mirror computed it while copying an
+    asset published without a checksum): the mirror records it as unverified too."""
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

@@ -19,15 +19,18 @@ from dataclasses import dataclass
 from http import HTTPStatus
 from pathlib import Path
 from typing import BinaryIO
+from urllib.parse import unquote, urlsplit
 
 from yarl import URL
 
 from mirrorsync.core.model import Asset
 from mirrorsync.errors import (
+    AssetError,
     ChecksumMismatch,
     DownloadError,
     SizeMismatch,
     TargetError,
+    describe_os_error,
 )
 from mirrorsync.net.client import HttpClient
 from mirrorsync.net.policy import (
@@ -153,6 +156,8 @@ async def fetch_asset(
     is tried once more from the first byte. Raises ``AssetError`` subclasses, or ``TargetError``
     when the staging file cannot be written.
     """
+    if asset.upstream.url.startswith("file:"):
+        return await asyncio.to_thread(copy_local, asset, staged=staged, on_bytes=on_bytes)
     if asset.sha256 is None:
         # Without a checksum nothing could tell an earlier run's partial file of another upstream
         # version from a prefix of this one: start afresh (retries in this run still resume).
@@ -189,6 +194,53 @@ async def fetch_asset(
         download.part.close()
 
 
+def copy_local(
+    asset: Asset, *, staged: Path, on_bytes: Callable[[int], None] = lambda _: None
+) -> Fetched:
+    """Copy a ``file://`` asset (another mirror on a local disk) into ``staged``, hashing as it
+    goes; verified exactly like a download: a wrong size or sha256 leaves nothing behind."""
+    source = Path(unquote(urlsplit(asset.upstream.url).path))
+    part = _Part(staged)
+    try:
+        reader = source.open("rb")
+    except OSError as e:
+        raise DownloadError(asset.path, f"cannot read {source}: {describe_os_error(e)}") from e
+    try:
+        with reader:
+            part.open_resume(0, Cancel())  # limit 0: any earlier partial file is dropped
+            while block := _read_block(reader, asset):
+                _check_not_too_long(asset, part.size + len(block))
+                part.write(block)
+                on_bytes(len(block))
+        sha256 = part.hash.hexdigest()
+        if part.size != asset.size:
+            raise SizeMismatch(asset.path, expected=asset.size, actual=part.size)
+        if asset.sha256 is not None and sha256 != asset.sha256:
+            raise ChecksumMismatch(
+                asset.path,
+                expected=asset.sha256,
+                actual=sha256,
+                source=asset.sha256_source or "upstream",
+            )
+        part.finish()
+    except AssetError:
+        part.discard()
+        raise
+    except OSError as e:
+        part.discard()
+        raise TargetError.from_os_error(f"{asset.path}: cannot write", e) from e
+    finally:
+        part.close()
+    return Fetched(staged=part.path, sha256=sha256, size=part.size, downloaded=part.size)
+
+
+def _read_block(reader: BinaryIO, asset: Asset) -> bytes:
+    try:
+        return reader.read(CHUNK)
+    except OSError as e:
+        raise DownloadError(asset.path, f"cannot read it: {describe_os_error(e)}") from e
+
+
 class _Download:
     def __init__(
         self,
@@ -215,6 +267,9 @@ class _Download:
         as If-Range when resuming, so that a file replaced upstream is sent whole, not spliced."""
         self.durable = False
         """Whether the last attempt verified and fsynced the file itself (one thread hop less)."""
+        self.url = asset.upstream.url
+        """Where the bytes come from: the asset's URL until it answered 404 and a fallback took
+        over (then for the rest of the download)."""
 
     async def run(self) -> Fetched:
         await self.retry.run(self._attempt, what=self.asset.path)
@@ -261,8 +316,7 @@ class _Download:
                     headers["If-Range"] = self.validator
             else:
                 self.validator = None
-            url = URL(asset.upstream.url, encoded=True)
-            opened = self.transfers.open(url, headers=headers, cancel=cancel)
+            opened = self._open(headers, cancel)
             complete = False
             try:
                 self._check_status(opened, offset=offset, cancel=cancel)
@@ -285,6 +339,22 @@ class _Download:
                 self.durable = True
         finally:
             part.close()
+
+    def _open(self, headers: dict[str, str], cancel: Cancel) -> Opened:
+        """The answer for ``self.url``; a 404 there switches to the asset's fallback URL."""
+        opened = self.transfers.open(URL(self.url, encoded=True), headers=headers, cancel=cancel)
+        fallback = self.asset.upstream.fallback_url
+        if opened.response.status != HTTPStatus.NOT_FOUND or fallback in (None, self.url):
+            return opened
+        self.transfers.finish(opened, complete=False)
+        log.warning(
+            "%s: %s answered 404; fetching it from %s",
+            self.asset.path,
+            shown(self.url),
+            shown(fallback),
+        )
+        self.url = fallback
+        return self.transfers.open(URL(fallback, encoded=True), headers=headers, cancel=cancel)
 
     def _stream(self, opened: Opened, cancel: Cancel) -> None:
         part, asset = self.part, self.asset
