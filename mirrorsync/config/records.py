@@ -32,6 +32,15 @@ class UpstreamConfig:
             made["download_url"] = self.download_url
         return made
 
+    def label(self) -> str:
+        """Which upstream, in words, for the root page."""
+        if self.source == "mirror":
+            return f"the mirrorsync mirror at {self.url}"
+        made = f"the GitHub releases of {self.repo}"
+        if self.download_url is not None:
+            made += f", downloaded from {self.download_url}"
+        return made
+
     def describe(self) -> str:
         """One line naming the upstream (``status.json``'s ``upstream``, the root page)."""
         if self.source == "mirror":

@@ -214,9 +214,11 @@ def index_files(
     return files
 
 
-def client_files_fingerprint(publish: PublishConfig, *, generator: str) -> str:
-    """What the client files were written for: the ``publish`` settings and the generator."""
-    return hashlib.sha256(f"{publish!r} {generator}".encode()).hexdigest()
+def client_files_fingerprint(publish: PublishConfig, *, generator: str, upstream: str = "") -> str:
+    """What the client files were written for: the ``publish`` settings, the generator and the
+    upstream the root page names."""
+    made_from = f" {upstream}" if upstream else ""
+    return hashlib.sha256(f"{publish!r} {generator}{made_from}".encode()).hexdigest()
 
 
 def client_files_due(

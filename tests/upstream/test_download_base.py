@@ -79,6 +79,8 @@ async def test_archives_come_from_the_base_without_the_token(mirror: Mirror) -> 
         )
     assert any("%2B" in path for path in base.gets)
     assert mirror.index()["upstream"]["download_url"] == base.url
+    page = (mirror.root / "index.html").read_text(encoding="utf-8")
+    assert f"downloaded from {base.url}" in page
 
 
 async def test_a_404_at_the_base_falls_back_to_github(

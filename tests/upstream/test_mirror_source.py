@@ -82,7 +82,10 @@ class Downstream:
         return self.base / "mirror"
 
     def configure(self, url: str, **extra: Any) -> None:
-        doc = {"upstream": {"source": "mirror", "url": url}, "target": {"path": "mirror"}}
+        doc: dict[str, Any] = {
+            "upstream": {"source": "mirror", "url": url},
+            "target": {"path": "mirror"},
+        }
         doc.update(COPY_ALL)
         doc.update(extra)
         (self.base / "mirror.yaml").write_text(yaml.safe_dump(doc), encoding="utf-8")
@@ -141,6 +144,8 @@ async def test_chain_copies_byte_identical_and_idles_on_one_304(
         }
         assert any(not f["verified"] for f in b_index.values())  # carried over, era A
         assert downstream.index()["upstream"] == {"source": "mirror", "url": url}
+        page = (downstream.root / "index.html").read_text(encoding="utf-8")
+        assert f'Made from <span id="upstream">the mirrorsync mirror at {url}</span>' in page
         caplog.clear()
         outcome = await downstream.sync()
         assert outcome.exit_code == 0
