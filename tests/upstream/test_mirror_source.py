@@ -48,10 +48,15 @@ async def serving(root: Path) -> AsyncIterator[str]:
 
 
 @asynccontextmanager
-async def static_site(routes: dict[str, tuple[int, bytes, str]]) -> AsyncIterator[str]:
-    """A loopback server answering each path with (status, body, content type); 404 else."""
+async def static_site(
+    routes: dict[str, tuple[int, bytes, str]], *, authorized: list[str] | None = None
+) -> AsyncIterator[str]:
+    """A loopback server answering each path with (status, body, content type); 404 else.
+    Paths asked with an ``Authorization`` header are appended to ``authorized``."""
 
     async def handle(request: web.Request) -> web.Response:
+        if authorized is not None and "Authorization" in request.headers:
+            authorized.append(request.path)
         status, body, kind = routes.get(request.path, (404, b"not found", "text/plain"))
         return web.Response(status=status, body=body, content_type=kind)
 
@@ -296,3 +301,23 @@ async def test_unverified_upstream_files_stay_unverified(
     assert {p for p, v in verified.items() if not v} == {
         p for p in verified if p.startswith(NO_SUMS_TAG)
     }
+
+
+async def test_no_token_is_sent_to_an_upstream_mirror(
+    mirror: Mirror, downstream: Downstream
+) -> None:
+    """With a GitHub token in the environment, an upstream mirror never receives it, on the
+    index or on the files."""
+    publish_three_eras(mirror.fake, with_prerelease=True)
+    await mirror.run()
+    routes = {
+        f"/m/{path}": (200, data, "application/octet-stream")
+        for path, data in archives(mirror.root).items()
+    }
+    routes["/m/index.json"] = (200, (mirror.root / "index.json").read_bytes(), "application/json")
+    authorized: list[str] = []
+    async with static_site(routes, authorized=authorized) as site:
+        downstream.configure(f"{site}/m")
+        assert await downstream.run() == 0  # Downstream's runtime carries a token
+    assert archives(downstream.root) == archives(mirror.root)
+    assert authorized == []
