@@ -96,13 +96,18 @@ def build_catalog(releases: Iterable[Release]) -> Catalog:
 
 
 def releases_from_index(
-    entries: Mapping[str, IndexEntry], *, url_of: Callable[[str, str], str]
+    entries: Mapping[str, IndexEntry],
+    *,
+    url_of: Callable[[str, str], str],
+    local_root: str | None = None,
 ) -> list[Release]:
     """Another mirror's ``index.json`` entries as releases (its ``source: mirror`` listing).
 
     Each ``<tag>/<name>`` path gives the release and the file name; the index's sha256 becomes
     the asset's digest, so every file is verified, and an entry the other mirror recorded as
-    unverified stays unverified. ``url_of(tag, name)`` says where the file is fetched from.
+    unverified stays unverified. ``url_of(tag, name)`` says where the file is fetched from;
+    with ``local_root`` (a local upstream mirror) each file is copied from
+    ``<local_root>/<tag>/<name>`` instead.
     """
     by_tag: dict[str, list[UpstreamAsset]] = {}
     for path, entry in sorted(entries.items()):
@@ -112,6 +117,7 @@ def releases_from_index(
                 name=name,
                 size=entry.size,
                 url=url_of(tag, name),
+                local_path=None if local_root is None else f"{local_root}/{tag}/{name}",
                 digest=entry.sha256,
                 id=entry.upstream_id,
                 updated_at=entry.upstream_updated_at,

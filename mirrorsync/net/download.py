@@ -19,7 +19,6 @@ from dataclasses import dataclass
 from http import HTTPStatus
 from pathlib import Path
 from typing import BinaryIO
-from urllib.parse import unquote, urlsplit
 
 from yarl import URL
 
@@ -156,7 +155,7 @@ async def fetch_asset(
     is tried once more from the first byte. Raises ``AssetError`` subclasses, or ``TargetError``
     when the staging file cannot be written.
     """
-    if asset.upstream.url.startswith("file:"):
+    if asset.upstream.local_path is not None:
         return await asyncio.to_thread(copy_local, asset, staged=staged, on_bytes=on_bytes)
     if asset.sha256 is None:
         # Without a checksum nothing could tell an earlier run's partial file of another upstream
@@ -197,9 +196,10 @@ async def fetch_asset(
 def copy_local(
     asset: Asset, *, staged: Path, on_bytes: Callable[[int], None] = lambda _: None
 ) -> Fetched:
-    """Copy a ``file://`` asset (another mirror on a local disk) into ``staged``, hashing as it
-    goes; verified exactly like a download: a wrong size or sha256 leaves nothing behind."""
-    source = Path(unquote(urlsplit(asset.upstream.url).path))
+    """Copy an asset of a local upstream mirror (``local_path``: a courier disk, a mount) into
+    ``staged``, hashing as it goes; verified exactly like a download: a wrong size or sha256
+    leaves nothing behind."""
+    source = Path(asset.upstream.local_path or "")
     part = _Part(staged)
     try:
         reader = source.open("rb")
@@ -212,16 +212,7 @@ def copy_local(
                 _check_not_too_long(asset, part.size + len(block))
                 part.write(block)
                 on_bytes(len(block))
-        sha256 = part.hash.hexdigest()
-        if part.size != asset.size:
-            raise SizeMismatch(asset.path, expected=asset.size, actual=part.size)
-        if asset.sha256 is not None and sha256 != asset.sha256:
-            raise ChecksumMismatch(
-                asset.path,
-                expected=asset.sha256,
-                actual=sha256,
-                source=asset.sha256_source or "upstream",
-            )
+        sha256 = _verified(part, asset)
         part.finish()
     except AssetError:
         part.discard()
@@ -232,6 +223,22 @@ def copy_local(
     finally:
         part.close()
     return Fetched(staged=part.path, sha256=sha256, size=part.size, downloaded=part.size)
+
+
+def _verified(part: _Part, asset: Asset) -> str:
+    """The sha256 of the bytes in ``part``; ``SizeMismatch``/``ChecksumMismatch`` unless they are
+    exactly what ``asset`` promises."""
+    sha256 = part.hash.hexdigest()
+    if part.size != asset.size:
+        raise SizeMismatch(asset.path, expected=asset.size, actual=part.size)
+    if asset.sha256 is not None and sha256 != asset.sha256:
+        raise ChecksumMismatch(
+            asset.path,
+            expected=asset.sha256,
+            actual=sha256,
+            source=asset.sha256_source or "upstream",
+        )
+    return sha256
 
 
 def _read_block(reader: BinaryIO, asset: Asset) -> bytes:
@@ -273,17 +280,8 @@ class _Download:
 
     async def run(self) -> Fetched:
         await self.retry.run(self._attempt, what=self.asset.path)
-        part, asset = self.part, self.asset
-        sha256 = part.hash.hexdigest()
-        if part.size != asset.size:
-            raise SizeMismatch(asset.path, expected=asset.size, actual=part.size)
-        if asset.sha256 is not None and sha256 != asset.sha256:
-            raise ChecksumMismatch(
-                asset.path,
-                expected=asset.sha256,
-                actual=sha256,
-                source=asset.sha256_source or "upstream",
-            )
+        part = self.part
+        sha256 = _verified(part, self.asset)
         if not self.durable:
             await self.loop.run_in_executor(self.transfers.executor, part.finish)
         return Fetched(staged=part.path, sha256=sha256, size=part.size, downloaded=self.received)

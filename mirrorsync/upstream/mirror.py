@@ -14,7 +14,7 @@ import json
 import logging
 from http import HTTPStatus
 from pathlib import Path
-from urllib.parse import quote, unquote, urlsplit
+from urllib.parse import quote
 
 import aiohttp
 
@@ -80,7 +80,8 @@ class MirrorReleases:
             entries = safe_entries(parse_index(data, origin=shown(self.index_url)))
         except StateError as e:
             raise UpstreamError(str(e), hint=NOT_A_MIRROR) from e
-        return releases_from_index(entries, url_of=self._url_of)
+        local = self._root if is_local(self._root) else None
+        return releases_from_index(entries, url_of=self._url_of, local_root=local)
 
     def _url_of(self, tag: str, name: str) -> str:
         if is_local(self._root):
@@ -153,8 +154,8 @@ class MirrorReleases:
         self._cache.store_file(INDEX_KEY, identity=self.index_url, text=json.dumps(record))
 
     async def read_small(self, asset: UpstreamAsset, *, limit: int) -> bytes:
-        if asset.url.startswith("file:"):
-            path = Path(unquote(urlsplit(asset.url).path))
+        if asset.local_path is not None:
+            path = Path(asset.local_path)
             try:
                 data = await asyncio.to_thread(path.read_bytes)
             except OSError as e:

@@ -54,6 +54,14 @@ def test_entries_become_releases_by_tag_with_digests_and_urls() -> None:
     assert (b.digest, b.verified, b.id, b.updated_at) == (SHA_B, False, None, None)
     assert not new.draft
     assert not new.prerelease
+    assert a.local_path is None
+
+
+def test_a_local_root_makes_files_to_copy() -> None:
+    """With ``local_root`` each asset names the file to copy below it (a local upstream)."""
+    entries = {f"20240713/{NAME_1}": entry(f"20240713/{NAME_1}", SHA_A)}
+    (release,) = releases_from_index(entries, url_of="U/{}/{}".format, local_root="/media/d")
+    assert release.assets[0].local_path == f"/media/d/20240713/{NAME_1}"
 
 
 def test_an_empty_index_lists_nothing() -> None:

@@ -12,6 +12,7 @@ import pytest
 from aiohttp import web
 from eras import DIGEST, DIGEST_TAG, LINUX
 from fake_github import FakeGitHub
+from loopback import running
 from mirror_harness import Mirror
 
 TOKEN = "ghp_" + "a" * 36
@@ -50,16 +51,9 @@ async def download_base(fake: FakeGitHub) -> AsyncIterator[Base]:
     base = Base(fake)
     app = web.Application()
     app.router.add_get("/pbs/{tag}/{name}", base.handle)
-    runner = web.AppRunner(app)
-    await runner.setup()
-    site = web.TCPSite(runner, "127.0.0.1", 0)
-    await site.start()
-    port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
-    base.url = f"http://127.0.0.1:{port}/pbs"
-    try:
+    async with running(app) as url:
+        base.url = f"{url}/pbs"
         yield base
-    finally:
-        await runner.cleanup()
 
 
 async def test_archives_come_from_the_base_without_the_token(mirror: Mirror) -> None:

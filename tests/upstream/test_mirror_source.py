@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import json
 import logging
 import shutil
@@ -17,34 +16,15 @@ from aiohttp import web
 from conftest import FakeClock, NoSleep
 from eras import NO_SUMS_TAG
 from eras import three_eras as publish_three_eras
+from loopback import running, serving
 from mirror_harness import Mirror, exit_code_of, fake_time_runtime
 
-from mirrorsync.commands.serve import serve
 from mirrorsync.commands.sync import Outcome, run_sync
 from mirrorsync.config.load import load_config
 from mirrorsync.errors import ConfigError, UpstreamError
 
 SERVE_LOG = "mirrorsync.commands.serve"
 COPY_ALL = {"releases": {"latest": None}, "select": {"prereleases": True}}
-
-
-@asynccontextmanager
-async def serving(root: Path) -> AsyncIterator[str]:
-    """``mirrorsync serve`` over ``root`` on a free loopback port; yields its base URL."""
-    urls: list[str] = []
-    listening = asyncio.Event()
-
-    def ready(url: str) -> None:
-        urls.append(url)
-        listening.set()
-
-    async with asyncio.TaskGroup() as tg:
-        task = tg.create_task(serve(root, port=0, ready=ready))
-        await listening.wait()
-        try:
-            yield urls[0].rstrip("/")
-        finally:
-            task.cancel()
 
 
 @asynccontextmanager
@@ -62,15 +42,8 @@ async def static_site(
 
     app = web.Application()
     app.router.add_get("/{tail:.*}", handle)
-    runner = web.AppRunner(app)
-    await runner.setup()
-    site = web.TCPSite(runner, "127.0.0.1", 0)
-    await site.start()
-    port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
-    try:
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        await runner.cleanup()
+    async with running(app) as url:
+        yield url
 
 
 class Downstream:
