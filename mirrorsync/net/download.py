@@ -18,7 +18,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from http import HTTPStatus
 from pathlib import Path
-from typing import BinaryIO
+from typing import Any, BinaryIO
 
 from yarl import URL
 
@@ -156,7 +156,7 @@ async def fetch_asset(
     when the staging file cannot be written.
     """
     if asset.upstream.local_path is not None:
-        return await asyncio.to_thread(copy_local, asset, staged=staged, on_bytes=on_bytes)
+        return await _copy_in_thread(asset, staged=staged, on_bytes=on_bytes)
     if asset.sha256 is None:
         # Without a checksum nothing could tell an earlier run's partial file of another upstream
         # version from a prefix of this one: start afresh (retries in this run still resume).
@@ -193,13 +193,40 @@ async def fetch_asset(
         download.part.close()
 
 
+async def _copy_in_thread(
+    asset: Asset, *, staged: Path, on_bytes: Callable[[int], None]
+) -> Fetched:
+    """``copy_local`` in a worker thread, its progress on the event loop; Ctrl-C stops it."""
+    loop, cancel = asyncio.get_running_loop(), Cancel()
+    progress = _Progress(loop, on_bytes)
+
+    def copy() -> Fetched:
+        try:
+            return copy_local(asset, staged=staged, on_bytes=progress.add, cancel=cancel)
+        finally:
+            progress.flush()
+
+    job = asyncio.ensure_future(asyncio.to_thread(copy))
+    try:
+        return await asyncio.shield(job)
+    except asyncio.CancelledError:
+        cancel.set()
+        await _wait_out(job, cancel)
+        raise
+
+
 def copy_local(
-    asset: Asset, *, staged: Path, on_bytes: Callable[[int], None] = lambda _: None
+    asset: Asset,
+    *,
+    staged: Path,
+    on_bytes: Callable[[int], None] = lambda _: None,
+    cancel: Cancel | None = None,
 ) -> Fetched:
     """Copy an asset of a local upstream mirror (``local_path``: a courier disk, a mount) into
     ``staged``, hashing as it goes; verified exactly like a download: a wrong size or sha256
     leaves nothing behind."""
     source = Path(asset.upstream.local_path or "")
+    cancel = cancel or Cancel()
     part = _Part(staged)
     try:
         reader = source.open("rb")
@@ -207,11 +234,12 @@ def copy_local(
         raise DownloadError(asset.path, f"cannot read {source}: {describe_os_error(e)}") from e
     try:
         with reader:
-            part.open_resume(0, Cancel())  # limit 0: any earlier partial file is dropped
+            part.open_resume(0, cancel)  # limit 0: any earlier partial file is dropped
             while block := _read_block(reader, asset):
                 _check_not_too_long(asset, part.size + len(block))
                 part.write(block)
                 on_bytes(len(block))
+                cancel.check()
         sha256 = _verified(part, asset)
         part.finish()
     except AssetError:
@@ -433,7 +461,7 @@ class _Progress:
         self._last = time.monotonic()
 
 
-async def _wait_out(job: asyncio.Future[None], cancel: Cancel) -> None:
+async def _wait_out(job: asyncio.Future[Any], cancel: Cancel) -> None:
     """Wait for a cancelled download's thread to stop (quick: its socket is shut down).
 
     Its partial file must be closed before the run goes on to clean up; a second Ctrl-C does not
