@@ -57,9 +57,13 @@ class MirrorReleases:
         self._root = url.rstrip("/") or "/"
         self._retry = retry
         self._cache = cache
-        self.description = f"mirror:{shown(url)}"
+        self.description = f"mirror:{self._shown(self._root)}"
         self.index_unchanged = False
         """Whether the last listing was answered 304 (the cached index was used)."""
+
+    def _shown(self, where: str) -> str:
+        # A local path is shown whole ('#' and '?' are file name characters there).
+        return where if is_local(self._root) else shown(where)
 
     @property
     def index_url(self) -> str:
@@ -77,7 +81,7 @@ class MirrorReleases:
                 self._retry, self._fetch_index, what=f"listing {shown(self.index_url)}"
             )
         try:
-            entries = safe_entries(parse_index(data, origin=shown(self.index_url)))
+            entries = safe_entries(parse_index(data, origin=self._shown(self.index_url)))
         except StateError as e:
             raise UpstreamError(str(e), hint=NOT_A_MIRROR) from e
         local = self._root if is_local(self._root) else None

@@ -294,3 +294,28 @@ async def test_no_token_is_sent_to_an_upstream_mirror(
         assert await downstream.run() == 0  # Downstream's runtime carries a token
     assert archives(downstream.root) == archives(mirror.root)
     assert authorized == []
+
+
+async def test_a_directory_without_an_index_is_a_config_error(
+    downstream: Downstream, tmp_path: Path
+) -> None:
+    """A local upstream directory holding no index.json is a configuration error (exit 2)."""
+    (tmp_path / "empty").mkdir()
+    downstream.configure(str(tmp_path / "empty"))
+    with pytest.raises(ConfigError, match="holds no index.json") as caught:
+        await downstream.sync()
+    assert caught.value.exit_code == 2
+
+
+async def test_a_local_index_of_another_format_fails_the_listing(
+    downstream: Downstream, tmp_path: Path
+) -> None:
+    """A local index.json that is not format 1 fails the listing (exit 1), naming the file."""
+    disk = tmp_path / "disk #1"
+    disk.mkdir()
+    (disk / "index.json").write_text('{"format": 2, "files": []}', encoding="utf-8")
+    downstream.configure(str(disk))
+    with pytest.raises(UpstreamError, match="not a mirrorsync index") as caught:
+        await downstream.sync()
+    assert str(disk / "index.json") in str(caught.value)
+    assert caught.value.exit_code == 1
