@@ -302,7 +302,7 @@ async def test_a_directory_without_an_index_is_a_config_error(
     """A local upstream directory holding no index.json is a configuration error (exit 2)."""
     (tmp_path / "empty").mkdir()
     downstream.configure(str(tmp_path / "empty"))
-    with pytest.raises(ConfigError, match="holds no index.json") as caught:
+    with pytest.raises(ConfigError, match=r"holds no index\.json") as caught:
         await downstream.sync()
     assert caught.value.exit_code == 2
 
