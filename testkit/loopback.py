@@ -26,8 +26,9 @@ async def running(app: web.Application) -> AsyncIterator[str]:
 
 
 @asynccontextmanager
-async def serving(root: Path) -> AsyncIterator[str]:
-    """``mirrorsync serve`` over ``root`` on a free loopback port; yields its base URL."""
+async def serving(root: Path, **kw: float) -> AsyncIterator[str]:
+    """``serve(root)`` on a free loopback port with the given limits; yields its base URL as
+    ``ready`` reported it (with a trailing ``/``)."""
     urls: list[str] = []
     listening = asyncio.Event()
 
@@ -36,9 +37,9 @@ async def serving(root: Path) -> AsyncIterator[str]:
         listening.set()
 
     async with asyncio.TaskGroup() as tg:
-        task = tg.create_task(serve(root, port=0, ready=ready))
+        task = tg.create_task(serve(root, port=0, ready=ready, **kw))  # type: ignore[arg-type]
         await listening.wait()
         try:
-            yield urls[0].rstrip("/")
+            yield urls[0]
         finally:
             task.cancel()

@@ -111,7 +111,8 @@ async def test_chain_copies_byte_identical_and_idles_on_one_304(
     publish_three_eras(mirror.fake, with_prerelease=True)
     assert await mirror.run() == 0
     caplog.set_level(logging.INFO, logger=SERVE_LOG)
-    async with serving(mirror.root) as url:
+    async with serving(mirror.root) as served:
+        url = served.rstrip("/")
         downstream.configure(url)
         assert await downstream.run() == 0
         assert archives(downstream.root) == archives(mirror.root)
@@ -139,7 +140,8 @@ async def test_chain_reaches_b_after_a_syncs_a_new_release(
     """A release new on GitHub reaches B on B's next run after A mirrored it."""
     publish_three_eras(mirror.fake, with_prerelease=True)
     await mirror.run()
-    async with serving(mirror.root) as url:
+    async with serving(mirror.root) as served:
+        url = served.rstrip("/")
         downstream.configure(url)
         assert await downstream.run() == 0
         mirror.fake.add_release(
@@ -234,7 +236,8 @@ async def test_a_listed_file_that_404s_fails_alone(
     victim = min(p for p in archives(mirror.root) if not p.endswith("SHA256SUMS"))
     aside = tmp_path / "aside"
     (mirror.root / victim).rename(aside)
-    async with serving(mirror.root) as url:
+    async with serving(mirror.root) as served:
+        url = served.rstrip("/")
         downstream.configure(url)
         outcome = await downstream.sync()
         assert outcome.exit_code == 1
@@ -253,7 +256,8 @@ async def test_plus_is_percent_encoded_on_the_wire(
     publish_three_eras(mirror.fake, with_prerelease=True)
     await mirror.run()
     caplog.set_level(logging.INFO, logger=SERVE_LOG)
-    async with serving(mirror.root) as url:
+    async with serving(mirror.root) as served:
+        url = served.rstrip("/")
         downstream.configure(url)
         assert await downstream.run() == 0
     plus = [line for line in served_gets(caplog) if "%2B" in line]
