@@ -189,7 +189,7 @@ class Applier:
             index_existed=ledger.index_existed,
             generator=GENERATOR,
             now=self.now(),
-            upstream={"source": upstream.source, "repo": upstream.repo},
+            upstream=upstream.manifest(),
         )
 
     def _touched_tags(self) -> set[str]:
@@ -242,7 +242,10 @@ class Applier:
         ledger = self.ledger
         last = self.records.read_status() or {}
         ended = self.now()
-        fingerprint = client_files_fingerprint(self.cfg.publish, generator=GENERATOR)
+        made_from = self.cfg.upstream.label()
+        fingerprint = client_files_fingerprint(
+            self.cfg.publish, generator=GENERATOR, upstream=made_from
+        )
         refresh = client_files_due(
             files_changed=bool(ledger.changes) or ledger.entries != ledger.previous,
             status=status,
@@ -255,6 +258,7 @@ class Applier:
             ended=timestamp(ended),
             last_update=timestamp(ended) if status == "success" else last.get("last_update"),
             generator=GENERATOR,
+            upstream=made_from,
         )
         await publish_client_files(
             self.tree,

@@ -33,7 +33,7 @@ from mirrorsync.net.client import HttpClient
 from mirrorsync.net.retry import RetryPolicy
 from mirrorsync.targets.base import Target
 from mirrorsync.upstream.cache import StateCache
-from mirrorsync.upstream.github import GitHubReleases, fetch_small
+from mirrorsync.upstream.github import DownloadBase, GitHubReleases, fetch_small
 from mirrorsync.upstream.source import ReleaseSource
 
 log = logging.getLogger(__name__)
@@ -76,12 +76,13 @@ class Planner:
     async def plan(self, source: ReleaseSource, http: HttpClient) -> Planned:
         """The plan for the current listing; the index as found goes into the ledger."""
         releases = await source.list_releases()
-        if isinstance(source, GitHubReleases):
+        github = source.inner if isinstance(source, DownloadBase) else source
+        if isinstance(github, GitHubReleases):
             log.debug(
                 "listing: %d page(s) fetched, %d unchanged (304), %d taken from the cache",
-                source.pages_fetched,
-                source.pages_unchanged,
-                source.pages_trusted,
+                github.pages_fetched,
+                github.pages_unchanged,
+                github.pages_trusted,
             )
         check_listing(releases, description=source.description)
         chosen = select_releases(releases, self.cfg.releases)

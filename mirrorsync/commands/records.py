@@ -142,7 +142,7 @@ class RunRecords:
             status=status,
             started=self.started,
             ended=ended,
-            upstream=f"{self.cfg.upstream.api_url}/repos/{self.cfg.upstream.repo}",
+            upstream=self.cfg.upstream.describe(),
             size=sum(e.size for e in holding.values()),
             files=len(holding),
             extra=extra,

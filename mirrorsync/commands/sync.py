@@ -27,7 +27,7 @@ from mirrorsync.net.retry import RetryPolicy
 from mirrorsync.targets.base import Target
 from mirrorsync.targets.open import open_target
 from mirrorsync.upstream.cache import StateCache
-from mirrorsync.upstream.github import GitHubReleases
+from mirrorsync.upstream.open import open_source
 
 __all__ = [
     "GENERATOR",
@@ -107,23 +107,16 @@ async def _execute(cfg: Config, tree: Target, rt: Runtime, *, dry_run: bool) -> 
     # Without a state directory (a plan of a mirror that does not exist yet) nothing is cached.
     cache = StateCache(tree.state_dir / "cache") if tree.state_dir.is_dir() else None
     upstream = cfg.upstream
+    # Only the GitHub source has a token to send (and only to its API's origin).
+    token = rt.token if upstream.source == "github" else None
     async with open_client(
         concurrency=cfg.download.concurrency,
         stall_timeout=cfg.download.timeout,
-        token=rt.token,
+        token=token,
         api_url=upstream.api_url,
         proxies=rt.proxies,
     ) as http:
-        source = GitHubReleases(
-            http,
-            api_url=upstream.api_url,
-            repo=upstream.repo,
-            retry=retry,
-            cache=cache,
-            has_token=rt.token is not None,
-            full_listing_every=upstream.full_listing_hours * 3600,
-            prove_consistent=cfg.prune,
-        )
+        source = open_source(cfg, http, retry=retry, cache=cache, has_token=token is not None)
         planner = Planner(cfg, tree, ledger, report, retry=retry, cache=cache, dry_run=dry_run)
         applier = Applier(
             cfg,

@@ -14,6 +14,38 @@ class UpstreamConfig:
     token_env: str = "GITHUB_TOKEN"  # noqa: S105 - the name of a variable, not a secret
     full_listing_hours: float = 24.0
     """Hours an unchanged first listing page vouches for the cached later pages; 0 = never."""
+    download_url: str | None = None
+    """``github``: a base replacing ``https://github.com/<repo>/releases/download`` for the
+    archives (no trailing ``/``); None = GitHub itself."""
+    fallback: bool = True
+    """``github`` with ``download_url``: when the base answers 404, fetch the asset's own URL."""
+    url: str | None = None
+    """``mirror``: the root of another mirrorsync mirror: an http(s) URL (no trailing ``/``) or
+    an absolute local directory (a ``file://`` URL or a path, resolved against the config file)."""
+
+    def manifest(self) -> dict[str, str]:
+        """The ``upstream`` object of ``index.json``: the source and where it is."""
+        if self.source == "mirror":
+            return {"source": self.source, "url": self.url or ""}
+        made = {"source": self.source, "repo": self.repo}
+        if self.download_url is not None:
+            made["download_url"] = self.download_url
+        return made
+
+    def label(self) -> str:
+        """Which upstream, in words, for the root page."""
+        if self.source == "mirror":
+            return f"the mirrorsync mirror at {self.url}"
+        made = f"the GitHub releases of {self.repo}"
+        if self.download_url is not None:
+            made += f", downloaded from {self.download_url}"
+        return made
+
+    def describe(self) -> str:
+        """One line naming the upstream (``status.json``'s ``upstream``, the root page)."""
+        if self.source == "mirror":
+            return self.url or ""
+        return f"{self.api_url}/repos/{self.repo}"
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

@@ -19,7 +19,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, NoReturn, TypeGuard
-from urllib.parse import urlsplit
+from urllib.parse import unquote, urlsplit
 
 from packaging.specifiers import InvalidSpecifier
 
@@ -259,11 +259,75 @@ def _optional_path(value: object, at: _At) -> Path | None:
 # -- upstream -------------------------------------------------------------------------------------
 
 
+SOURCES = ("github", "mirror")
+SOURCE_KEYS = {
+    "github": frozenset(
+        {"source", "repo", "api_url", "token_env", "full_listing_hours", "download_url", "fallback"}
+    ),
+    "mirror": frozenset({"source", "url"}),
+}
+"""The ``upstream`` keys that apply to each source; any other one is an error naming it."""
+
+
 def _source(value: object, at: _At) -> str:
     text = _string(value, at)
-    if text != "github":
-        at.fail(f"unsupported source {text!r}; only 'github' is supported")
+    if text == "astral":
+        at.fail("the 'astral' source is not available yet; use 'github' or 'mirror'")
+    if text not in SOURCES:
+        at.fail(f"unsupported source {text!r}; expected one of {', '.join(SOURCES)}")
     return text
+
+
+def _mirror_url(value: object, at: _At) -> str | None:
+    """An upstream mirror's root: an http(s) URL, or a local directory (``file://`` or a path,
+    relative to the config file) made absolute."""
+    if value is None:
+        return None
+    text = _nonempty(value, at)
+    if text.startswith(("http://", "https://")):
+        return _base_url(text, at)
+    if text.startswith("file:"):
+        parts = urlsplit(text)
+        if parts.netloc not in ("", "localhost") or parts.query or parts.fragment:
+            at.fail(f"expected a file:///absolute/path URL, got {_describe(text)}")
+        text = unquote(parts.path)
+        if not text.startswith("/"):
+            at.fail(f"expected a file:///absolute/path URL, got {_describe(value)}")
+    elif "://" in text:
+        at.fail(f"expected an http(s):// or file:// URL or a path, got {_describe(text)}")
+    return str(_path(text, at)).rstrip("/") or "/"
+
+
+def _upstream(value: object, at: _At) -> UpstreamConfig:
+    values = _read(value, at, _SECTIONS["upstream"])
+    given = list(value) if isinstance(value, dict) else []
+    source = values.get("source", "github")
+    if "source" in given and "source" not in values:
+        raise _Rejected  # the bad source is reported already
+    for key in given:
+        if key in _SECTIONS["upstream"].checks and key not in SOURCE_KEYS[source]:
+            at.key(key).note(f"does not apply to the {source!r} source")
+    if source == "mirror" and values.get("url") is None and not _reported(at.key("url")):
+        at.key("url").note("the 'mirror' source needs url: the root of another mirrorsync mirror")
+    base = values.get("download_url")
+    if base is not None and _origin(base) == _origin(
+        values.get("api_url", UpstreamConfig().api_url)
+    ):
+        # The token goes to the API's origin (TokenScope): a base there would receive it.
+        at.key("download_url").note(
+            "is on the origin of api_url; the token is never sent to a download base, "
+            "so it must be another host (or leave it null for GitHub's own downloads)"
+        )
+    return UpstreamConfig(**values)
+
+
+def _reported(at: _At) -> bool:
+    return any(path == at.path for path, _ in at.problems)
+
+
+def _origin(url: str) -> tuple[str, str, int | None]:
+    parts = urlsplit(url)
+    return parts.scheme, (parts.hostname or "").lower(), parts.port
 
 
 def _repo(value: object, at: _At) -> str:
@@ -587,6 +651,9 @@ _SECTIONS: dict[str, _Section] = {
             "api_url": _api_url,
             "token_env": _token_env,
             "full_listing_hours": _hours,
+            "download_url": _base_url,
+            "fallback": _boolean,
+            "url": _mirror_url,
         }
     ),
     "releases": _Section({"latest": _latest, "since": _since, "tags": _list_of(_tag)}),
@@ -639,7 +706,7 @@ _SECTIONS: dict[str, _Section] = {
 
 _DOCUMENT = _Section(
     {
-        "upstream": _record(UpstreamConfig, _SECTIONS["upstream"]),
+        "upstream": _upstream,
         "releases": _releases,
         "select": _record(SelectConfig, _SECTIONS["select"]),
         "target": _target,

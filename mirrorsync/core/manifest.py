@@ -43,7 +43,7 @@ def entry_for(asset: Asset, *, sha256: str, size: int) -> IndexEntry:
         path=asset.path,
         size=size,
         sha256=sha256,
-        verified=asset.sha256 is not None,
+        verified=asset.sha256 is not None and asset.upstream.verified,
         python=p.python,
         platform=p.platform,
         flavor=p.flavor,
@@ -214,9 +214,11 @@ def index_files(
     return files
 
 
-def client_files_fingerprint(publish: PublishConfig, *, generator: str) -> str:
-    """What the client files were written for: the ``publish`` settings and the generator."""
-    return hashlib.sha256(f"{publish!r} {generator}".encode()).hexdigest()
+def client_files_fingerprint(publish: PublishConfig, *, generator: str, upstream: str = "") -> str:
+    """What the client files were written for: the ``publish`` settings, the generator and the
+    upstream the root page names."""
+    made_from = f" {upstream}" if upstream else ""
+    return hashlib.sha256(f"{publish!r} {generator}{made_from}".encode()).hexdigest()
 
 
 def client_files_due(

@@ -74,6 +74,15 @@ class UpstreamAsset:
     id: int | None = None
     updated_at: str | None = None
     state: str = "uploaded"
+    fallback_url: str | None = None
+    """Where to download it when ``url`` answers 404 (a download base's fallback), else None."""
+    local_path: str | None = None
+    """A file to copy rather than a URL to download: set only by a source whose configured root
+    is a local directory (``upstream.source: mirror``), never from what a listing says: a
+    ``file://`` URL from upstream is refused like any URL that is not http(s)."""
+    verified: bool = True
+    """False when the sha256 is not upstream's own (another mirror computed it while copying an
+    asset published without a checksum): the mirror records it as unverified too."""
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, replace
 
 from mirrorsync.core.layout import SUMS_NAME, check_relpath
-from mirrorsync.core.model import Asset, Release, UpstreamAsset
+from mirrorsync.core.model import Asset, IndexEntry, Release, UpstreamAsset
 from mirrorsync.core.names import SIDECAR_SUFFIX, parse_asset_name, sidecar_target
 from mirrorsync.errors import InvalidAssetName, UnsafeName
 
@@ -93,3 +93,35 @@ def build_catalog(releases: Iterable[Release]) -> Catalog:
         sidecars=sidecars,
         in_progress=tuple(sorted(in_progress)),
     )
+
+
+def releases_from_index(
+    entries: Mapping[str, IndexEntry],
+    *,
+    url_of: Callable[[str, str], str],
+    local_root: str | None = None,
+) -> list[Release]:
+    """Another mirror's ``index.json`` entries as releases (its ``source: mirror`` listing).
+
+    Each ``<tag>/<name>`` path gives the release and the file name; the index's sha256 becomes
+    the asset's digest, so every file is verified, and an entry the other mirror recorded as
+    unverified stays unverified. ``url_of(tag, name)`` says where the file is fetched from;
+    with ``local_root`` (a local upstream mirror) each file is copied from
+    ``<local_root>/<tag>/<name>`` instead.
+    """
+    by_tag: dict[str, list[UpstreamAsset]] = {}
+    for path, entry in sorted(entries.items()):
+        tag, _, name = path.partition("/")
+        by_tag.setdefault(tag, []).append(
+            UpstreamAsset(
+                name=name,
+                size=entry.size,
+                url=url_of(tag, name),
+                local_path=None if local_root is None else f"{local_root}/{tag}/{name}",
+                digest=entry.sha256,
+                id=entry.upstream_id,
+                updated_at=entry.upstream_updated_at,
+                verified=entry.verified,
+            )
+        )
+    return [Release(tag=tag, assets=tuple(assets)) for tag, assets in by_tag.items()]

@@ -18,16 +18,18 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from http import HTTPStatus
 from pathlib import Path
-from typing import BinaryIO
+from typing import Any, BinaryIO
 
 from yarl import URL
 
 from mirrorsync.core.model import Asset
 from mirrorsync.errors import (
+    AssetError,
     ChecksumMismatch,
     DownloadError,
     SizeMismatch,
     TargetError,
+    describe_os_error,
 )
 from mirrorsync.net.client import HttpClient
 from mirrorsync.net.policy import (
@@ -153,6 +155,8 @@ async def fetch_asset(
     is tried once more from the first byte. Raises ``AssetError`` subclasses, or ``TargetError``
     when the staging file cannot be written.
     """
+    if asset.upstream.local_path is not None:
+        return await _copy_in_thread(asset, staged=staged, on_bytes=on_bytes)
     if asset.sha256 is None:
         # Without a checksum nothing could tell an earlier run's partial file of another upstream
         # version from a prefix of this one: start afresh (retries in this run still resume).
@@ -189,6 +193,89 @@ async def fetch_asset(
         download.part.close()
 
 
+async def _copy_in_thread(
+    asset: Asset, *, staged: Path, on_bytes: Callable[[int], None]
+) -> Fetched:
+    """``copy_local`` in a worker thread, its progress on the event loop; Ctrl-C stops it."""
+    loop, cancel = asyncio.get_running_loop(), Cancel()
+    progress = _Progress(loop, on_bytes)
+
+    def copy() -> Fetched:
+        try:
+            return copy_local(asset, staged=staged, on_bytes=progress.add, cancel=cancel)
+        finally:
+            progress.flush()
+
+    job = asyncio.ensure_future(asyncio.to_thread(copy))
+    try:
+        return await asyncio.shield(job)
+    except asyncio.CancelledError:
+        cancel.set()
+        await _wait_out(job, cancel)
+        raise
+
+
+def copy_local(
+    asset: Asset,
+    *,
+    staged: Path,
+    on_bytes: Callable[[int], None] = lambda _: None,
+    cancel: Cancel | None = None,
+) -> Fetched:
+    """Copy an asset of a local upstream mirror (``local_path``: a courier disk, a mount) into
+    ``staged``, hashing as it goes; verified exactly like a download: a wrong size or sha256
+    leaves nothing behind."""
+    source = Path(asset.upstream.local_path or "")
+    cancel = cancel or Cancel()
+    part = _Part(staged)
+    try:
+        reader = source.open("rb")
+    except OSError as e:
+        raise DownloadError(asset.path, f"cannot read {source}: {describe_os_error(e)}") from e
+    try:
+        with reader:
+            part.open_resume(0, cancel)  # limit 0: any earlier partial file is dropped
+            while block := _read_block(reader, asset):
+                _check_not_too_long(asset, part.size + len(block))
+                part.write(block)
+                on_bytes(len(block))
+                cancel.check()
+        sha256 = _verified(part, asset)
+        part.finish()
+    except AssetError:
+        part.discard()
+        raise
+    except OSError as e:
+        part.discard()
+        raise TargetError.from_os_error(f"{asset.path}: cannot write", e) from e
+    finally:
+        part.close()
+    return Fetched(staged=part.path, sha256=sha256, size=part.size, downloaded=part.size)
+
+
+def _verified(part: _Part, asset: Asset) -> str:
+    """The sha256 of the bytes in ``part``; ``SizeMismatch``/``ChecksumMismatch`` unless they are
+    exactly what ``asset`` promises."""
+    sha256 = part.hash.hexdigest()
+    if part.size != asset.size:
+        raise SizeMismatch(asset.path, expected=asset.size, actual=part.size)
+    if asset.sha256 is not None and sha256 != asset.sha256:
+        raise ChecksumMismatch(
+            asset.path,
+            expected=asset.sha256,
+            actual=sha256,
+            source=asset.sha256_source or "upstream",
+        )
+    return sha256
+
+
+def _read_block(reader: BinaryIO, asset: Asset) -> bytes:
+    try:
+        return reader.read(CHUNK)
+    except OSError as e:
+        raise DownloadError(asset.path, f"cannot read it: {describe_os_error(e)}") from e
+
+
 class _Download:
     def __init__(
         self,
@@ -215,20 +302,14 @@ class _Download:
         as If-Range when resuming, so that a file replaced upstream is sent whole, not spliced."""
         self.durable = False
         """Whether the last attempt verified and fsynced the file itself (one thread hop less)."""
+        self.url = asset.upstream.url
+        """Where the bytes come from: the asset's URL until it answered 404 and a fallback took
+        over (then for the rest of the download)."""
 
     async def run(self) -> Fetched:
         await self.retry.run(self._attempt, what=self.asset.path)
-        part, asset = self.part, self.asset
-        sha256 = part.hash.hexdigest()
-        if part.size != asset.size:
-            raise SizeMismatch(asset.path, expected=asset.size, actual=part.size)
-        if asset.sha256 is not None and sha256 != asset.sha256:
-            raise ChecksumMismatch(
-                asset.path,
-                expected=asset.sha256,
-                actual=sha256,
-                source=asset.sha256_source or "upstream",
-            )
+        part = self.part
+        sha256 = _verified(part, self.asset)
         if not self.durable:
             await self.loop.run_in_executor(self.transfers.executor, part.finish)
         return Fetched(staged=part.path, sha256=sha256, size=part.size, downloaded=self.received)
@@ -261,8 +342,7 @@ class _Download:
                     headers["If-Range"] = self.validator
             else:
                 self.validator = None
-            url = URL(asset.upstream.url, encoded=True)
-            opened = self.transfers.open(url, headers=headers, cancel=cancel)
+            opened = self._open(headers, cancel)
             complete = False
             try:
                 self._check_status(opened, offset=offset, cancel=cancel)
@@ -285,6 +365,22 @@ class _Download:
                 self.durable = True
         finally:
             part.close()
+
+    def _open(self, headers: dict[str, str], cancel: Cancel) -> Opened:
+        """The answer for ``self.url``; a 404 there switches to the asset's fallback URL."""
+        opened = self.transfers.open(URL(self.url, encoded=True), headers=headers, cancel=cancel)
+        fallback = self.asset.upstream.fallback_url
+        if opened.response.status != HTTPStatus.NOT_FOUND or fallback in (None, self.url):
+            return opened
+        self.transfers.finish(opened, complete=False)
+        log.warning(
+            "%s: %s answered 404; fetching it from %s",
+            self.asset.path,
+            shown(self.url),
+            shown(fallback),
+        )
+        self.url = fallback
+        return self.transfers.open(URL(fallback, encoded=True), headers=headers, cancel=cancel)
 
     def _stream(self, opened: Opened, cancel: Cancel) -> None:
         part, asset = self.part, self.asset
@@ -365,7 +461,7 @@ class _Progress:
         self._last = time.monotonic()
 
 
-async def _wait_out(job: asyncio.Future[None], cancel: Cancel) -> None:
+async def _wait_out(job: asyncio.Future[Any], cancel: Cancel) -> None:
     """Wait for a cancelled download's thread to stop (quick: its socket is shut down).
 
     Its partial file must be closed before the run goes on to clean up; a second Ctrl-C does not

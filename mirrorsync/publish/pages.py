@@ -111,6 +111,8 @@ class RunInfo:
     ended: str
     last_update: str | None
     generator: str
+    upstream: str = ""
+    """Which upstream the mirror is made from, in words (``UpstreamConfig.label``)."""
 
 
 def href(name: str) -> str:
@@ -161,10 +163,15 @@ def _status(run: RunInfo | None) -> str:
     kind = f"status-{run.status}" if run.status in STATUS_CLASSES else "status-other"
     ended = f", ended {_time(run.ended)}" if run.ended else ""
     last_update = _time(run.last_update) if run.last_update else "never"
+    made_from = (
+        f'<br>\nMade from <span id="upstream">{escape(run.upstream)}</span>.'
+        if run.upstream
+        else ""
+    )
     return (
         f'<p id="last-sync" class="status {kind}">Last sync: '
         f'<strong class="{kind}">{escape(run.status)}</strong>{ended}.<br>\n'
-        f"Last successful update: {last_update}.</p>"
+        f"Last successful update: {last_update}.{made_from}</p>"
     )
 
 

@@ -6,8 +6,10 @@ import json
 import logging
 import re
 from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import replace
 from http import HTTPStatus
 from typing import TypeVar
+from urllib.parse import quote
 
 import aiohttp
 from yarl import URL
@@ -173,7 +175,7 @@ def _api_message(body: str) -> str:
     return f": {message}" if isinstance(message, str) else ""
 
 
-async def _with_retries(retry: RetryPolicy, attempt: Callable[[], Awaitable[T]], *, what: str) -> T:
+async def with_retries(retry: RetryPolicy, attempt: Callable[[], Awaitable[T]], *, what: str) -> T:
     """Run ``attempt`` under ``retry``; what is still failing after it is an ``UpstreamError``."""
     try:
         return await retry.run(attempt, what=what)
@@ -211,7 +213,7 @@ async def fetch_small(
                 raise IncompleteBody(f"{what}: got {len(data)} of {r.content_length} bytes")
             return bytes(data)
 
-    return await _with_retries(retry, attempt, what=what)
+    return await with_retries(retry, attempt, what=what)
 
 
 class GitHubReleases:
@@ -387,7 +389,7 @@ class GitHubReleases:
         )
 
     async def _run(self, attempt: Callable[[], Awaitable[T]], *, what: str) -> T:
-        return await _with_retries(self._retry, attempt, what=what)
+        return await with_retries(self._retry, attempt, what=what)
 
     def _note_rate_limit(self, headers: Mapping[str, str]) -> None:
         remaining = headers.get("x-ratelimit-remaining")
@@ -405,3 +407,34 @@ class GitHubReleases:
                 "(or upstream.token_env) to raise the limit",
                 remaining,
             )
+
+
+class DownloadBase:
+    """GitHub's listing and checksums, the archives' bytes from another base
+    (``upstream.download_url``: a CDN, a campus mirror, an artifact proxy).
+
+    Each asset's URL becomes ``<base>/<tag>/<name>``; with ``fallback`` its own
+    ``browser_download_url`` is kept as the URL to use when the base answers 404. Small files
+    (``SHA256SUMS``, sidecars) are still read from GitHub. The token never goes to the base: it
+    is sent to the API's origin only, and the configuration refuses a base on that origin.
+    """
+
+    def __init__(self, inner: GitHubReleases, *, base: str, fallback: bool) -> None:
+        self.inner = inner
+        self._base = base.rstrip("/")
+        self._fallback = fallback
+        self._original: dict[str, str] = {}
+        self.description = inner.description
+
+    async def list_releases(self) -> list[Release]:
+        releases = await self.inner.list_releases()
+        return [replace(r, assets=tuple(self._moved(r.tag, a) for a in r.assets)) for r in releases]
+
+    def _moved(self, tag: str, asset: UpstreamAsset) -> UpstreamAsset:
+        url = f"{self._base}/{quote(tag, safe='')}/{quote(asset.name, safe='')}"
+        self._original[url] = asset.url
+        return replace(asset, url=url, fallback_url=asset.url if self._fallback else None)
+
+    async def read_small(self, asset: UpstreamAsset, *, limit: int) -> bytes:
+        original = replace(asset, url=self._original.get(asset.url, asset.url))
+        return await self.inner.read_small(original, limit=limit)

@@ -1,4 +1,5 @@
-"""The seam for where the release listing comes from (GitHub today; other indexes later)."""
+"""The seam for where the release listing comes from (``upstream.source``: GitHub, or another
+mirrorsync mirror)."""
 
 from __future__ import annotations
 

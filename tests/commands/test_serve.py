@@ -16,8 +16,9 @@ import aiohttp
 import pytest
 import pytest_asyncio
 from aiohttp import web
+from loopback import serving
 
-from mirrorsync.commands.serve import build_app, serve
+from mirrorsync.commands.serve import build_app
 from mirrorsync.errors import ConfigError
 
 TAG = "20240713"
@@ -447,25 +448,6 @@ def test_missing_root_is_a_config_error(tmp_path: Path) -> None:
     """Building the app over a root that is not a directory raises ``ConfigError``."""
     with pytest.raises(ConfigError, match="not a directory"):
         build_app(tmp_path / "absent")
-
-
-@asynccontextmanager
-async def serving(root: Path, **kw: float) -> AsyncIterator[str]:
-    """``serve(root)`` on a free loopback port with the given limits; yields its base URL."""
-    urls: list[str] = []
-    listening = asyncio.Event()
-
-    def ready(url: str) -> None:
-        urls.append(url)
-        listening.set()
-
-    async with asyncio.TaskGroup() as tg:
-        task = tg.create_task(serve(root, port=0, ready=ready, **kw))  # type: ignore[arg-type]
-        await listening.wait()
-        try:
-            yield urls[0]
-        finally:
-            task.cancel()
 
 
 async def test_serve_on_port_zero_reports_a_url_that_answers(

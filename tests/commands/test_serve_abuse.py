@@ -13,7 +13,8 @@ from pathlib import Path
 
 import pytest
 import pytest_asyncio
-from test_serve import ONE_PLUS, SIZE, TAG, Served, body_of, enc, make_tree, running, serving
+from loopback import serving
+from test_serve import ONE_PLUS, SIZE, TAG, Served, body_of, enc, make_tree, running
 
 from mirrorsync.cli import main
 from mirrorsync.commands.serve import build_app, range_use

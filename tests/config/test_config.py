@@ -172,8 +172,8 @@ REJECTED = [
     (
         "upstream: {repository: a/b}",
         (
-            "upstream.repository: unknown key; the keys here are api_url, full_listing_hours, "
-            "repo, source, token_env"
+            "upstream.repository: unknown key; the keys here are api_url, download_url, "
+            "fallback, full_listing_hours, repo, source, token_env, url"
         ),
     ),
     ("concurrency: 4", "concurrency: unknown key; did you mean 'download.concurrency'?"),
@@ -282,7 +282,7 @@ REJECTED = [
     # upstream
     (
         "upstream: {source: gitlab}",
-        "upstream.source: unsupported source 'gitlab'; only 'github' is supported",
+        "upstream.source: unsupported source 'gitlab'; expected one of github, mirror",
     ),
     ("upstream: {source: null}", "upstream.source: expected a string, got null"),
     ("upstream: {repo: 12}", "upstream.repo: expected a string, got 12"),

@@ -30,6 +30,8 @@ from mirror_harness import Mirror
 from pbs_fixture import TAG, FakePbsArchive, build_fake_pbs_archive, unsupported_reason
 
 from mirrorsync.commands.serve import build_app
+from mirrorsync.commands.sync import run_sync
+from mirrorsync.config.load import load_config
 
 pytestmark = pytest.mark.e2e
 
@@ -492,3 +494,37 @@ async def test_list_shows_mirror_url_with_encoded_plus(
     url = prefix.format(base=served, tag=TAG) + pbs_archive.quoted_name
     line = rf"^{re.escape(pbs_archive.uv_key)}\s+{re.escape(url)}$"
     assert re.search(line, result.output, re.MULTILINE), result.output
+
+
+async def test_install_from_a_mirror_chained_from_another(
+    served: str,
+    sandbox: Sandbox,
+    pbs_archive: FakePbsArchive,
+    tmp_path: Path,
+) -> None:
+    """Mirror B, synced with ``source: mirror`` from A over HTTP, serves uv the same archive."""
+    downstream = tmp_path / "b"
+    downstream.mkdir()
+    config = downstream / "mirror.yaml"
+    config.write_text(
+        json.dumps(
+            {
+                "upstream": {"source": "mirror", "url": served},
+                "releases": {"latest": None},
+                "select": {"prereleases": True},
+                "target": {"path": "mirror"},
+            }
+        ),
+        encoding="utf-8",
+    )
+    outcome = await run_sync(load_config(config))
+    assert outcome.exit_code == 0
+    b_root = downstream / "mirror"
+    assert (b_root / pbs_archive.mirror_path).read_bytes() == pbs_archive.data
+    async with serving(b_root) as b_url:
+        env = {
+            "UV_PYTHON_INSTALL_MIRROR": f"{b_url}/",
+            "UV_PYTHON_DOWNLOADS_JSON_URL": str(b_root / "download-metadata.json"),
+        }
+        result = await sandbox.uv_run("python", "install", pbs_archive.version, env=env)
+    assert_installed(result, pbs_archive)

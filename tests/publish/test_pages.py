@@ -419,3 +419,20 @@ def test_pbs_installer_is_told_when_there_is_no_flat_view() -> None:
     page = render_root_page([entry(f"{TAG}/{LINUX}")], run=None, base_url=None).decode()
     assert "PBS_INSTALLER_BASE_URL" not in page
     assert "publish.flat" in page
+
+
+def test_root_page_names_the_upstream_escaped() -> None:
+    """The root page says which upstream the mirror was made from, HTML-escaped."""
+    run = RunInfo(
+        status="success",
+        ended="2025-12-07T00:00:00Z",
+        last_update=None,
+        generator="",
+        upstream="the mirrorsync mirror at http://a/<b>",
+    )
+    page = render_root_page([], run=run, base_url=None).decode()
+    assert (
+        'Made from <span id="upstream">the mirrorsync mirror at http://a/&lt;b&gt;</span>' in page
+    )
+    plain = RunInfo(status="success", ended="", last_update=None, generator="")
+    assert "Made from" not in render_root_page([], run=plain, base_url=None).decode()

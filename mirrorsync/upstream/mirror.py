@@ -1,0 +1,172 @@
+"""Another mirrorsync mirror as a ``ReleaseSource`` (``upstream.source: mirror``).
+
+Its ``index.json`` is the listing: over HTTP(S) it is fetched conditionally (``If-None-Match``,
+``If-Modified-Since``, the validators kept in the state cache), so an idle run costs one request
+answered 304; the files are downloaded from ``<root>/<tag>/<name>`` (``+`` as ``%2B``). A local
+root (a ``file://`` URL or a path: a courier disk, a mount) is read directly: its files become
+``file://`` URLs, which the download step copies while hashing them.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+from http import HTTPStatus
+from pathlib import Path
+from urllib.parse import quote
+
+import aiohttp
+
+from mirrorsync.core.layout import INDEX_PATH
+from mirrorsync.core.manifest import parse_index, safe_entries
+from mirrorsync.core.model import Release, UpstreamAsset
+from mirrorsync.core.releases import releases_from_index
+from mirrorsync.errors import ConfigError, StateError, UpstreamError, describe_os_error
+from mirrorsync.net.bodies import read_capped, read_head
+from mirrorsync.net.client import HttpClient
+from mirrorsync.net.policy import classify, shown
+from mirrorsync.net.retry import RetryPolicy
+from mirrorsync.upstream.cache import StateCache
+from mirrorsync.upstream.github import MAX_ERROR_BYTES, fetch_small, with_retries
+
+log = logging.getLogger(__name__)
+
+MAX_INDEX_BYTES = 512 << 20
+"""An upstream ``index.json`` larger than this once inflated is refused (every release ever
+published, every asset: ~60 MB)."""
+INDEX_KEY = "mirror/index.json"
+"""The state cache entry holding the upstream index with its validators."""
+NOT_A_MIRROR = (
+    "upstream.url must be the root of a mirrorsync mirror (the directory of its index.json)"
+)
+
+
+def is_local(url: str) -> bool:
+    """Whether ``upstream.url`` (as the configuration normalised it) names a local directory."""
+    return not url.startswith(("http://", "https://"))
+
+
+class MirrorReleases:
+    """Lists the files another mirrorsync mirror holds, from its ``index.json``."""
+
+    def __init__(
+        self, http: HttpClient, *, url: str, retry: RetryPolicy, cache: StateCache | None
+    ) -> None:
+        self._http = http
+        self._root = url.rstrip("/") or "/"
+        self._retry = retry
+        self._cache = cache
+        self.description = f"mirror:{self._shown(self._root)}"
+        self.index_unchanged = False
+        """Whether the last listing was answered 304 (the cached index was used)."""
+
+    def _shown(self, where: str) -> str:
+        # A local path is shown whole ('#' and '?' are file name characters there).
+        return where if is_local(self._root) else shown(where)
+
+    @property
+    def index_url(self) -> str:
+        if is_local(self._root):
+            return str(Path(self._root) / INDEX_PATH)
+        return f"{self._root}/{INDEX_PATH}"
+
+    async def list_releases(self) -> list[Release]:
+        """The upstream mirror's files as releases; ``UpstreamError`` (or ``ConfigError`` for a
+        local root that is not there) when its index cannot be read or is not one."""
+        if is_local(self._root):
+            data = await asyncio.to_thread(self._read_local_index)
+        else:
+            data = await with_retries(
+                self._retry, self._fetch_index, what=f"listing {shown(self.index_url)}"
+            )
+        try:
+            entries = safe_entries(parse_index(data, origin=self._shown(self.index_url)))
+        except StateError as e:
+            raise UpstreamError(str(e), hint=NOT_A_MIRROR) from e
+        local = self._root if is_local(self._root) else None
+        return releases_from_index(entries, url_of=self._url_of, local_root=local)
+
+    def _url_of(self, tag: str, name: str) -> str:
+        if is_local(self._root):
+            return Path(self._root, tag, name).as_uri()
+        return f"{self._root}/{quote(tag, safe='')}/{quote(name, safe='')}"
+
+    def _read_local_index(self) -> bytes:
+        root = Path(self._root)
+        if not root.is_dir():
+            raise ConfigError([f"upstream.url: {root}: no such directory"], hint=NOT_A_MIRROR)
+        try:
+            return (root / INDEX_PATH).read_bytes()
+        except FileNotFoundError as e:
+            raise ConfigError(
+                [f"upstream.url: {root} holds no {INDEX_PATH}: not a mirrorsync mirror"],
+                hint=NOT_A_MIRROR,
+            ) from e
+        except OSError as e:
+            raise UpstreamError(f"cannot read {root / INDEX_PATH}: {describe_os_error(e)}") from e
+
+    async def _fetch_index(self) -> bytes:
+        """One conditional GET of ``index.json``: the cached body when it answers 304."""
+        url = self.index_url
+        cached = self._cached()
+        headers = {"Accept": "application/json", "Accept-Encoding": "gzip"}
+        if cached is not None:
+            if cached.get("etag"):
+                headers["If-None-Match"] = cached["etag"]
+            if cached.get("last_modified"):
+                headers["If-Modified-Since"] = cached["last_modified"]
+        async with self._http.get(url, headers=headers) as answer:
+            r = answer.response
+            if r.status == HTTPStatus.NOT_MODIFIED and cached is not None:
+                self.index_unchanged = True
+                return cached["body"].encode("utf-8")
+            if r.status != HTTPStatus.OK:
+                await self._refuse(r, answer.url)
+            data = await read_capped(r, limit=MAX_INDEX_BYTES, what=shown(url))
+            self._store(r, data)
+            return data
+
+    async def _refuse(self, r: aiohttp.ClientResponse, url: object) -> None:
+        body = (await read_head(r, limit=MAX_ERROR_BYTES)).decode("utf-8", errors="replace")
+        verdict = classify(r.status, r.headers, body, now=self._retry.clock(), expires=False)
+        if verdict.retryable:
+            raise verdict.error(url)  # type: ignore[arg-type]
+        raise UpstreamError(f"{shown(self.index_url)} answered {r.status}", hint=NOT_A_MIRROR)
+
+    def _cached(self) -> dict[str, str] | None:
+        if self._cache is None:
+            return None
+        text = self._cache.file(INDEX_KEY, identity=self.index_url)
+        try:
+            data = json.loads(text) if text is not None else None
+        except ValueError:
+            return None
+        if not isinstance(data, dict) or not isinstance(data.get("body"), str):
+            return None
+        return data
+
+    def _store(self, r: aiohttp.ClientResponse, data: bytes) -> None:
+        etag, modified = r.headers.get("ETag"), r.headers.get("Last-Modified")
+        if self._cache is None or not (etag or modified):
+            return
+        try:
+            body = data.decode("utf-8")
+        except UnicodeDecodeError:
+            return  # not an index: parse_index refuses it
+        record = {"etag": etag or "", "last_modified": modified or "", "body": body}
+        self._cache.store_file(INDEX_KEY, identity=self.index_url, text=json.dumps(record))
+
+    async def read_small(self, asset: UpstreamAsset, *, limit: int) -> bytes:
+        if asset.local_path is not None:
+            path = Path(asset.local_path)
+            try:
+                data = await asyncio.to_thread(path.read_bytes)
+            except OSError as e:
+                raise UpstreamError(f"cannot read {path}: {describe_os_error(e)}") from e
+            if len(data) > limit:
+                raise UpstreamError(f"{asset.name} is larger than {limit} bytes")
+            return data
+        return await fetch_small(
+            self._http, asset.url, retry=self._retry, limit=limit, what=asset.name
+        )
