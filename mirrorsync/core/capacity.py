@@ -13,10 +13,12 @@ from mirrorsync.core.layout import ASTRAL_LINK, FLAT_DIR
 from mirrorsync.core.model import Asset, Filesystem, Space
 from mirrorsync.core.units import human_size
 
-MARGIN_BYTES = 1 << 20
-"""Room kept free beyond the archives for the indexes, pages and state files of a run."""
-MARGIN_PER_FILE = 2 << 10
-"""And per file the mirror will hold: its lines in ``index.json``, ``SHA256SUMS`` and the pages."""
+MARGIN_BYTES = 256 << 10
+"""Room kept free beyond the archives for the root's client files and the run records (the
+listing cache is already written when the space is measured)."""
+MARGIN_PER_FILE = 4 << 10
+"""And per file the mirror will hold: its lines in ``index.json``, ``SHA256SUMS``, uv's lists
+and the pages, rounded up to a block."""
 SIZE_PROBE_FLOOR = 1 << 31
 """Files below 2 GiB fit every file system in use: only larger ones make the target probe."""
 

@@ -23,6 +23,7 @@ from mirrorsync.core.layout import (
     USE_MIRROR_SH,
     UV_METADATA,
     UV_METADATA_MIRROR,
+    VERIFY_MIRROR_SH,
 )
 from mirrorsync.core.model import Filesystem, IndexEntry
 from mirrorsync.core.uvlist import render_uv_metadata, uv_download_metadata
@@ -177,7 +178,8 @@ async def publish_client_files(
     for name in sorted(set(unwanted) - await tree.missing(unwanted)):
         await drop(name)  # a feature turned off: its file goes
     if publish.offline_scripts:
-        tree.make_executable(USE_MIRROR_SH)
+        for script in (USE_MIRROR_SH, VERIFY_MIRROR_SH):
+            tree.make_executable(script)
     has_links = _sync_layouts(tree, files, publish, filesystem)
     if publish.html:
         await _publish_pages(tree, files, touched_tags=touched, put=put, drop=drop)
