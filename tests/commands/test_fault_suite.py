@@ -28,7 +28,6 @@ import os
 import random
 import shutil
 import signal
-import subprocess
 import sys
 from collections.abc import AsyncIterator, Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
@@ -42,7 +41,7 @@ from aiohttp import web
 from conftest import FakeClock
 from fake_github import FakeGitHub, generated_content, is_archive
 from mirror_harness import Mirror
-from mounts import run_tool, small_tmpfs
+from mounts import small_tmpfs
 
 from mirrorsync.commands.sync import Outcome
 from mirrorsync.commands.verify import ROOT_FILES, TAG_FILES, verify
