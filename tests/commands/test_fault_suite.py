@@ -1022,7 +1022,7 @@ async def test_disk_already_full(scenario: Scenario) -> None:
         assert "(131072 bytes) plus a margin" in err, err  # the bytes to fetch, then the free ones
         assert "(0 bytes) are free" in err, err
         assert err.splitlines()[-1].startswith("mirrorsync: failed: fetched 0 "), err
-        assert [h for h in fake.downloads()[before:] if is_archive(h.asset)] == []
+        assert [h for h in fake.downloads()[before:] if h.asset and is_archive(h.asset)] == []
         assert scenario.mirror.status()["status"] == "failed"
         (scenario.root / "filler").unlink()
         scenario.check_invariants()
