@@ -134,7 +134,8 @@ foreach ($dir in Get-ChildItem -LiteralPath $root -Directory) {
             $problems++
             continue
         }
-        $got = (Get-FileHash -LiteralPath $file -Algorithm SHA256).Hash.ToLowerInvariant()
+        $hash = Get-FileHash -LiteralPath $file -Algorithm SHA256 -ErrorAction SilentlyContinue
+        $got = if ($hash) { $hash.Hash.ToLowerInvariant() } else { 'unreadable' }
         if ($got -ne $want) {
             Write-Output "FAILED  $($dir.Name)/$name (sha256 $got, expected $want)"
             $problems++

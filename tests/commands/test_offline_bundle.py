@@ -176,16 +176,48 @@ def shells() -> list[list[str]]:
     return found
 
 
-def verify_script(shell: list[str], root: Path, cwd: Path) -> subprocess.CompletedProcess[str]:
-    """Run the tree's verify-mirror.sh with ``shell`` from another directory."""
+def verify_script(
+    shell: list[str], root: Path, cwd: Path, *, path: str | None = None
+) -> subprocess.CompletedProcess[str]:
+    """Run the tree's verify-mirror.sh with ``shell`` from another directory (with ``path`` as
+    its PATH, when given)."""
     return subprocess.run(  # noqa: S603 - a test runs the script it generated
-        [*shell, str(root / "verify-mirror.sh")],
+        [shutil.which(shell[0]) or shell[0], *shell[1:], str(root / "verify-mirror.sh")],
         capture_output=True,
         text=True,
         cwd=cwd,
         check=False,
         timeout=60,
+        env=None if path is None else {"PATH": path},
     )
+
+
+def tools_dir(where: Path, *tools: str) -> str:
+    """A directory holding links to just ``tools`` (a PATH without the others)."""
+    where.mkdir()
+    for tool in tools:
+        found = shutil.which(tool)
+        if found is None:
+            pytest.skip(f"{tool} is not installed here")
+        (where / tool).symlink_to(found)
+    return str(where)
+
+
+async def test_verify_mirror_sh_uses_shasum_without_sha256sum_and_says_when_neither_is_there(
+    mirror: Mirror, tmp_path: Path
+) -> None:
+    """Without sha256sum the script hashes with shasum -a 256 (macOS); with neither it exits 2
+    saying so."""
+    mirror.fake.add_release(DIGEST_TAG, DIGEST)
+    assert await mirror.run() == 0
+    with_shasum = tools_dir(tmp_path / "mac", "dirname", "shasum")
+    done = verify_script(["sh"], mirror.root, tmp_path, path=with_shasum)
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert done.stdout.endswith(", 0 problem(s)\n")
+    bare = tools_dir(tmp_path / "bare", "dirname")
+    done = verify_script(["sh"], mirror.root, tmp_path, path=bare)
+    assert done.returncode == 2
+    assert "neither sha256sum nor shasum is installed" in done.stderr
 
 
 @pytest.mark.parametrize("shell", shells(), ids=" ".join)
@@ -256,6 +288,7 @@ async def test_verify_mirror_ps1_makes_each_step_of_the_sh_script(mirror: Mirror
         "'SHA256SUMS'",
         "Get-Content -LiteralPath $list",
         "Get-FileHash -LiteralPath $file -Algorithm SHA256",
+        "else { 'unreadable' }",
         'Write-Output "MISSING $($dir.Name)/$name"',
         'Write-Output "FAILED  $($dir.Name)/$name',
         'Write-Output "NO RELEASES: ',
