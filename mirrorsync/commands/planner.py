@@ -28,7 +28,7 @@ from mirrorsync.core.checksums import (
     sidecars_to_read,
     unverifiable,
 )
-from mirrorsync.core.layout import INDEX_PATH, SUMS_NAME
+from mirrorsync.core.layout import FLAT_DIR, INDEX_PATH, SUMS_NAME
 from mirrorsync.core.manifest import parse_index, safe_entries
 from mirrorsync.core.model import (
     Asset,
@@ -164,7 +164,7 @@ class Planner:
             plan.fetch,
             fs,
             files_after=len(plan.fetch) + len(plan.keep) + len(plan.prune),
-            copies=publish.flat == FLAT_COPY,
+            copy_bytes=await self._copy_bytes(plan) if publish.flat == FLAT_COPY else 0,
         )
         plan = replace(plan, space=space)
         if self.dry_run:
@@ -181,6 +181,13 @@ class Planner:
         for note in self.ledger.notes:
             log.info("%s", note)
         return plan, fs
+
+    async def _copy_bytes(self, plan: Plan) -> int:
+        """The bytes ``publish.flat: copy`` will write: a copy of each archive fetched, and of
+        each kept one whose copy is not there yet (the option just turned on)."""
+        kept = {f"{FLAT_DIR}/{e.name}": e.size for e in plan.keep}
+        absent = await self.tree.missing(kept)
+        return sum(a.size for a in plan.fetch) + sum(kept[path] for path in absent)
 
     async def _load_uv_list(self, where: str, http: HttpClient) -> UvList:
         """The uv download list of ``select.uv_metadata``, from a file or a URL."""

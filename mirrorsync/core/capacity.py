@@ -30,10 +30,11 @@ def largest_to_probe(fetch: Sequence[Asset]) -> int:
 
 
 def assess_space(
-    fetch: Sequence[Asset], fs: Filesystem, *, files_after: int, copies: bool = False
+    fetch: Sequence[Asset], fs: Filesystem, *, files_after: int, copy_bytes: int = 0
 ) -> Space:
-    """The space ``fetch`` needs on ``fs``; ``copies``: every archive written twice (flat copy)."""
-    needed = sum(a.size for a in fetch) * (2 if copies else 1)
+    """The space ``fetch`` needs on ``fs``, plus ``copy_bytes`` for the copies ``publish.flat:
+    copy`` will write (of the archives fetched, and of those kept that have none yet)."""
+    needed = sum(a.size for a in fetch) + copy_bytes
     limit = fs.max_file_size
     too_large = tuple(sorted(a.path for a in fetch if limit is not None and a.size > limit))
     return Space(

@@ -116,6 +116,25 @@ async def test_flat_copy_writes_real_copies_and_keeps_them_on_a_repeat_run(
     assert not flat.exists()
 
 
+async def test_turning_flat_copy_on_counts_the_copies_of_archives_already_there(
+    mirror: Mirror,
+) -> None:
+    """With nothing to fetch, turning publish.flat: copy on still needs the space of a copy of
+    every archive the mirror holds; once they are written, nothing more."""
+    mirror.fake.add_release(DIGEST_TAG, DIGEST)
+    assert await mirror.run() == 0
+    held = sum(f["size"] for f in mirror.index()["files"])
+    mirror.configure(publish={"flat": "copy"})
+    plan = (await mirror.sync(dry_run=True)).plan
+    assert plan.fetch == ()
+    assert plan.space is not None
+    assert plan.space.needed_bytes == held
+    assert await mirror.run() == 0
+    again = (await mirror.sync(dry_run=True)).plan.space
+    assert again is not None
+    assert again.needed_bytes == 0
+
+
 # -- fits before it starts -----------------------------------------------------------------------
 
 

@@ -32,16 +32,17 @@ def disk(free: int | None, **kw: object) -> Filesystem:
 @pytest.mark.parametrize(
     ("free", "copies", "needed", "fits"),
     [
-        (1000 + MARGIN_2, False, 1000, True),  # exactly enough, margin included
-        (1000 + MARGIN_2 - 1, False, 1000, False),  # one byte short
-        (2000 + MARGIN_2, True, 2000, True),  # flat: copy writes every archive twice
-        (1999 + MARGIN_2, True, 2000, False),
-        (None, False, 1000, None),  # a bucket cannot tell: neither fits nor refused
+        (1000 + MARGIN_2, 0, 1000, True),  # exactly enough, margin included
+        (1000 + MARGIN_2 - 1, 0, 1000, False),  # one byte short
+        (2000 + MARGIN_2, 1000, 2000, True),  # flat: copy writes the archives a second time
+        (1999 + MARGIN_2, 1000, 2000, False),
+        (2500 + MARGIN_2, 1500, 2500, True),  # and copies of kept archives that have none yet
+        (None, 0, 1000, None),  # a bucket cannot tell: neither fits nor refused
     ],
 )
-def test_assess_space(*, free: int | None, copies: bool, needed: int, fits: bool | None) -> None:
-    """The bytes to fetch (doubled for copies) plus the margin are compared with the free bytes."""
-    space = assess_space([A, B], disk(free), files_after=2, copies=copies)
+def test_assess_space(*, free: int | None, copies: int, needed: int, fits: bool | None) -> None:
+    """The bytes to fetch and to copy, plus the margin, are compared with the free bytes."""
+    space = assess_space([A, B], disk(free), files_after=2, copy_bytes=copies)
     assert (space.needed_bytes, space.margin_bytes, space.fits) == (needed, MARGIN_2, fits)
     refusal = space_refusal(space)
     assert (refusal is not None) == (fits is False)
