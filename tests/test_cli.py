@@ -46,7 +46,7 @@ WAIT = 30.0
 UNKNOWN = "cpython-3.13.11+20251217-loongarch64-unknown-linux-gnu-install_only.tar.gz"
 
 SYNC_KEYS = {"status", "fetched", "kept", "pruned", "failed", "bytes_downloaded", "seconds"}
-PLAN_KEYS = {"fetch", "keep", "prune", "unparsed", "totals"}
+PLAN_KEYS = {"fetch", "keep", "prune", "unparsed", "totals", "space"}
 SUMMARY = re.compile(
     r"mirrorsync: (?P<status>success|partial|failed|refused|interrupted): "
     r"fetched (?P<fetched>\d+) \([^)]*\), "
@@ -294,6 +294,12 @@ async def test_plan_json_lists_fetch_and_keep_sorted_with_null_sha256(
         "keep_files": 8,
         "prune_files": 0,
     }
+    space = doc["space"]  # the same figures a sync checks before its first download
+    assert space["path"] == str(mirror.root)
+    assert space["needed_bytes"] == doc["totals"]["fetch_bytes"]
+    assert 0 < space["margin_bytes"] < space["free_bytes"]
+    assert space["fits"] is True
+    assert space["too_large"] == []
 
 
 async def test_plan_json_names_unparsed_and_prunable_files(
@@ -335,13 +341,15 @@ async def test_plan_equals_sync_dry_run_and_writes_nothing(
 async def test_plan_without_json_prints_a_readable_plan(
     mirror: Mirror, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    """Plain ``plan`` prints one line per file to fetch and a totals line on stdout."""
+    """Plain ``plan`` prints one line per file to fetch, a totals line and the space line."""
     mirror.fake.add_release(DIGEST_TAG, DIGEST)
     mirror.configure()
     assert await cli("plan", "-c", str(mirror.config_path)) == 0
     lines = capsys.readouterr().out.splitlines()
-    assert [line.split()[1] for line in lines[:-1]] == sorted(f"{DIGEST_TAG}/{n}" for n in DIGEST)
-    assert lines[-1].startswith("4 to fetch")
+    assert [line.split()[1] for line in lines[:-2]] == sorted(f"{DIGEST_TAG}/{n}" for n in DIGEST)
+    assert lines[-2].startswith("4 to fetch")
+    assert lines[-1].startswith("space: needs "), lines[-1]
+    assert lines[-1].endswith(f"free on {mirror.root}: fits"), lines[-1]
     assert not mirror.root.exists()
 
 

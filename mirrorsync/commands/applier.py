@@ -22,7 +22,7 @@ from mirrorsync.core.manifest import (
     tag_of,
     touched_tags,
 )
-from mirrorsync.core.model import Asset, Failure, SyncReport
+from mirrorsync.core.model import Asset, Failure, Filesystem, SyncReport
 from mirrorsync.core.plan import Settlement, settle
 from mirrorsync.core.units import timestamp
 from mirrorsync.errors import AssetError, DownloadError, MirrorsyncError, TargetError
@@ -104,7 +104,9 @@ class Applier:
             ledger.changes.append(("removed", entry.path))
         # Indexes and client files stop naming pruned files before the files go.
         touched = await self._write_indexes()
-        await self._write_client_files(status=settled.status, touched=touched)
+        await self._write_client_files(
+            status=settled.status, touched=touched, filesystem=planned.filesystem
+        )
         if settled.prune:
             await self.tree.delete_many([entry.path for entry in settled.prune])
         for entry in settled.prune:
@@ -238,7 +240,9 @@ class Applier:
             if freed:
                 log.warning("the disk is full: removed %d partial download(s)", freed)
 
-    async def _write_client_files(self, *, status: str, touched: set[str]) -> None:
+    async def _write_client_files(
+        self, *, status: str, touched: set[str], filesystem: Filesystem | None
+    ) -> None:
         ledger = self.ledger
         last = self.records.read_status() or {}
         ended = self.now()
@@ -267,4 +271,5 @@ class Applier:
             run=run,
             touched_tags=touched,
             refresh=refresh,
+            filesystem=filesystem,
         )

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from mirrorsync.core.model import Plan, SyncReport
+from mirrorsync.core.capacity import space_line
+from mirrorsync.core.model import Plan, Space, SyncReport
 from mirrorsync.core.units import human_size
 
 
@@ -23,6 +24,20 @@ def plan_document(plan: Plan) -> dict[str, Any]:
             "keep_files": len(plan.keep),
             "prune_files": len(plan.prune),
         },
+        "space": None if plan.space is None else space_document(plan.space),
+    }
+
+
+def space_document(space: Space) -> dict[str, Any]:
+    """The ``space`` of ``plan --json``: the bytes needed against the bytes free."""
+    return {
+        "path": space.place,
+        "needed_bytes": space.needed_bytes,
+        "margin_bytes": space.margin_bytes,
+        "free_bytes": space.free_bytes,
+        "fits": space.fits,
+        "too_large": list(space.too_large),
+        "max_file_size": space.max_file_size,
     }
 
 
@@ -64,4 +79,6 @@ def plan_text(plan: Plan) -> str:
         f"{len(plan.fetch)} to fetch ({human_size(fetch_bytes)}), {len(plan.keep)} up to date, "
         f"{len(plan.prune)} no longer selected, {len(plan.unparsed)} unparsed"
     )
+    if plan.space is not None:
+        lines.append(space_line(plan.space))
     return "\n".join(lines)

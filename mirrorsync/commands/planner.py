@@ -7,12 +7,19 @@ import asyncio
 import logging
 import time
 from collections.abc import Callable, Iterable, Mapping
-from dataclasses import KW_ONLY, dataclass
+from dataclasses import KW_ONLY, dataclass, replace
 from pathlib import Path
 from typing import TypeVar
 
 from mirrorsync.commands.records import Ledger
-from mirrorsync.config.records import Config
+from mirrorsync.config.records import FLAT_COPY, Config
+from mirrorsync.core.capacity import (
+    assess_space,
+    largest_to_probe,
+    link_notes,
+    link_problems,
+    space_refusal,
+)
 from mirrorsync.core.checksums import (
     lists_to_read,
     parse_sha256sums,
@@ -21,14 +28,27 @@ from mirrorsync.core.checksums import (
     sidecars_to_read,
     unverifiable,
 )
-from mirrorsync.core.layout import INDEX_PATH, SUMS_NAME
+from mirrorsync.core.layout import FLAT_DIR, INDEX_PATH, SUMS_NAME
 from mirrorsync.core.manifest import parse_index, safe_entries
-from mirrorsync.core.model import Asset, IndexEntry, Plan, SyncReport, UpstreamAsset
+from mirrorsync.core.model import (
+    Asset,
+    Filesystem,
+    IndexEntry,
+    Plan,
+    SyncReport,
+    UpstreamAsset,
+)
 from mirrorsync.core.plan import check_listing, make_plan
 from mirrorsync.core.releases import Catalog, build_catalog
 from mirrorsync.core.selection import select_assets, select_releases
 from mirrorsync.core.uvlist import UvList, parse_uv_download_list
-from mirrorsync.errors import ConfigError, StateError, UpstreamError, describe_os_error
+from mirrorsync.errors import (
+    ConfigError,
+    GuardRefused,
+    StateError,
+    UpstreamError,
+    describe_os_error,
+)
 from mirrorsync.net.client import HttpClient
 from mirrorsync.net.retry import RetryPolicy
 from mirrorsync.targets.base import Target
@@ -56,6 +76,8 @@ class Planned:
     """The entries of the index as found whose files are there with their recorded size."""
     unverifiable: dict[str, str]
     """Paths whose release has a checksum that could not be read, and why: never fetched."""
+    filesystem: Filesystem | None = None
+    """What the target's file system can do, as probed before the first download."""
 
 
 @dataclass(slots=True)
@@ -128,7 +150,45 @@ class Planner:
             uv_missing=uv_missing,
             in_progress=catalog.in_progress,
         )
-        return Planned(plan=plan, present=present, unverifiable=unreadable)
+        plan, fs = await self._check_target(plan)
+        return Planned(plan=plan, present=present, unverifiable=unreadable, filesystem=fs)
+
+    async def _check_target(self, plan: Plan) -> tuple[Plan, Filesystem]:
+        """Ask the target what its file system can do, once, before the first download: the plan
+        gets the space figures; a run that cannot fit, or asks for links the file system does
+        not make, stops here (exit 2) with nothing downloaded."""
+        publish = self.cfg.publish
+        fs = await self.tree.filesystem(
+            largest=largest_to_probe(plan.fetch), probe_links=not self.dry_run
+        )
+        space = assess_space(
+            plan.fetch,
+            fs,
+            files_after=len(plan.fetch) + len(plan.keep) + len(plan.prune),
+            copy_bytes=await self._copy_bytes(plan) if publish.flat == FLAT_COPY else 0,
+        )
+        plan = replace(plan, space=space)
+        if self.dry_run:
+            return plan, fs
+        if problems := link_problems(flat=publish.flat, fs=fs):
+            raise ConfigError(problems)
+        if (refusal := space_refusal(space)) is not None:
+            raise GuardRefused(refusal)
+        if space.free_bytes is None:
+            log.info(
+                "%s cannot tell its free space; the selection is not checked against it", fs.place
+            )
+        self.ledger.notes = link_notes(astral_layout=publish.astral_layout, fs=fs)
+        for note in self.ledger.notes:
+            log.info("%s", note)
+        return plan, fs
+
+    async def _copy_bytes(self, plan: Plan) -> int:
+        """The bytes ``publish.flat: copy`` will write: a copy of each archive fetched, and of
+        each kept one whose copy is not there yet (the option just turned on)."""
+        kept = {f"{FLAT_DIR}/{e.name}": e.size for e in plan.keep}
+        absent = await self.tree.missing(kept)
+        return sum(a.size for a in plan.fetch) + sum(kept[path] for path in absent)
 
     async def _load_uv_list(self, where: str, http: HttpClient) -> UvList:
         """The uv download list of ``select.uv_metadata``, from a file or a URL."""

@@ -48,6 +48,9 @@ class Ledger:
     """(change, path) for the diff file: added, changed, removed."""
     client_fingerprint: str | None = None
     """What the client files were last written for (kept in status.json)."""
+    notes: list[str] = field(default_factory=list)
+    """What the run leaves out on this target and why (a file system without links), for
+    ``status.json``: nothing is wrong, so no warning."""
 
     @property
     def touched(self) -> bool:
@@ -134,6 +137,8 @@ class RunRecords:
         }
         if error:
             extra["error"] = error
+        if ledger.notes:
+            extra["notes"] = list(ledger.notes)
         # Before the run reached its files, the mirror is still what the old index says.
         holding = ledger.entries if ledger.touched else ledger.previous
         ended = self.now()
@@ -159,7 +164,7 @@ class RunRecords:
             "status": status,
             "seconds": round(self.elapsed(), 3),
             "files": len(holding),
-            **{k: v for k, v in extra.items() if k not in ("generator", "client_files")},
+            **{k: v for k, v in extra.items() if k not in ("generator", "client_files", "notes")},
         }
         append_history(self.tree.state_dir / HISTORY_PATH, record)
 

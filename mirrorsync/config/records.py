@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Literal
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -72,6 +73,8 @@ class SelectConfig:
     """A uv download list (an absolute path or an http(s) URL): keep only what it references."""
 
 
+FLAT_COPY = "copy"
+"""``publish.flat``'s third value: real copies instead of hard links."""
 CHECKSUMS = ("sha256", "md5", "none")
 """What an S3 upload sends for the server to verify (``target.checksum``)."""
 ADDRESSING_STYLES = ("auto", "path", "virtual")
@@ -136,8 +139,9 @@ class PublishConfig:
     """``index.html`` at the root and in each release directory."""
     astral_layout: bool = True
     """The ``github/python-build-standalone/releases/download`` link (``UV_ASTRAL_MIRROR_URL``)."""
-    flat: bool = False
-    """``flat/<name>`` hard links for ``PBS_INSTALLER_BASE_URL`` (pbs-installer, PDM)."""
+    flat: bool | Literal["copy"] = False
+    """``flat/<name>`` hard links for ``PBS_INSTALLER_BASE_URL`` (pbs-installer, PDM); ``copy``:
+    real copies, for file systems without hard links (twice the archives' space)."""
     offline_scripts: bool = True
     """``use-mirror.sh``, ``use-mirror.ps1`` and ``README.txt``: a tree that works where mounted."""
 

@@ -27,6 +27,7 @@ from mirrorsync.config.records import (
     ADDRESSING_STYLES,
     CACHE_KINDS,
     CHECKSUMS,
+    FLAT_COPY,
     Config,
     DownloadConfig,
     PruneMax,
@@ -173,6 +174,15 @@ def _boolean(value: object, at: _At) -> bool:
     if not isinstance(value, bool):
         at.fail(f"expected true or false, got {_describe(value)}")
     return value
+
+
+def _flat(value: object, at: _At) -> bool | str:
+    """``publish.flat``: true (hard links), false, or ``copy`` (real copies)."""
+    if isinstance(value, bool):
+        return value
+    if value != FLAT_COPY:
+        at.fail(f"expected true, false or {FLAT_COPY!r}, got {_describe(value)}")
+    return FLAT_COPY
 
 
 def _int_range(low: int, high: int) -> _Check:
@@ -698,7 +708,7 @@ _SECTIONS: dict[str, _Section] = {
             "download_metadata": _boolean,
             "html": _boolean,
             "astral_layout": _boolean,
-            "flat": _boolean,
+            "flat": _flat,
             "offline_scripts": _boolean,
         }
     ),

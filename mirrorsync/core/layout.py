@@ -52,9 +52,22 @@ README_TXT = "README.txt"
 FLAT_DIR = "flat"
 ASTRAL_DIR = "github"
 """The top of ``github/python-build-standalone/releases/download``, the Astral-layout link."""
+ASTRAL_LINK = f"{ASTRAL_DIR}/python-build-standalone/releases/download"
+"""The Astral-layout link itself (to ``../../..``, the root), for ``UV_ASTRAL_MIRROR_URL``."""
+VERIFY_MIRROR_SH = "verify-mirror.sh"
+VERIFY_MIRROR_PS1 = "verify-mirror.ps1"
 
 CLIENT_ROOT_FILES = frozenset(
-    {PAGE_NAME, UV_METADATA, UV_METADATA_MIRROR, USE_MIRROR_SH, USE_MIRROR_PS1, README_TXT}
+    {
+        PAGE_NAME,
+        UV_METADATA,
+        UV_METADATA_MIRROR,
+        USE_MIRROR_SH,
+        USE_MIRROR_PS1,
+        VERIFY_MIRROR_SH,
+        VERIFY_MIRROR_PS1,
+        README_TXT,
+    }
 )
 """Files for clients that mirrorsync may write at the root."""
 CLIENT_LAYOUTS = frozenset({FLAT_DIR, ASTRAL_DIR})

@@ -151,6 +151,47 @@ class IndexEntry:
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
+class Filesystem:
+    """What the target's file system can do, as the target found out (once per run)."""
+
+    place: str
+    """The path whose file system was asked (or the bucket), for messages."""
+    free_bytes: int | None = None
+    """Bytes free for this user; None where the target cannot tell (a bucket)."""
+    symlinks: bool = True
+    """False only where a file system refuses symbolic links (FAT, exFAT); a bucket needs none."""
+    hard_links: bool = True
+    """False only where a file system refuses hard links."""
+    max_file_size: int | None = None
+    """The largest file it holds when a probe found a limit below the files asked for; None when
+    none was found (or none was looked for)."""
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Space:
+    """The space a run needs on its target against the space there is (``plan`` shows it)."""
+
+    place: str
+    needed_bytes: int
+    """The bytes to fetch (twice those with ``publish.flat: copy``)."""
+    margin_bytes: int
+    free_bytes: int | None
+    """None: the target cannot tell (a bucket)."""
+    too_large: tuple[str, ...] = ()
+    """Paths of files to fetch that the file system cannot hold."""
+    max_file_size: int | None = None
+
+    @property
+    def fits(self) -> bool | None:
+        """Whether the run fits; None when the target cannot tell."""
+        if self.too_large:
+            return False
+        if self.free_bytes is None:
+            return None
+        return self.needed_bytes + self.margin_bytes <= self.free_bytes
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
 class Plan:
     """What a run will do: fetch + keep is exactly the selected set; prune is what may go."""
 
@@ -164,6 +205,8 @@ class Plan:
     """Releases skipped because their tag is not a safe path component."""
     uv_missing: tuple[str, ...] = ()
     """``<tag>/<name>`` the ``select.uv_metadata`` list references but upstream does not have."""
+    space: Space | None = None
+    """The space the fetch needs on the target against the space there is."""
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

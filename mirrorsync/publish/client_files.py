@@ -15,16 +15,17 @@ from collections.abc import Awaitable, Callable, Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
-from mirrorsync.config.records import PublishConfig
+from mirrorsync.config.records import FLAT_COPY, PublishConfig
 from mirrorsync.core.layout import (
-    ASTRAL_DIR,
+    ASTRAL_LINK,
     FLAT_DIR,
     PAGE_NAME,
     USE_MIRROR_SH,
     UV_METADATA,
     UV_METADATA_MIRROR,
+    VERIFY_MIRROR_SH,
 )
-from mirrorsync.core.model import IndexEntry
+from mirrorsync.core.model import Filesystem, IndexEntry
 from mirrorsync.core.uvlist import render_uv_metadata, uv_download_metadata
 from mirrorsync.errors import TargetError
 from mirrorsync.publish.pages import RunInfo, render_root_page, render_tag_page
@@ -34,7 +35,6 @@ from mirrorsync.targets.files import write_atomic
 
 log = logging.getLogger(__name__)
 
-ASTRAL_LINK = f"{ASTRAL_DIR}/python-build-standalone/releases/download"
 ASTRAL_TARGET = "../../.."
 
 
@@ -148,17 +148,19 @@ async def publish_client_files(
     run: RunInfo,
     touched_tags: Iterable[str],
     refresh: bool = True,
+    filesystem: Filesystem | None = None,
 ) -> list[str]:
     """Write every client file the configuration asks for; returns the paths written.
 
     Without ``refresh`` (nothing changed since the last run: files, outcome, settings), only
     files that have gone missing are written again, so an idle run writes nothing at all.
+    ``filesystem`` (probed by the run) says which links the target's file system makes.
     """
     written: list[str] = []
     files = list(entries.values())
     touched = set(touched_tags)
     if not refresh and not await tree.missing(_expected_names(publish)):
-        _sync_layouts(tree, files, publish)
+        _sync_layouts(tree, files, publish, filesystem)
         return written
     owned = await asyncio.to_thread(Owned.load, tree.state_dir)
 
@@ -176,8 +178,9 @@ async def publish_client_files(
     for name in sorted(set(unwanted) - await tree.missing(unwanted)):
         await drop(name)  # a feature turned off: its file goes
     if publish.offline_scripts:
-        tree.make_executable(USE_MIRROR_SH)
-    has_links = _sync_layouts(tree, files, publish)
+        for script in (USE_MIRROR_SH, VERIFY_MIRROR_SH):
+            tree.make_executable(script)
+    has_links = _sync_layouts(tree, files, publish, filesystem)
     if publish.html:
         await _publish_pages(tree, files, touched_tags=touched, put=put, drop=drop)
         root_page = render_root_page(
@@ -185,7 +188,7 @@ async def publish_client_files(
             run=run,
             base_url=publish.base_url,
             extras=wanted,
-            flat=publish.flat and has_links,
+            flat=bool(publish.flat) and has_links,
         )
         await put(PAGE_NAME, root_page)
     else:
@@ -194,16 +197,21 @@ async def publish_client_files(
     return written
 
 
-def _sync_layouts(tree: Target, files: list[IndexEntry], publish: PublishConfig) -> bool:
-    """The client layouts made of links; whether the target has the flat view's hard links
-    (a bucket has no links: it answers False and nothing is written)."""
-    try:
-        # github/python-build-standalone/releases/download -> ../../.. for UV_ASTRAL_MIRROR_URL
-        tree.symlink(ASTRAL_LINK, ASTRAL_TARGET, wanted=publish.astral_layout)
-    except TargetError as e:  # FAT (a USB stick) has no symlinks: everything else still works
-        log.warning("cannot publish the Astral layout link %s", e)
-    try:  # flat/<name>: hard links to every archive, for PBS_INSTALLER_BASE_URL
-        return tree.hard_links(FLAT_DIR, {e.name: e.path for e in files} if publish.flat else {})
+def _sync_layouts(
+    tree: Target, files: list[IndexEntry], publish: PublishConfig, fs: Filesystem | None
+) -> bool:
+    """The client layouts made of links; whether the target has the flat view (a bucket has no
+    links: it answers False and nothing is written). On a file system without symbolic links the
+    Astral link is skipped: the run has logged and recorded that once (``capacity.link_notes``)."""
+    if fs is None or fs.symlinks:
+        try:
+            # github/python-build-standalone/releases/download -> ../../.. for UV_ASTRAL_MIRROR_URL
+            tree.symlink(ASTRAL_LINK, ASTRAL_TARGET, wanted=publish.astral_layout)
+        except TargetError as e:  # a file in the way, a link refused after all
+            log.warning("cannot publish the Astral layout link %s", e)
+    sources = {e.name: e.path for e in files} if publish.flat else {}
+    try:  # flat/<name>: hard links (or copies) of every archive, for PBS_INSTALLER_BASE_URL
+        return tree.hard_links(FLAT_DIR, sources, copies=publish.flat == FLAT_COPY)
     except TargetError as e:
         log.warning("cannot publish the flat view %s", e)
         return True

@@ -15,7 +15,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Protocol
 
-from mirrorsync.core.model import IndexEntry
+from mirrorsync.core.model import Filesystem, IndexEntry
 from mirrorsync.errors import TargetError
 
 BLOCK = 1 << 20
@@ -94,6 +94,12 @@ class Target(Protocol):
 
     async def prepare(self) -> None:
         """Make the target and the local state directory usable; ``TargetError`` else."""
+        ...
+
+    async def filesystem(self, *, largest: int = 0, probe_links: bool = True) -> Filesystem:
+        """What the target's file system can do: its free space (None where it cannot tell), and
+        with ``probe_links`` (a run, after ``prepare``) whether it makes links and holds a file of
+        ``largest`` bytes, found out by trying in the state directory. A bucket has no limits."""
         ...
 
     async def read(self, path: str, *, fresh: bool = False) -> bytes | None:
@@ -181,10 +187,12 @@ class Target(Protocol):
         the way, a file system without links); False where the target has no links (a bucket)."""
         ...
 
-    def hard_links(self, directory: str, sources: Mapping[str, str]) -> bool:
-        """Make ``directory`` hold exactly ``name -> published file`` hard links (other files in it
-        go; empty: the directory goes). ``TargetError`` when it cannot; False where the target has
-        no links (a bucket)."""
+    def hard_links(
+        self, directory: str, sources: Mapping[str, str], *, copies: bool = False
+    ) -> bool:
+        """Make ``directory`` hold exactly ``name -> published file`` hard links, or real copies
+        with ``copies`` (other files in it go; empty: the directory goes). ``TargetError`` when
+        it cannot; False where the target has no links (a bucket)."""
         ...
 
     def make_executable(self, path: str) -> bool:

@@ -11,6 +11,7 @@ import contextlib
 import hashlib
 import logging
 import os
+import shutil
 import stat
 import threading
 from collections.abc import AsyncIterator, Callable, Iterable, Iterator, Mapping, Sequence
@@ -30,9 +31,10 @@ from mirrorsync.core.layout import (
     SUMS_NAME,
     check_relpath,
 )
-from mirrorsync.core.model import IndexEntry
+from mirrorsync.core.model import Filesystem, IndexEntry
 from mirrorsync.core.names import RELEASE_TAG
 from mirrorsync.errors import ConfigError, TargetError, UnsafeName, describe_os_error
+from mirrorsync.targets import probe
 from mirrorsync.targets.base import BLOCK, Inventory, Leftovers, Target, Unreadable
 from mirrorsync.targets.files import (
     fsync_dir,
@@ -121,6 +123,26 @@ class LocalTree:
         except OSError as e:
             reason = describe_os_error(e)
             raise TargetError(f"{self.root}: cannot create the mirror ({reason})") from e
+
+    async def filesystem(self, *, largest: int = 0, probe_links: bool = True) -> Filesystem:
+        """The free space of the root's file system; with ``probe_links`` (a run, after
+        ``prepare``) also whether it makes links, tried in the state directory, and, when
+        ``largest`` is not 0, whether it holds a file that large."""
+
+        def ask() -> Filesystem:
+            free = probe.free_bytes(self.root)
+            if not probe_links:
+                return Filesystem(place=self.description, free_bytes=free)
+            symlinks, hard_links = probe.probe_links(self.state_dir)
+            return Filesystem(
+                place=self.description,
+                free_bytes=free,
+                symlinks=symlinks,
+                hard_links=hard_links,
+                max_file_size=probe.probe_max_file_size(self.state_dir, largest),
+            )
+
+        return await asyncio.to_thread(ask)
 
     def _read(self, path: str) -> bytes | None:
         try:
@@ -419,7 +441,9 @@ class LocalTree:
             raise TargetError.from_os_error(str(link), e) from e
         return True
 
-    def hard_links(self, directory: str, sources: Mapping[str, str]) -> bool:
+    def hard_links(
+        self, directory: str, sources: Mapping[str, str], *, copies: bool = False
+    ) -> bool:
         view = self.final_path(directory)
         for name in sources:
             check_relpath(f"{directory}/{name}")
@@ -436,13 +460,9 @@ class LocalTree:
             view.mkdir(exist_ok=True)
             for name, source in sorted(wanted.items()):
                 link = view / name
-                with contextlib.suppress(OSError):
-                    if link.exists() and link.samefile(source):
-                        continue
-                tmp = temp_path_for(link)
-                tmp.unlink(missing_ok=True)
-                os.link(source, tmp)
-                tmp.replace(link)
+                if _same(link, source, copies=copies):
+                    continue
+                _link_or_copy(source, link, copies=copies)
         except OSError as e:
             raise TargetError.from_os_error(str(view), e) from e
         return True
@@ -456,6 +476,34 @@ class LocalTree:
         except OSError as e:  # FAT and some network shares have no modes: sh script.sh still works
             log.debug("%s: cannot make it executable (%s)", final, e)
         return True
+
+
+def _link_or_copy(source: Path, link: Path, *, copies: bool) -> None:
+    """Put a hard link to ``source`` (or a copy of it) at ``link`` atomically."""
+    tmp = temp_path_for(link)
+    tmp.unlink(missing_ok=True)
+    if copies:
+        shutil.copyfile(source, tmp)
+        shutil.copystat(source, tmp)
+    else:
+        os.link(source, tmp)
+    tmp.replace(link)
+
+
+def _same(link: Path, source: Path, *, copies: bool) -> bool:
+    """Whether ``link`` already is ``source``: the same file, or (``copies``) a copy of it with its
+    size and modification time."""
+    try:
+        if not link.exists():
+            return False
+        if link.samefile(source):
+            return True
+        if not copies:
+            return False
+        a, b = link.stat(), source.stat()
+    except OSError:
+        return False
+    return a.st_size == b.st_size and int(a.st_mtime) == int(b.st_mtime)
 
 
 class _Hasher:

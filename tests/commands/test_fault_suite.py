@@ -28,7 +28,6 @@ import os
 import random
 import shutil
 import signal
-import subprocess
 import sys
 from collections.abc import AsyncIterator, Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
@@ -42,6 +41,7 @@ from aiohttp import web
 from conftest import FakeClock
 from fake_github import FakeGitHub, generated_content, is_archive
 from mirror_harness import Mirror
+from mounts import small_tmpfs
 
 from mirrorsync.commands.sync import Outcome
 from mirrorsync.commands.verify import ROOT_FILES, TAG_FILES, verify
@@ -958,45 +958,33 @@ async def test_damaged_state(scenario: Scenario, case: Damage) -> None:
 # -- a full disk ---------------------------------------------------------------------------------
 
 
-def _mount(*args: str) -> subprocess.CompletedProcess[str]:
-    tool = shutil.which(args[0]) or args[0]
-    return subprocess.run([tool, *args[1:]], capture_output=True, text=True, check=False)  # noqa: S603 - fixed tools, test paths
-
-
-@contextlib.contextmanager
-def small_tmpfs(where: Path, *, size: str) -> Iterator[None]:
-    """A tmpfs of ``size`` mounted at ``where`` for the block; skips the test when impossible."""
-    if os.geteuid() != 0:
-        pytest.skip("mounting a small tmpfs needs root")
-    where.mkdir(parents=True, exist_ok=True)
-    mounted = _mount("mount", "-t", "tmpfs", "-o", f"size={size}", "tmpfs", str(where))
-    if mounted.returncode != 0:
-        pytest.skip(f"cannot mount a tmpfs here: {mounted.stderr.strip() or mounted.returncode}")
-    try:
-        yield
-    finally:
-        _mount("umount", str(where))
-
-
 async def test_full_disk(scenario: Scenario) -> None:
-    """A disk that fills up exits 1 saying so; what was published stays intact and indexed."""
+    """A disk that fills up mid-run (another writer took the space the start-up check saw free)
+    exits 1 saying so; what was published stays intact and indexed."""
     fake = scenario.fake
     names = pbs_names(8)
-    fake.add_release(TAG, names, sizes=dict.fromkeys(names, 384 * KIB))
-    scenario.mirror.configure(download={"concurrency": 2, "retries": 0})
-    with small_tmpfs(scenario.root, size="2m"):
+    fake.add_release(TAG, names, sizes=dict.fromkeys(names, 128 * KIB))
+    stalled = sorted(names)[4]  # one download at a time, in path order: four are in by then
+    fake.stall(stalled)
+    scenario.mirror.configure(download={"concurrency": 1, "retries": 1})
+    with small_tmpfs(scenario.root, size="4m"):
         proc = await spawn_sync(scenario.mirror)
+        await reach(fake.stalled, proc, "the stall")
+        fill_up(scenario.root)  # the disk fills while the run waits on the stalled body,
+        filler = scenario.root / "filler"  # but for less than the rest of that body
+        os.truncate(filler, filler.stat().st_size - 32 * KIB)
+        fake.release_stalls()  # the retry resumes it, and its next write finds no space
         code, err = await finish(proc)
         scenario.ran("disk full", code)
         assert code == 1, err
         assert "no space left" in err.splitlines()[-2], err  # the error, then the summary
+        filler.unlink()  # the other writer's file: not the mirror's
         entries = scenario.check_invariants()
         published = scenario.mirror.published()
         assert published, "nothing fitted at all: the case tests nothing"
-        assert set(entries) == published
+        assert set(entries) == published, err
         assert not staged_parts(scenario.root), "partial downloads must make room for the index"
         assert scenario.mirror.status()["status"] == "failed"
-        assert _mount("mount", "-o", "remount,size=64m", str(scenario.root)).returncode == 0
         await scenario.rerun_clean()
     scenario.done(f"{len(published)} of {len(names)} published and indexed before ENOSPC")
 
@@ -1013,7 +1001,8 @@ def fill_up(where: Path) -> None:
 
 
 async def test_disk_already_full(scenario: Scenario) -> None:
-    """With 0 bytes free from the start: exit 1, the summary line, and status.json 'failed'."""
+    """With 0 bytes free from the start: exit 2 before any download, naming both figures and the
+    path; status.json says 'failed' and the mirror is untouched."""
     fake = scenario.fake
     names = pbs_names(3)
     fake.add_release(TAG, names[:1], sizes={names[0]: 16 * KIB})
@@ -1024,16 +1013,23 @@ async def test_disk_already_full(scenario: Scenario) -> None:
         for name in names[1:]:
             fake.add_asset(TAG, name, generated_content(name, 64 * KIB))
         fill_up(scenario.root)
+        before = len(fake.downloads())
         proc = await spawn_sync(scenario.mirror)
         code, err = await finish(proc)  # fails the test on a traceback
         scenario.ran("disk full", code)
-        assert code == 1, err
-        assert err.splitlines()[-1].startswith("mirrorsync: failed: fetched "), err
+        assert code == 2, err
+        assert f"not enough free space on {scenario.root}" in err, err
+        assert "(131072 bytes) plus a margin" in err, err  # the bytes to fetch, then the free ones
+        assert "(0 bytes) are free" in err, err
+        assert err.splitlines()[-1].startswith("mirrorsync: failed: fetched 0 "), err
+        assert [h for h in fake.downloads()[before:] if h.asset and is_archive(h.asset)] == []
         assert scenario.mirror.status()["status"] == "failed"
         (scenario.root / "filler").unlink()
         scenario.check_invariants()
         await scenario.rerun_clean()
-    scenario.done("0 bytes free: failed cleanly, status.json says so, the rerun completed")
+    scenario.done(
+        "0 bytes free: refused before downloading, status.json says so, the rerun completed"
+    )
 
 
 # -- two runs at once ----------------------------------------------------------------------------

@@ -135,8 +135,10 @@ async def test_verify_during_a_running_sync_says_so_and_exits_3(
 ) -> None:
     """A verify while a sync publishes exits 3 saying a sync runs, not 1 with false alarms."""
     mirror.fake.add_release(TAG, NAMES)
-    mirror.configure()
-    mirror.fake.stall(NAMES[1])
+    # One download at a time, in path order: NAMES[1] is published before NAMES[0] stalls, so
+    # the stopped run has an index to write (without it, the last verify raced the first file).
+    mirror.configure(download={"concurrency": 1})
+    mirror.fake.stall(NAMES[0])
     run = asyncio.create_task(mirror.sync())
     await asyncio.wait_for(mirror.fake.stalled.wait(), 30)
     try:

@@ -25,7 +25,7 @@ from mirrorsync.config.records import Config
 from mirrorsync.core.checksums import SHA256_HEX
 from mirrorsync.core.layout import INDEX_PATH, QUARANTINE_DIR, STAGING_DIR, STATE_DIR, check_relpath
 from mirrorsync.core.media import CACHE_CONTROL, CacheClass, cache_class, content_type
-from mirrorsync.core.model import IndexEntry
+from mirrorsync.core.model import Filesystem, IndexEntry
 from mirrorsync.errors import ConfigError, TargetError
 from mirrorsync.targets.base import BLOCK, Inventory, Leftovers
 from mirrorsync.targets.files import staging_file, sweep_staging_dir
@@ -449,7 +449,17 @@ class S3Target:
         check_relpath(path)
         return False
 
-    def hard_links(self, directory: str, sources: Mapping[str, str]) -> bool:
+    async def filesystem(self, *, largest: int = 0, probe_links: bool = True) -> Filesystem:  # noqa: ARG002
+        """A bucket cannot tell its free space and needs no links."""
+        return Filesystem(place=self.description)
+
+    def hard_links(
+        self,
+        directory: str,
+        sources: Mapping[str, str],
+        *,
+        copies: bool = False,  # noqa: ARG002 - a bucket has neither
+    ) -> bool:
         for name, path in sources.items():
             check_relpath(f"{directory}/{name}")
             check_relpath(path)

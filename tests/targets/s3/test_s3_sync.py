@@ -13,6 +13,8 @@ import yaml
 from mirror_harness import Mirror
 from s3_harness import PREFIX, S3Mirror, sha256
 
+from mirrorsync.core.capacity import space_line
+
 TAG = "20251217"
 NAMES = [
     "cpython-3.13.11+20251217-x86_64-unknown-linux-gnu-install_only_stripped.tar.gz",
@@ -241,6 +243,10 @@ async def test_plan_reads_the_bucket_and_changes_nothing(s3_mirror: S3Mirror) ->
     outcome = await s3_mirror.sync(dry_run=True)
     assert [a.path for a in outcome.plan.fetch] == [f"{NEXT_TAG}/{NEXT[0]}"]
     assert s3_mirror.proxy.requests() == [("GET", f"/{s3_mirror.bucket.name}/{PREFIX}/index.json")]
+    space = outcome.plan.space  # a bucket cannot tell its free space: said, never guessed
+    assert space is not None
+    assert (space.free_bytes, space.fits) == (None, None)
+    assert space_line(space).endswith("cannot tell its free space")
 
 
 async def test_a_bucket_without_prefix_is_the_mirror_root(s3_mirror: S3Mirror) -> None:
