@@ -158,7 +158,7 @@ class TqdmProgress:
         self._files = 0
         self._done = 0
 
-    def begin(self, *, files: int, total_bytes: int) -> None:
+    def begin(self, *, files: int, total_bytes: int | None) -> None:
         if not files:
             return
         self._files, self._done = files, 0

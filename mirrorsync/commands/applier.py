@@ -13,6 +13,7 @@ from typing import Protocol
 from mirrorsync.commands.planner import Planned
 from mirrorsync.commands.records import GENERATOR, Ledger, RunRecords
 from mirrorsync.config.records import Config
+from mirrorsync.core.capacity import known_total
 from mirrorsync.core.layout import SUMS_NAME
 from mirrorsync.core.manifest import (
     client_files_due,
@@ -40,7 +41,10 @@ log = logging.getLogger(__name__)
 class Progress(Protocol):
     """How a run reports progress; ``cli`` implements it with tqdm on a terminal."""
 
-    def begin(self, *, files: int, total_bytes: int) -> None: ...
+    def begin(self, *, files: int, total_bytes: int | None) -> None:
+        """``total_bytes``: None when a file's size is unknown (learned as it downloads)."""
+        ...
+
     def advance(self, nbytes: int) -> None: ...
     def file_done(self, path: str) -> None: ...
     def end(self) -> None: ...
@@ -49,7 +53,7 @@ class Progress(Protocol):
 class NoProgress:
     """Progress that shows nothing (cron, ``--quiet``, not a terminal)."""
 
-    def begin(self, *, files: int, total_bytes: int) -> None:
+    def begin(self, *, files: int, total_bytes: int | None) -> None:
         pass
 
     def advance(self, nbytes: int) -> None:
@@ -124,16 +128,23 @@ class Applier:
         """
         assets = list(fetch)
         previous = self.ledger.previous
-        candidates = [a for a in assets if a.path not in previous and a.sha256 is not None]
+        # A file of unknown size (Astral's index lists none) is fetched again, not adopted.
+        candidates = [
+            a
+            for a in assets
+            if a.path not in previous and a.sha256 is not None and a.size is not None
+        ]
         absent = await self.tree.missing(a.path for a in candidates)
         adopted: set[str] = set()
         for asset in candidates:
             if asset.path in absent:
                 continue
-            digest = await self.tree.existing_sha256(asset.path, size=asset.size)
+            size = asset.size
+            assert size is not None  # noqa: S101 - candidates have a known size
+            digest = await self.tree.existing_sha256(asset.path, size=size)
             if digest is not None and digest == asset.sha256:
                 log.info("%s: already in place and verified; adopted", asset.path)
-                self.ledger.entries[asset.path] = entry_for(asset, sha256=digest, size=asset.size)
+                self.ledger.entries[asset.path] = entry_for(asset, sha256=digest, size=size)
                 self.ledger.changes.append(("added", asset.path))
                 adopted.add(asset.path)
         return [a for a in assets if a.path not in adopted]
@@ -142,7 +153,7 @@ class Applier:
         self, fetch: list[Asset], http: HttpClient, *, unverifiable: dict[str, str]
     ) -> None:
         progress, ledger, report = self.progress, self.ledger, self.report
-        progress.begin(files=len(fetch), total_bytes=sum(a.size for a in fetch))
+        progress.begin(files=len(fetch), total_bytes=known_total(fetch))
         limit = asyncio.Semaphore(self.cfg.download.concurrency)
 
         async def one(asset: Asset) -> None:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from mirrorsync.core.capacity import space_line
+from mirrorsync.core.capacity import known_total, space_line
 from mirrorsync.core.model import Plan, Space, SyncReport
 from mirrorsync.core.units import human_size
 
@@ -20,7 +20,7 @@ def plan_document(plan: Plan) -> dict[str, Any]:
         "uv_missing": list(plan.uv_missing),
         "totals": {
             "fetch_files": len(plan.fetch),
-            "fetch_bytes": sum(a.size for a in plan.fetch),
+            "fetch_bytes": known_total(plan.fetch),  # null: a size upstream does not list
             "keep_files": len(plan.keep),
             "prune_files": len(plan.prune),
         },
@@ -38,7 +38,7 @@ def space_document(space: Space) -> dict[str, Any]:
         "fits": space.fits,
         "too_large": list(space.too_large),
         "max_file_size": space.max_file_size,
-    }
+    } | ({"unknown_size_files": space.unknown_files} if space.unknown_files else {})
 
 
 def sync_document(report: SyncReport, *, status: str, error: str | None = None) -> dict[str, Any]:
@@ -70,15 +70,19 @@ def sync_summary(report: SyncReport, *, status: str) -> str:
 
 def plan_text(plan: Plan) -> str:
     """A readable plan for a terminal."""
-    lines = [f"fetch  {a.path}  ({human_size(a.size)})" for a in plan.fetch]
+    lines = [f"fetch  {a.path}  ({_size_text(a.size)})" for a in plan.fetch]
     lines += [f"prune  {e.path}" for e in plan.prune]
     lines += [f"unparsed  {name!r}" for name in plan.unparsed]
     lines += [f"missing tag  {tag}" for tag in plan.missing_tags]
-    fetch_bytes = sum(a.size for a in plan.fetch)
     lines.append(
-        f"{len(plan.fetch)} to fetch ({human_size(fetch_bytes)}), {len(plan.keep)} up to date, "
+        f"{len(plan.fetch)} to fetch ({_size_text(known_total(plan.fetch))}), "
+        f"{len(plan.keep)} up to date, "
         f"{len(plan.prune)} no longer selected, {len(plan.unparsed)} unparsed"
     )
     if plan.space is not None:
         lines.append(space_line(plan.space))
     return "\n".join(lines)
+
+
+def _size_text(size: int | None) -> str:
+    return "size unknown" if size is None else human_size(size)

@@ -188,7 +188,9 @@ class Planner:
         each kept one whose copy is not there yet (the option just turned on)."""
         kept = {f"{FLAT_DIR}/{e.name}": e.size for e in plan.keep}
         absent = await self.tree.missing(kept)
-        return sum(a.size for a in plan.fetch) + sum(kept[path] for path in absent)
+        # Archives of unknown size are counted by assess_space (unknown_files), never as 0.
+        fetched = sum(a.size for a in plan.fetch if a.size is not None)
+        return fetched + sum(kept[path] for path in absent)
 
     async def _load_uv_list(self, where: str, http: HttpClient) -> UvList:
         """The uv download list of ``select.uv_metadata``, from a file or a URL."""

@@ -24,8 +24,13 @@ LOST = ("missing", *DAMAGE)
 
 
 def upstream_records(plan: Plan) -> dict[str, tuple[int, str]]:
-    """(size, sha256) upstream publishes for each selected path whose sha256 is known."""
-    records = {a.path: (a.size, a.sha256) for a in plan.fetch if a.sha256 is not None}
+    """(size, sha256) upstream publishes for each selected path whose sha256 and size are known
+    (a size upstream does not list cannot vouch for a file: such a file is fetched again)."""
+    records = {
+        a.path: (a.size, a.sha256)
+        for a in plan.fetch
+        if a.sha256 is not None and a.size is not None
+    }
     records |= {e.path: (e.size, e.sha256) for e in plan.keep if e.path not in records}
     return records
 

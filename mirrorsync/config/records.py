@@ -6,6 +6,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal
 
+ASTRAL_INDEX_URL = (
+    "https://releases.astral.sh/github/versions/main/v1/python-build-standalone.ndjson"
+)
+"""Where the ``astral`` source reads its NDJSON index by default."""
+ASTRAL_DOWNLOAD_URL = "https://releases.astral.sh/github/python-build-standalone/releases/download"
+"""``download_url``'s default for the ``astral`` source (``github``: none, GitHub itself)."""
+
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class UpstreamConfig:
@@ -16,10 +23,14 @@ class UpstreamConfig:
     full_listing_hours: float = 24.0
     """Hours an unchanged first listing page vouches for the cached later pages; 0 = never."""
     download_url: str | None = None
-    """``github``: a base replacing ``https://github.com/<repo>/releases/download`` for the
-    archives (no trailing ``/``); None = GitHub itself."""
+    """A base replacing each archive's own URL: ``<base>/<tag>/<name>`` (no trailing ``/``);
+    None = the asset's own URL (``github``: GitHub itself; ``astral``: the index's ``url``).
+    Its default follows the source: none for ``github``, ``ASTRAL_DOWNLOAD_URL`` for ``astral``
+    (the configuration fills it in)."""
     fallback: bool = True
-    """``github`` with ``download_url``: when the base answers 404, fetch the asset's own URL."""
+    """With ``download_url``: when the base answers 404, fetch the asset's own URL."""
+    index_url: str = ASTRAL_INDEX_URL
+    """``astral``: the NDJSON index of every release with published checksums."""
     url: str | None = None
     """``mirror``: the root of another mirrorsync mirror: an http(s) URL (no trailing ``/``) or
     an absolute local directory (a ``file://`` URL or a path, resolved against the config file)."""
@@ -28,6 +39,11 @@ class UpstreamConfig:
         """The ``upstream`` object of ``index.json``: the source and where it is."""
         if self.source == "mirror":
             return {"source": self.source, "url": self.url or ""}
+        if self.source == "astral":
+            made = {"source": self.source, "index_url": self.index_url}
+            if self.download_url is not None:
+                made["download_url"] = self.download_url
+            return made
         made = {"source": self.source, "repo": self.repo}
         if self.download_url is not None:
             made["download_url"] = self.download_url
@@ -37,6 +53,9 @@ class UpstreamConfig:
         """Which upstream, in words, for the root page."""
         if self.source == "mirror":
             return f"the mirrorsync mirror at {self.url}"
+        if self.source == "astral":
+            where = self.download_url or "the URLs it lists"
+            return f"Astral's release index {self.index_url}, downloaded from {where}"
         made = f"the GitHub releases of {self.repo}"
         if self.download_url is not None:
             made += f", downloaded from {self.download_url}"
@@ -46,6 +65,8 @@ class UpstreamConfig:
         """One line naming the upstream (``status.json``'s ``upstream``, the root page)."""
         if self.source == "mirror":
             return self.url or ""
+        if self.source == "astral":
+            return self.index_url
         return f"{self.api_url}/repos/{self.repo}"
 
 

@@ -25,6 +25,7 @@ from packaging.specifiers import InvalidSpecifier
 
 from mirrorsync.config.records import (
     ADDRESSING_STYLES,
+    ASTRAL_DOWNLOAD_URL,
     CACHE_KINDS,
     CHECKSUMS,
     FLAT_COPY,
@@ -269,20 +270,19 @@ def _optional_path(value: object, at: _At) -> Path | None:
 # -- upstream -------------------------------------------------------------------------------------
 
 
-SOURCES = ("github", "mirror")
+SOURCES = ("github", "mirror", "astral")
 SOURCE_KEYS = {
     "github": frozenset(
         {"source", "repo", "api_url", "token_env", "full_listing_hours", "download_url", "fallback"}
     ),
     "mirror": frozenset({"source", "url"}),
+    "astral": frozenset({"source", "index_url", "download_url", "fallback"}),
 }
 """The ``upstream`` keys that apply to each source; any other one is an error naming it."""
 
 
 def _source(value: object, at: _At) -> str:
     text = _string(value, at)
-    if text == "astral":
-        at.fail("the 'astral' source is not available yet; use 'github' or 'mirror'")
     if text not in SOURCES:
         at.fail(f"unsupported source {text!r}; expected one of {', '.join(SOURCES)}")
     return text
@@ -319,9 +319,14 @@ def _upstream(value: object, at: _At) -> UpstreamConfig:
             at.key(key).note(f"does not apply to the {source!r} source")
     if source == "mirror" and values.get("url") is None and not _reported(at.key("url")):
         at.key("url").note("the 'mirror' source needs url: the root of another mirrorsync mirror")
+    if source == "astral" and "download_url" not in given:
+        # One key, one meaning: where the archives come from; its default follows the source.
+        values["download_url"] = ASTRAL_DOWNLOAD_URL
     base = values.get("download_url")
-    if base is not None and _origin(base) == _origin(
-        values.get("api_url", UpstreamConfig().api_url)
+    if (
+        source == "github"
+        and base is not None
+        and _origin(base) == _origin(values.get("api_url", UpstreamConfig().api_url))
     ):
         # The token goes to the API's origin (TokenScope): a base there would receive it.
         at.key("download_url").note(
@@ -329,6 +334,10 @@ def _upstream(value: object, at: _At) -> UpstreamConfig:
             "so it must be another host (or leave it null for GitHub's own downloads)"
         )
     return UpstreamConfig(**values)
+
+
+def _index_url(value: object, at: _At) -> str:
+    return _http_url(value, at, what="a URL")
 
 
 def _reported(at: _At) -> bool:
@@ -664,6 +673,7 @@ _SECTIONS: dict[str, _Section] = {
             "download_url": _base_url,
             "fallback": _boolean,
             "url": _mirror_url,
+            "index_url": _index_url,
         }
     ),
     "releases": _Section({"latest": _latest, "since": _since, "tags": _list_of(_tag)}),

@@ -23,9 +23,15 @@ SIZE_PROBE_FLOOR = 1 << 31
 """Files below 2 GiB fit every file system in use: only larger ones make the target probe."""
 
 
+def known_total(fetch: Sequence[Asset]) -> int | None:
+    """The bytes of ``fetch``, or None when a file's size is unknown (never counted as 0)."""
+    sizes = [a.size for a in fetch]
+    return None if None in sizes else sum(s for s in sizes if s is not None)
+
+
 def largest_to_probe(fetch: Sequence[Asset]) -> int:
     """The size the target must probe whether it can hold (0: nothing large enough to ask)."""
-    largest = max((a.size for a in fetch), default=0)
+    largest = max((a.size for a in fetch if a.size is not None), default=0)
     return largest if largest >= SIZE_PROBE_FLOOR else 0
 
 
@@ -33,11 +39,19 @@ def assess_space(
     fetch: Sequence[Asset], fs: Filesystem, *, files_after: int, copy_bytes: int = 0
 ) -> Space:
     """The space ``fetch`` needs on ``fs``, plus ``copy_bytes`` for the copies ``publish.flat:
-    copy`` will write (of the archives fetched, and of those kept that have none yet)."""
-    needed = sum(a.size for a in fetch) + copy_bytes
+    copy`` will write (of the archives fetched, and of those kept that have none yet).
+
+    A file whose size upstream does not list counts in ``unknown_files``, never as 0 bytes: the
+    space can then only be refused (the known files alone do not fit), never vouched for.
+    """
+    known = [a.size for a in fetch if a.size is not None]
+    needed = sum(known) + copy_bytes
     limit = fs.max_file_size
-    too_large = tuple(sorted(a.path for a in fetch if limit is not None and a.size > limit))
+    too_large = tuple(
+        sorted(a.path for a in fetch if limit is not None and a.size is not None and a.size > limit)
+    )
     return Space(
+        unknown_files=len(fetch) - len(known),
         place=fs.place,
         needed_bytes=needed,
         margin_bytes=MARGIN_BYTES + MARGIN_PER_FILE * files_after,
@@ -59,7 +73,7 @@ def space_refusal(space: Space) -> str | None:
     if space.fits is False:
         assert space.free_bytes is not None  # noqa: S101 - fits is False only when it is known
         return (
-            f"not enough free space on {space.place}: the run needs "
+            f"not enough free space on {space.place}: the run needs {_at_least(space)}"
             f"{human_size(space.needed_bytes)} ({space.needed_bytes} bytes) plus a margin of "
             f"{human_size(space.margin_bytes)}, and {human_size(space.free_bytes)} "
             f"({space.free_bytes} bytes) are free"
@@ -69,11 +83,23 @@ def space_refusal(space: Space) -> str | None:
 
 def space_line(space: Space) -> str:
     """One line for ``plan``: the figures, or that the target cannot tell."""
-    needs = f"{human_size(space.needed_bytes)} + {human_size(space.margin_bytes)} margin"
+    needs = (
+        f"{_at_least(space)}{human_size(space.needed_bytes)} + "
+        f"{human_size(space.margin_bytes)} margin{_unknown(space)}"
+    )
     if space.free_bytes is None:
         return f"space: needs {needs}; {space.place} cannot tell its free space"
-    verdict = "fits" if space.fits else "does NOT fit"
+    verdict = {True: "fits", False: "does NOT fit", None: "cannot tell (sizes unknown)"}[space.fits]
     return f"space: needs {needs}, {human_size(space.free_bytes)} free on {space.place}: {verdict}"
+
+
+def _at_least(space: Space) -> str:
+    return "at least " if space.unknown_files else ""
+
+
+def _unknown(space: Space) -> str:
+    n = space.unknown_files
+    return f" (and {n} file(s) of unknown size)" if n else ""
 
 
 def link_problems(*, flat: bool | str, fs: Filesystem) -> list[str]:

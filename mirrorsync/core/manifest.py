@@ -59,9 +59,10 @@ def is_current(entry: IndexEntry, asset: Asset) -> bool:
     """Whether a mirrored file is still what upstream publishes under that name.
 
     With an upstream checksum, size and sha256 decide; without one, size and the upstream
-    asset's identity (id, updated_at) do.
+    asset's identity (id, updated_at) do. A size upstream does not list (Astral's index) is
+    not compared: the sha256 decides alone.
     """
-    if entry.size != asset.size:
+    if asset.size is not None and entry.size != asset.size:
         return False
     if asset.sha256 is not None:
         return entry.sha256 == asset.sha256

@@ -66,7 +66,8 @@ class UpstreamAsset:
     """One file attached to an upstream release, as the listing describes it."""
 
     name: str
-    size: int
+    size: int | None
+    """Bytes; None when the listing does not say (Astral's index): learned from the download."""
     url: str
     """Where to download it (GitHub: ``browser_download_url``, used verbatim)."""
     digest: str | None = None
@@ -120,7 +121,8 @@ class Asset:
         return f"{self.tag}/{self.upstream.name}"
 
     @property
-    def size(self) -> int:
+    def size(self) -> int | None:
+        """Bytes, or None when upstream's listing does not say (known once downloaded)."""
         return self.upstream.size
 
 
@@ -180,15 +182,20 @@ class Space:
     too_large: tuple[str, ...] = ()
     """Paths of files to fetch that the file system cannot hold."""
     max_file_size: int | None = None
+    unknown_files: int = 0
+    """Files to fetch whose size upstream does not list (not in ``needed_bytes``)."""
 
     @property
     def fits(self) -> bool | None:
-        """Whether the run fits; None when the target cannot tell."""
+        """Whether the run fits; None when the target cannot tell, or when files of unknown
+        size are to be fetched and the known ones fit (an unknown size is never 0 bytes)."""
         if self.too_large:
             return False
         if self.free_bytes is None:
             return None
-        return self.needed_bytes + self.margin_bytes <= self.free_bytes
+        if self.needed_bytes + self.margin_bytes > self.free_bytes:
+            return False
+        return None if self.unknown_files else True
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

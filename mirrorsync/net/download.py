@@ -257,7 +257,7 @@ def _verified(part: _Part, asset: Asset) -> str:
     """The sha256 of the bytes in ``part``; ``SizeMismatch``/``ChecksumMismatch`` unless they are
     exactly what ``asset`` promises."""
     sha256 = part.hash.hexdigest()
-    if part.size != asset.size:
+    if asset.size is not None and part.size != asset.size:  # unknown: the sha256 decides
         raise SizeMismatch(asset.path, expected=asset.size, actual=part.size)
     if asset.sha256 is not None and sha256 != asset.sha256:
         raise ChecksumMismatch(
@@ -331,9 +331,11 @@ class _Download:
         part, asset = self.part, self.asset
         self.durable = False
         try:
-            offset = part.open_resume(asset.size, cancel)
+            # A size upstream does not list: no partial file is trusted (limit 0), the download
+            # starts over; its sha256 still decides.
+            offset = part.open_resume(asset.size or 0, cancel)
             self.resumed = self.resumed or offset > 0
-            if offset == asset.size and asset.size > 0:
+            if offset == asset.size and offset > 0:
                 return  # an earlier run stopped after the last byte: verify it, no request
             headers = dict(DOWNLOAD_HEADERS)
             if offset:
@@ -358,7 +360,7 @@ class _Download:
             finally:
                 self.transfers.finish(opened, complete=complete)
             cancel.check()
-            if part.size < asset.size:
+            if asset.size is not None and part.size < asset.size:
                 raise IncompleteBody(f"connection closed at {part.size} of {asset.size} bytes")
             if asset.sha256 is None or part.hash.hexdigest() == asset.sha256:
                 part.finish()  # run() raises for a wrong size or sha256; it need not wait
@@ -497,7 +499,7 @@ def _discard(path: Path) -> None:
 
 
 def _check_not_too_long(asset: Asset, size: int) -> None:
-    if size > asset.size:
+    if asset.size is not None and size > asset.size:
         raise SizeMismatch(asset.path, expected=asset.size, actual=size)
 
 

@@ -173,7 +173,7 @@ REJECTED = [
         "upstream: {repository: a/b}",
         (
             "upstream.repository: unknown key; the keys here are api_url, download_url, "
-            "fallback, full_listing_hours, repo, source, token_env, url"
+            "fallback, full_listing_hours, index_url, repo, source, token_env, url"
         ),
     ),
     ("concurrency: 4", "concurrency: unknown key; did you mean 'download.concurrency'?"),
@@ -282,7 +282,7 @@ REJECTED = [
     # upstream
     (
         "upstream: {source: gitlab}",
-        "upstream.source: unsupported source 'gitlab'; expected one of github, mirror",
+        "upstream.source: unsupported source 'gitlab'; expected one of github, mirror, astral",
     ),
     ("upstream: {source: null}", "upstream.source: expected a string, got null"),
     ("upstream: {repo: 12}", "upstream.repo: expected a string, got 12"),

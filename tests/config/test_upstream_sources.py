@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from mirrorsync.config.records import UpstreamConfig
+from mirrorsync.config.records import ASTRAL_DOWNLOAD_URL, ASTRAL_INDEX_URL, UpstreamConfig
 from mirrorsync.config.schema import parse_config
 from mirrorsync.errors import ConfigError
 
@@ -70,9 +70,26 @@ def test_defaults_of_the_new_keys() -> None:
             "upstream.download_url: does not apply to the 'mirror' source",
         ),
         ("upstream: {url: /m}", "upstream.url: does not apply to the 'github' source"),
+        *(
+            (
+                f"upstream: {{source: astral, {key}: {value}}}",
+                f"upstream.{key}: does not apply to the 'astral' source",
+            )
+            for key, value in [
+                ("repo", "a/b"),
+                ("api_url", "'https://api.example'"),
+                ("token_env", "T"),
+                ("full_listing_hours", "1"),
+                ("url", "/m"),
+            ]
+        ),
         (
-            "upstream: {source: astral}",
-            "upstream.source: the 'astral' source is not available yet; use 'github' or 'mirror'",
+            "upstream: {index_url: 'https://x.example/i.ndjson'}",
+            "upstream.index_url: does not apply to the 'github' source",
+        ),
+        (
+            "upstream: {source: astral, index_url: 'ftp://x/i'}",
+            "upstream.index_url: expected an http:// or https:// URL, got 'ftp://x/i'",
         ),
         (
             "upstream: {source: mirror, url: 'ftp://host/pbs'}",
@@ -107,3 +124,26 @@ def test_download_base_is_recorded_without_trailing_slash() -> None:
         "repo": "astral-sh/python-build-standalone",
         "download_url": "https://cdn.example/pbs",
     }
+
+
+def test_astral_download_url_defaults_to_astrals_base() -> None:
+    """For ``astral`` an absent ``download_url`` is Astral's base; null means each index URL."""
+    got = upstream("upstream: {source: astral}")
+    assert (got.index_url, got.download_url, got.fallback) == (
+        ASTRAL_INDEX_URL,
+        ASTRAL_DOWNLOAD_URL,
+        True,
+    )
+    assert got.manifest() == {
+        "source": "astral",
+        "index_url": ASTRAL_INDEX_URL,
+        "download_url": ASTRAL_DOWNLOAD_URL,
+    }
+    assert upstream("upstream: {source: astral, download_url: null}").download_url is None
+    assert upstream("upstream: {}").download_url is None
+
+
+def test_astral_base_on_the_api_origin_is_allowed() -> None:
+    """The api_url origin rule guards the token; ``astral`` sends none, so it does not apply."""
+    got = upstream("upstream: {source: astral, download_url: 'https://api.github.com/dl'}")
+    assert got.download_url == "https://api.github.com/dl"
