@@ -18,7 +18,9 @@ TABLE = Path(__file__).resolve().parent / "data" / "selection_names.json"
 DOWNLOAD = "https://github.com/astral-sh/python-build-standalone/releases/download"
 
 
-def make_asset(tag: str, name: str, *, size: int = 1_000, digest: str | None = None) -> Asset:
+def make_asset(
+    tag: str, name: str, *, size: int | None = 1_000, digest: str | None = None
+) -> Asset:
     """An asset of release ``tag``, as the listing and the name parser would describe it."""
     return Asset(
         tag=tag,

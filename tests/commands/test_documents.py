@@ -1,9 +1,13 @@
-"""The summary line a sync ends with (docs/interface.md §7.2), as dashboards parse it."""
+"""The summary line a sync ends with (docs/interface.md §7.2), as dashboards parse it, and the
+plan's figures."""
 
 from __future__ import annotations
 
-from mirrorsync.commands.documents import sync_summary
-from mirrorsync.core.model import SyncReport
+from eras import DIGEST, DIGEST_TAG
+from selection_table import make_asset
+
+from mirrorsync.commands.documents import plan_document, plan_text, sync_summary
+from mirrorsync.core.model import Plan, SyncReport
 
 
 def test_summary_line_shows_bytes_in_binary_units_and_every_count() -> None:
@@ -19,3 +23,21 @@ def test_summary_line_rounds_into_the_next_unit() -> None:
     """A byte count just under a unit reads as that unit (1.0 MiB), never as 1024.0 KiB."""
     report = SyncReport(fetched=1, bytes_downloaded=1_048_575)
     assert "fetched 1 (1.0 MiB)" in sync_summary(report, status="success")
+
+
+def test_plan_says_size_unknown_where_the_listing_gives_none() -> None:
+    """A file of unknown size reads "size unknown" in the plan text and null in ``--json``
+    (never 0 bytes); with every size known the figures stay as they were."""
+    known = make_asset(DIGEST_TAG, DIGEST[0], size=2048)
+    unknown = make_asset(DIGEST_TAG, DIGEST[1], size=None)
+    plan = Plan(fetch=(known, unknown), keep=(), prune=())
+    text = plan_text(plan)
+    assert f"fetch  {known.path}  (2.0 KiB)" in text
+    assert f"fetch  {unknown.path}  (size unknown)" in text
+    assert "2 to fetch (size unknown)" in text
+    doc = plan_document(plan)
+    assert [f["size"] for f in doc["fetch"]] == [2048, None]
+    assert doc["totals"]["fetch_bytes"] is None
+    sized = Plan(fetch=(known,), keep=(), prune=())
+    assert "1 to fetch (2.0 KiB)" in plan_text(sized)
+    assert plan_document(sized)["totals"]["fetch_bytes"] == 2048

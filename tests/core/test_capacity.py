@@ -11,6 +11,7 @@ from mirrorsync.core.capacity import (
     MARGIN_PER_FILE,
     SIZE_PROBE_FLOOR,
     assess_space,
+    known_total,
     largest_to_probe,
     link_notes,
     link_problems,
@@ -19,6 +20,7 @@ from mirrorsync.core.capacity import (
 )
 from mirrorsync.core.layout import ASTRAL_LINK
 from mirrorsync.core.model import Filesystem
+from mirrorsync.core.units import human_size
 
 GIB = 1 << 30
 A, B = (make_asset(DIGEST_TAG, n, size=s) for n, s in zip(DIGEST[:2], (300, 700), strict=True))
@@ -113,3 +115,62 @@ def test_link_notes(*, astral: bool, symlinks: bool, noted: bool) -> None:
     if noted:
         assert ASTRAL_LINK in notes[0]
         assert "no symbolic links" in notes[0]
+
+
+U = make_asset(DIGEST_TAG, DIGEST[2], size=None)
+"""A file whose size the listing does not give (Astral's index)."""
+MARGIN_3 = MARGIN_BYTES + 3 * MARGIN_PER_FILE
+
+
+@pytest.mark.parametrize(
+    ("free", "fits", "line"),
+    [
+        (
+            GIB,
+            None,
+            (
+                "space: needs at least 1000 B + {m} margin (and 1 file(s) of unknown size), "
+                "1.0 GiB free on /media/stick: cannot tell (sizes unknown)"
+            ),
+        ),
+        (
+            999 + MARGIN_3,
+            False,
+            (
+                "space: needs at least 1000 B + {m} margin (and 1 file(s) of unknown size), "
+                "{f} free on /media/stick: does NOT fit"
+            ),
+        ),
+        (
+            None,
+            None,
+            (
+                "space: needs at least 1000 B + {m} margin (and 1 file(s) of unknown size); "
+                "/media/stick cannot tell its free space"
+            ),
+        ),
+    ],
+)
+def test_unknown_sizes_are_never_zero_bytes(
+    *, free: int | None, fits: bool | None, line: str
+) -> None:
+    """A file of unknown size is counted apart, never as 0 bytes: the space check can then
+    refuse (the known files alone do not fit) but never vouch that the run fits."""
+    space = assess_space([A, B, U], disk(free), files_after=3)
+    assert (space.needed_bytes, space.unknown_files, space.fits) == (1000, 1, fits)
+    shown = "" if free is None else human_size(free)
+    assert space_line(space) == line.format(m=human_size(MARGIN_3), f=shown)
+    refusal = space_refusal(space)
+    assert (refusal is not None) == (fits is False)
+    if refusal is not None:
+        assert "the run needs at least 1000 B" in refusal
+
+
+@pytest.mark.parametrize(
+    ("sizes", "total"), [((), 0), ((1, 2), 3), ((1, None), None), ((None,), None)]
+)
+def test_known_total(sizes: tuple[int | None, ...], total: int | None) -> None:
+    """The bytes to fetch are a figure only when every size is known (None: "unknown")."""
+    fetch = [make_asset(DIGEST_TAG, DIGEST[i], size=s) for i, s in enumerate(sizes)]
+    assert known_total(fetch) == total
+    assert largest_to_probe(fetch) == 0
