@@ -5,6 +5,7 @@ another base); ``mirror`` reads another mirrorsync mirror's ``index.json``; ``as
 Astral's NDJSON release index; ``open`` picks the one the configuration names; ``cache`` keeps
 the conditional-request state. A source turns wire documents into the core's records at once
 (dicts stop here).
+
 Contract: may import the core, the configuration, ``net`` and the target file helpers; never
 ``publish``, ``commands`` or ``cli``.
 """

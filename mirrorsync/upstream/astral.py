@@ -26,19 +26,26 @@ import re
 from dataclasses import dataclass, field
 from http import HTTPStatus
 from pathlib import Path
-from typing import BinaryIO, Self
+from typing import BinaryIO, NoReturn, Self
 from urllib.parse import quote, unquote, urlsplit
 
 import aiohttp
+from yarl import URL
 
 from mirrorsync.core.model import Release, UpstreamAsset
 from mirrorsync.errors import UpstreamError
-from mirrorsync.net.bodies import READ_STEP, read_head
+from mirrorsync.net.bodies import READ_STEP
 from mirrorsync.net.client import HttpClient
-from mirrorsync.net.policy import classify, shown
+from mirrorsync.net.policy import shown
 from mirrorsync.net.retry import RetryPolicy
 from mirrorsync.upstream.cache import StateCache
-from mirrorsync.upstream.github import MAX_ERROR_BYTES, fetch_small, with_retries
+from mirrorsync.upstream.conditional import (
+    conditional_headers,
+    read_record,
+    refuse,
+    store_record,
+)
+from mirrorsync.upstream.github import fetch_small, with_retries
 
 log = logging.getLogger(__name__)
 
@@ -200,12 +207,9 @@ class AstralReleases:
     async def _read_index(self) -> list[Release]:
         """One conditional GET of the index, parsed as it arrives (or from the cache on 304)."""
         cached = self._cached()
-        headers = {"Accept": "application/x-ndjson", "Accept-Encoding": "gzip"}
-        if cached is not None:
-            if cached.get("etag"):
-                headers["If-None-Match"] = cached["etag"]
-            if cached.get("last_modified"):
-                headers["If-Modified-Since"] = cached["last_modified"]
+        headers = conditional_headers(
+            {"Accept": "application/x-ndjson", "Accept-Encoding": "gzip"}, cached
+        )
         async with self._http.get(self._index_url, headers=headers) as answer:
             r = answer.response
             if r.status == HTTPStatus.NOT_MODIFIED and cached is not None:
@@ -277,34 +281,22 @@ class AstralReleases:
     def _cache_writer(self) -> _Sink:
         return _Sink(self._body_path())
 
-    async def _refuse(self, r: aiohttp.ClientResponse, url: object) -> None:
-        body = (await read_head(r, limit=MAX_ERROR_BYTES)).decode("utf-8", errors="replace")
-        verdict = classify(r.status, r.headers, body, now=self._retry.clock(), expires=False)
-        if verdict.retryable:
-            raise verdict.error(url)  # type: ignore[arg-type]
-        raise UpstreamError(
-            f"{shown(self._index_url)} answered {r.status}",
+    async def _refuse(self, r: aiohttp.ClientResponse, url: URL) -> NoReturn:
+        await refuse(
+            r,
+            url,
+            message=f"{shown(self._index_url)} answered {r.status}",
             hint="check upstream.index_url",
+            clock=self._retry.clock,
         )
 
     def _cached(self) -> dict[str, str] | None:
-        if self._cache is None:
-            return None
-        text = self._cache.file(INDEX_KEY, identity=self._index_url)
-        try:
-            data = json.loads(text) if text is not None else None
-        except ValueError:
-            return None
-        if not isinstance(data, dict) or not isinstance(data.get("sha256"), str):
-            return None
-        return data
+        return read_record(self._cache, INDEX_KEY, identity=self._index_url, needs="sha256")
 
     def _store(self, r: aiohttp.ClientResponse, sha256: str) -> None:
-        etag, modified = r.headers.get("ETag"), r.headers.get("Last-Modified")
-        if self._cache is None or not (etag or modified):
-            return
-        record = {"etag": etag or "", "last_modified": modified or "", "sha256": sha256}
-        self._cache.store_file(INDEX_KEY, identity=self._index_url, text=json.dumps(record))
+        store_record(
+            self._cache, INDEX_KEY, identity=self._index_url, headers=r.headers, sha256=sha256
+        )
 
     async def read_small(self, asset: UpstreamAsset, *, limit: int) -> bytes:
         return await fetch_small(

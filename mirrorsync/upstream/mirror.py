@@ -10,25 +10,32 @@ root (a ``file://`` URL or a path: a courier disk, a mount) is read directly: it
 from __future__ import annotations
 
 import asyncio
-import json
 import logging
 from http import HTTPStatus
 from pathlib import Path
+from typing import NoReturn
 from urllib.parse import quote
 
 import aiohttp
+from yarl import URL
 
 from mirrorsync.core.layout import INDEX_PATH
 from mirrorsync.core.manifest import parse_index, safe_entries
 from mirrorsync.core.model import Release, UpstreamAsset
 from mirrorsync.core.releases import releases_from_index
 from mirrorsync.errors import ConfigError, StateError, UpstreamError, describe_os_error
-from mirrorsync.net.bodies import read_capped, read_head
+from mirrorsync.net.bodies import read_capped
 from mirrorsync.net.client import HttpClient
-from mirrorsync.net.policy import classify, shown
+from mirrorsync.net.policy import shown
 from mirrorsync.net.retry import RetryPolicy
 from mirrorsync.upstream.cache import StateCache
-from mirrorsync.upstream.github import MAX_ERROR_BYTES, fetch_small, with_retries
+from mirrorsync.upstream.conditional import (
+    conditional_headers,
+    read_record,
+    refuse,
+    store_record,
+)
+from mirrorsync.upstream.github import fetch_small, with_retries
 
 log = logging.getLogger(__name__)
 
@@ -110,12 +117,9 @@ class MirrorReleases:
         """One conditional GET of ``index.json``: the cached body when it answers 304."""
         url = self.index_url
         cached = self._cached()
-        headers = {"Accept": "application/json", "Accept-Encoding": "gzip"}
-        if cached is not None:
-            if cached.get("etag"):
-                headers["If-None-Match"] = cached["etag"]
-            if cached.get("last_modified"):
-                headers["If-Modified-Since"] = cached["last_modified"]
+        headers = conditional_headers(
+            {"Accept": "application/json", "Accept-Encoding": "gzip"}, cached
+        )
         async with self._http.get(url, headers=headers) as answer:
             r = answer.response
             if r.status == HTTPStatus.NOT_MODIFIED and cached is not None:
@@ -127,35 +131,24 @@ class MirrorReleases:
             self._store(r, data)
             return data
 
-    async def _refuse(self, r: aiohttp.ClientResponse, url: object) -> None:
-        body = (await read_head(r, limit=MAX_ERROR_BYTES)).decode("utf-8", errors="replace")
-        verdict = classify(r.status, r.headers, body, now=self._retry.clock(), expires=False)
-        if verdict.retryable:
-            raise verdict.error(url)  # type: ignore[arg-type]
-        raise UpstreamError(f"{shown(self.index_url)} answered {r.status}", hint=NOT_A_MIRROR)
+    async def _refuse(self, r: aiohttp.ClientResponse, url: URL) -> NoReturn:
+        await refuse(
+            r,
+            url,
+            message=f"{shown(self.index_url)} answered {r.status}",
+            hint=NOT_A_MIRROR,
+            clock=self._retry.clock,
+        )
 
     def _cached(self) -> dict[str, str] | None:
-        if self._cache is None:
-            return None
-        text = self._cache.file(INDEX_KEY, identity=self.index_url)
-        try:
-            data = json.loads(text) if text is not None else None
-        except ValueError:
-            return None
-        if not isinstance(data, dict) or not isinstance(data.get("body"), str):
-            return None
-        return data
+        return read_record(self._cache, INDEX_KEY, identity=self.index_url, needs="body")
 
     def _store(self, r: aiohttp.ClientResponse, data: bytes) -> None:
-        etag, modified = r.headers.get("ETag"), r.headers.get("Last-Modified")
-        if self._cache is None or not (etag or modified):
-            return
         try:
             body = data.decode("utf-8")
         except UnicodeDecodeError:
             return  # not an index: parse_index refuses it
-        record = {"etag": etag or "", "last_modified": modified or "", "body": body}
-        self._cache.store_file(INDEX_KEY, identity=self.index_url, text=json.dumps(record))
+        store_record(self._cache, INDEX_KEY, identity=self.index_url, headers=r.headers, body=body)
 
     async def read_small(self, asset: UpstreamAsset, *, limit: int) -> bytes:
         if asset.local_path is not None:
