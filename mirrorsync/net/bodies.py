@@ -7,6 +7,8 @@ upstream's index) is read through these functions, which stop at a cap on the in
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
+
 import aiohttp
 
 from mirrorsync.errors import UpstreamError
@@ -14,15 +16,26 @@ from mirrorsync.errors import UpstreamError
 READ_STEP = 1 << 16
 
 
-async def read_capped(response: aiohttp.ClientResponse, *, limit: int, what: str) -> bytes:
-    """The whole (inflated) body; ``UpstreamError`` naming ``what`` once it passes ``limit``."""
-    data = bytearray()
+async def iter_capped(
+    response: aiohttp.ClientResponse, *, limit: int, what: str
+) -> AsyncIterator[bytes]:
+    """The (inflated) body piece by piece, for a reader that never holds it whole (Astral's
+    index); ``UpstreamError`` naming ``what`` once it passes ``limit``."""
+    total = 0
     async for chunk in response.content.iter_chunked(READ_STEP):
-        data += chunk
-        if len(data) > limit:
+        total += len(chunk)
+        if total > limit:
             raise UpstreamError(
                 f"{what}: the body is larger than {limit} bytes (after decompression); refused"
             )
+        yield chunk
+
+
+async def read_capped(response: aiohttp.ClientResponse, *, limit: int, what: str) -> bytes:
+    """The whole (inflated) body; ``UpstreamError`` naming ``what`` once it passes ``limit``."""
+    data = bytearray()
+    async for chunk in iter_capped(response, limit=limit, what=what):
+        data += chunk
     return bytes(data)
 
 

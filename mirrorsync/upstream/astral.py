@@ -18,6 +18,7 @@ shorter listing. No token is ever sent (``commands.sync`` gives this source none
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import hashlib
 import json
@@ -34,7 +35,7 @@ from yarl import URL
 
 from mirrorsync.core.model import Release, UpstreamAsset
 from mirrorsync.errors import UpstreamError
-from mirrorsync.net.bodies import READ_STEP
+from mirrorsync.net.bodies import READ_STEP, iter_capped
 from mirrorsync.net.client import HttpClient
 from mirrorsync.net.policy import shown
 from mirrorsync.net.retry import RetryPolicy
@@ -213,7 +214,7 @@ class AstralReleases:
         async with self._http.get(self._index_url, headers=headers) as answer:
             r = answer.response
             if r.status == HTTPStatus.NOT_MODIFIED and cached is not None:
-                releases = self._parse_cached(cached["sha256"])
+                releases = await asyncio.to_thread(self._parse_cached, cached["sha256"])
                 if releases is not None:
                     self.index_unchanged = True
                     return releases
@@ -232,15 +233,9 @@ class AstralReleases:
         """Parse the body as it arrives, writing it to the cache alongside (never held whole)."""
         parser = IndexParser(origin=shown(self._index_url))
         digest = hashlib.sha256()
-        size = 0
         with self._cache_writer() as sink:
-            async for chunk in r.content.iter_chunked(READ_STEP):
-                size += len(chunk)
-                if size > MAX_INDEX_BYTES:
-                    raise UpstreamError(
-                        f"{shown(self._index_url)}: the body is larger than {MAX_INDEX_BYTES} "
-                        "bytes (after decompression); refused"
-                    )
+            body = iter_capped(r, limit=MAX_INDEX_BYTES, what=shown(self._index_url))
+            async for chunk in body:
                 parser.feed(chunk)
                 digest.update(chunk)
                 sink.write(chunk)

@@ -17,6 +17,7 @@ from mirror_harness import Mirror
 
 from mirrorsync.core.names import parse_asset_name
 from mirrorsync.errors import UpstreamError
+from mirrorsync.upstream import astral as astral_module
 from mirrorsync.upstream.astral import IndexParser, asset_from_artifact
 
 TOKEN = "ghp_" + "b" * 36
@@ -298,3 +299,18 @@ async def test_plan_says_the_size_is_unknown(mirror: Mirror, astral: FakeAstral)
     for path, entry in mirror.indexed().items():
         data = (mirror.root / path).read_bytes()
         assert (entry["size"], entry["sha256"]) == (len(data), hashlib.sha256(data).hexdigest())
+
+
+async def test_an_index_over_the_cap_is_refused(
+    mirror: Mirror, astral: FakeAstral, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """An index larger than the cap (after decompression) fails the listing (exit 1), and a
+    partial copy never reaches the cache."""
+    configure(mirror, astral)
+    monkeypatch.setattr(astral_module, "MAX_INDEX_BYTES", len(astral.body()) - 1)
+    with pytest.raises(UpstreamError, match="larger than"):
+        await mirror.sync()
+    cache = mirror.root / ".mirrorsync" / "cache" / "astral"
+    assert list(cache.glob("*")) == []
+    monkeypatch.setattr(astral_module, "MAX_INDEX_BYTES", len(astral.body()))
+    assert await mirror.run() == 0
