@@ -178,6 +178,12 @@ class Planner:
             log.info(
                 "%s cannot tell its free space; the selection is not checked against it", fs.place
             )
+        elif space.unknown_files:
+            log.info(
+                "%d file(s) to fetch have no size in the listing; the free space is checked "
+                "for the others only",
+                space.unknown_files,
+            )
         self.ledger.notes = link_notes(astral_layout=publish.astral_layout, fs=fs)
         for note in self.ledger.notes:
             log.info("%s", note)
