@@ -213,15 +213,18 @@ class AstralReleases:
         )
         async with self._http.get(self._index_url, headers=headers) as answer:
             r = answer.response
-            if r.status == HTTPStatus.NOT_MODIFIED and cached is not None:
-                releases = await asyncio.to_thread(self._parse_cached, cached["sha256"])
-                if releases is not None:
-                    self.index_unchanged = True
-                    return releases
-                return await self._read_unconditionally()
-            if r.status != HTTPStatus.OK:
-                await self._refuse(r, answer.url)
-            return await self._stream(r)
+            unchanged = r.status == HTTPStatus.NOT_MODIFIED and cached is not None
+            if not unchanged:
+                if r.status != HTTPStatus.OK:
+                    await self._refuse(r, answer.url)
+                return await self._stream(r)
+        assert cached is not None  # noqa: S101 - unchanged implies it
+        releases = await asyncio.to_thread(self._parse_cached, cached["sha256"])
+        if releases is None:  # a cached copy that is gone or damaged: read it whole again
+            return await self._read_unconditionally()
+        self.index_unchanged = True
+        log.debug("%s: unchanged (304), %d cached lines", shown(self._index_url), self.lines)
+        return releases
 
     async def _read_unconditionally(self) -> list[Release]:
         async with self._http.get(self._index_url, headers={"Accept-Encoding": "gzip"}) as answer:

@@ -206,10 +206,16 @@ async def test_idle_run_is_one_request_answered_304(mirror: Mirror, astral: Fake
     assert mirror.fake.downloads() == []
 
 
-async def test_a_damaged_cached_index_is_read_again(mirror: Mirror, astral: FakeAstral) -> None:
+@pytest.mark.parametrize("concurrency", [1, 4])
+async def test_a_damaged_cached_index_is_read_again(
+    mirror: Mirror, astral: FakeAstral, concurrency: int
+) -> None:
     """A 304 over a cached body whose checksum no longer matches is not trusted: the index is
-    read again, whole."""
+    read again, whole (the 304's connection released first: one connection is enough)."""
     configure(mirror, astral)
+    doc = yaml.safe_load(mirror.config_path.read_text())
+    doc["download"] = {"concurrency": concurrency}
+    mirror.config_path.write_text(yaml.safe_dump(doc))
     assert await mirror.run() == 0
     cached = mirror.root / ".mirrorsync" / "cache" / "astral" / "index.ndjson"
     cached.write_bytes(cached.read_bytes().replace(b"3.13", b"3.99", 1))
