@@ -498,9 +498,19 @@ def _discard(path: Path) -> None:
         log.debug("%s: cannot remove (%s)", path, e)
 
 
+MAX_UNKNOWN_SIZE = 8 << 30
+"""Bytes a download of unknown size (an index without sizes) may take at most: far above any
+python-build-standalone archive, far below a disk. Past it, a host that never stops sending is
+refused before it fills the target."""
+
+
 def _check_not_too_long(asset: Asset, size: int) -> None:
     if asset.size is not None and size > asset.size:
         raise SizeMismatch(asset.path, expected=asset.size, actual=size)
+    if asset.size is None and size > MAX_UNKNOWN_SIZE:
+        raise DownloadError(
+            asset.path, f"more than {MAX_UNKNOWN_SIZE} bytes with no size announced; refused"
+        )
 
 
 def _validator(opened: Opened) -> str | None:

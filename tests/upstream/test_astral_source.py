@@ -17,6 +17,7 @@ from mirror_harness import Mirror
 
 from mirrorsync.core.names import parse_asset_name
 from mirrorsync.errors import UpstreamError
+from mirrorsync.net import download as download_module
 from mirrorsync.upstream import astral as astral_module
 from mirrorsync.upstream.astral import IndexParser, asset_from_artifact
 
@@ -320,3 +321,26 @@ async def test_an_index_over_the_cap_is_refused(
     assert list(cache.glob("*")) == []
     monkeypatch.setattr(astral_module, "MAX_INDEX_BYTES", len(astral.body()))
     assert await mirror.run() == 0
+
+
+async def test_a_download_of_unknown_size_is_capped(
+    mirror: Mirror, astral: FakeAstral, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A file whose size the index does not give fails once it passes the cap (a host that never
+    stops sending cannot fill the target); files under the cap are published."""
+    sizes = {
+        f"{tag}/{name}": len(mirror.fake.content(tag, name))
+        for tag, names in ((SUMS_TAG, SUMS), (DIGEST_TAG, DIGEST))
+        for name in names
+    }
+    cap = sorted(sizes.values())[len(sizes) // 2]
+    monkeypatch.setattr(download_module, "MAX_UNKNOWN_SIZE", cap)
+    configure(mirror, astral)
+    outcome = await mirror.sync()
+    too_big = {path for path, size in sizes.items() if size > cap}
+    assert too_big
+    assert outcome.exit_code == 1
+    assert {f.path for f in outcome.report.failed} == too_big
+    assert all("no size announced" in f.error for f in outcome.report.failed)
+    published = set(archives(mirror.root)) - {f"{t}/SHA256SUMS" for t in (SUMS_TAG, DIGEST_TAG)}
+    assert published == set(sizes) - too_big
