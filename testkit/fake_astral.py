@@ -5,8 +5,9 @@ It serves the NDJSON index (``/index.ndjson``: one line per Python version of a 
 (``ETag``, ``Last-Modified``; 304 when either matches) and the archives below
 ``/download/<tag>/<name>``. Each artifact's ``url`` is where the file "really" is (the fake
 GitHub's ``browser_download_url`` when built with ``copy_from``), as Astral's index points at
-GitHub. Faults: a raw line inserted into the index, statuses for the next index requests, and
-names the download base answers 404 for.
+GitHub. Faults: a raw line inserted into the index, statuses for the next index requests, an
+index body cut mid-line, statuses for the next requests of a file, and names the download base
+answers 404 for.
 
 ``EXCERPT``: two lines of the real index (``3.13.11+20260127`` and ``3.12.12+20260127``, fetched
 from Astral on 2026-01-30, artifacts trimmed to the macOS ``debug-full`` and ``install_only``
@@ -26,7 +27,7 @@ from urllib.parse import quote
 
 from aiohttp import web
 from fake_github import FakeGitHub, is_archive
-from loopback import running
+from loopback import running, send_cut
 
 EXCERPT = Path(__file__).parent / "data" / "astral-index-excerpt.ndjson"
 LAST_MODIFIED = "Fri, 30 Jan 2026 14:46:07 GMT"
@@ -52,6 +53,10 @@ class FakeAstral:
     inserted: dict[int, bytes] = field(default_factory=dict)
     """Raw lines put before the line of that number (from 1) of the index."""
     index_faults: list[int] = field(default_factory=list)
+    index_cuts: list[str] = field(default_factory=list)
+    """Faults (``truncate``, ``reset``) for the next 200s of the index: the body stops mid-line."""
+    file_faults: dict[str, list[int]] = field(default_factory=dict)
+    """Name -> statuses the download base answers its next requests with, one each."""
     missing: set[str] = field(default_factory=set)
     """Names the download base answers 404 for (the index still lists them)."""
     base_url: str = ""
@@ -131,12 +136,18 @@ class FakeAstral:
         headers = {"ETag": etag, "Last-Modified": LAST_MODIFIED}
         if request.headers.get("If-None-Match") == etag:
             return self._hit(request, web.Response(status=304, headers=headers))
+        if self.index_cuts:
+            self._hit(request, web.Response(status=200))
+            at = body.index(b"\n", len(body) // 2) - 5  # inside a line
+            return await send_cut(request, body, at=at, fault=self.index_cuts.pop(0))
         response = web.Response(body=body, headers=headers, content_type="application/x-ndjson")
         return self._hit(request, response)
 
     async def _download(self, request: web.Request) -> web.Response:
         tag, name = request.match_info["tag"], request.match_info["name"]
         data = self.files.get(tag, {}).get(name)
+        if self.file_faults.get(name):
+            return self._hit(request, web.Response(status=self.file_faults[name].pop(0)))
         if data is None or name in self.missing:
             return self._hit(request, web.Response(status=404, text="not found"))
         return self._hit(request, web.Response(body=data))

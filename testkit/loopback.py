@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import asyncio
+import socket
+import struct
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -43,3 +45,24 @@ async def serving(root: Path, **kw: float) -> AsyncIterator[str]:
             yield urls[0]
         finally:
             task.cancel()
+
+
+async def send_cut(
+    request: web.Request, data: bytes, *, at: int, fault: str, status: int = 200
+) -> web.StreamResponse:
+    """Announce ``len(data)`` bytes, send the first ``at``, then break the connection: closed
+    (``truncate``: the peer sees EOF early) or reset (``reset``: RST, SO_LINGER 0)."""
+    response = web.StreamResponse(status=status)
+    response.content_length = len(data)
+    await response.prepare(request)
+    await response.write(data[:at])
+    transport = request.transport
+    if transport is not None:
+        if fault == "reset":
+            sock = transport.get_extra_info("socket")
+            if sock is not None:
+                sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+            transport.abort()
+        else:
+            transport.close()
+    return response
