@@ -128,7 +128,7 @@ class FakeAstral:
     def index_hits(self) -> list[AstralHit]:
         return [h for h in self.hits if h.path == "/index.ndjson"]
 
-    async def _index(self, request: web.Request) -> web.Response:
+    async def _index(self, request: web.Request) -> web.StreamResponse:
         if self.index_faults:
             return self._hit(request, web.Response(status=self.index_faults.pop(0)))
         body = self.body()
