@@ -203,15 +203,11 @@ async def fetch_small(
                 now=retry.clock(),
                 expires=answer.redirected,
             )
-            data = bytearray()
-            async for chunk in r.content.iter_any():
-                data += chunk
-                if len(data) > limit:
-                    raise UpstreamError(f"{what} is larger than {limit} bytes")
+            data = await read_capped(r, limit=limit, what=what)
             encoded = r.headers.get("Content-Encoding", "identity") != "identity"
             if r.content_length is not None and not encoded and len(data) != r.content_length:
                 raise IncompleteBody(f"{what}: got {len(data)} of {r.content_length} bytes")
-            return bytes(data)
+            return data
 
     return await with_retries(retry, attempt, what=what)
 

@@ -154,7 +154,7 @@ class MirrorReleases:
         if asset.local_path is not None:
             path = Path(asset.local_path)
             try:
-                data = await asyncio.to_thread(path.read_bytes)
+                data = await asyncio.to_thread(_read_at_most, path, limit + 1)
             except OSError as e:
                 raise UpstreamError(f"cannot read {path}: {describe_os_error(e)}") from e
             if len(data) > limit:
@@ -163,3 +163,9 @@ class MirrorReleases:
         return await fetch_small(
             self._http, asset.url, retry=self._retry, limit=limit, what=asset.name
         )
+
+
+def _read_at_most(path: Path, size: int) -> bytes:
+    """The first ``size`` bytes of ``path``: a file on a stick is never read whole to be refused."""
+    with path.open("rb") as f:
+        return f.read(size)

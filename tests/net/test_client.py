@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import socket
+import zlib
 from collections.abc import AsyncIterator
 from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass, field
@@ -273,3 +274,40 @@ async def test_a_refused_connection_is_the_policys_connection_failure(
         with pytest.raises(UpstreamError, match=r"\(retries exhausted\)$"):
             await fetch_small(http, f"http://127.0.0.1:{port}/x", retry=retry, limit=9, what="f")
     assert len(no_sleep.delays) == 2
+
+
+async def test_a_gzip_bomb_of_a_small_file_is_refused_at_the_cap(no_sleep: NoSleep) -> None:
+    """A checksum list (or uv list) that inflates past its cap is refused, naming it, however
+    small it is on the wire; it is never retried."""
+    inflated = 4 << 20
+    packed = zlib.compressobj(9, zlib.DEFLATED, 31)  # 31: a gzip wrapper
+    body = packed.compress(b" " * inflated) + packed.flush()
+    hits: list[str] = []
+
+    async def bomb(request: web.Request) -> web.Response:
+        hits.append(request.path)
+        return web.Response(body=body, headers={"Content-Encoding": "gzip"})
+
+    app = web.Application()
+    app.router.add_get("/SHA256SUMS", bomb)
+    runner = web.AppRunner(app)
+    await runner.setup()
+    site = web.TCPSite(runner, "127.0.0.1", 0)
+    await site.start()
+    port = runner.addresses[0][1]
+    try:
+        async with client() as http:
+            with pytest.raises(
+                UpstreamError, match=r"^SHA256SUMS: the body is larger than 1048576"
+            ):
+                await fetch_small(
+                    http,
+                    f"http://127.0.0.1:{port}/SHA256SUMS",
+                    retry=RetryPolicy(retries=3, sleep=no_sleep),
+                    limit=1 << 20,
+                    what="SHA256SUMS",
+                )
+    finally:
+        await runner.cleanup()
+    assert len(body) < inflated // 100
+    assert hits == ["/SHA256SUMS"]
