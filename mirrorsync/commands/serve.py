@@ -204,7 +204,8 @@ def locate(root: Path, parts: tuple[str, ...], *, slash: bool) -> _Found | None:
         rel = _inside(base, real)
         if rel is None:
             return None
-        mode = real.stat().st_mode
+        st = real.stat()
+        mode = st.st_mode
         if stat.S_ISDIR(mode):
             if not slash:
                 return _SlashRedirect()
@@ -215,7 +216,6 @@ def locate(root: Path, parts: tuple[str, ...], *, slash: bool) -> _Found | None:
     if slash or not stat.S_ISREG(mode):
         return None
     name = parts[-1]
-    st = real.stat()
     return _File(
         path=real,
         content_type=content_type(name),
