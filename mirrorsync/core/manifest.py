@@ -16,22 +16,6 @@ from mirrorsync.core.model import Asset, IndexEntry
 from mirrorsync.core.units import timestamp
 from mirrorsync.errors import StateError, UnsafeName
 
-# INDEX_PATH, SUMS_NAME and timestamp are defined once, in core.layout and core.units. They are
-# re-exported here only while branches written before the move (importing them from here) are
-# merged; new code imports them from their home.
-__all__ = [
-    "FORMAT",
-    "INDEX_PATH",
-    "SUMS_NAME",
-    "entry_for",
-    "is_current",
-    "parse_index",
-    "render_index",
-    "render_status",
-    "render_tag_sums",
-    "timestamp",
-]
-
 FORMAT = 1
 T = TypeVar("T")
 
