@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Any, TextIO, TypeVar
 
 from mirrorsync import __version__
 from mirrorsync.commands.documents import plan_document, plan_text, sync_document, sync_summary
+from mirrorsync.commands.records import stop_status
 from mirrorsync.commands.repair import prepare_repair, unrepaired, upstream_records
 from mirrorsync.commands.sync import GENERATOR, NoProgress, Outcome, Progress, Runtime, run_sync
 from mirrorsync.commands.verify import VerifyReport, verify, verify_document
@@ -229,24 +230,18 @@ def _emit_json(doc: Mapping[str, Any]) -> None:
     sys.stdout.flush()
 
 
-def failure_status(error: MirrorsyncError) -> str:
-    """The status word of a run that ended with ``error``, as ``status.json`` records it."""
-    return "interrupted" if isinstance(error, Interrupted) else "failed"
-
-
 def _failure_document(
     error: MirrorsyncError,
     *,
     dry_run: bool,
     report: SyncReport | None = None,
-    status: str = "failed",
 ) -> dict[str, Any]:
     # A failed sync still answers with the keys of docs/interface.md §7 and the figures it
     # reached, so scripts can read them unconditionally; a plan has no failure shape, and empty
     # fetch/keep lists would read as "nothing to do".
     if dry_run:
-        return {"status": status, "error": str(error)}
-    return sync_document(report or SyncReport(), status=status, error=str(error))
+        return {"status": "failed", "error": str(error)}
+    return sync_document(report or SyncReport(), status="failed", error=str(error))
 
 
 def _load(args: argparse.Namespace, environ: Mapping[str, str]) -> Config:
@@ -303,12 +298,12 @@ def _run(
         outcome = asyncio.run(_interruptible(start()))
     except (MirrorsyncError, KeyboardInterrupt) as e:
         error = e if isinstance(e, MirrorsyncError) else Interrupted("interrupted")
-        status = failure_status(error)
+        status = stop_status(error)
         # One line on stderr in every mode (--json keeps stdout for its document alone), then
         # the summary line a run always ends with, with the status that status.json records.
         sys.stderr.write(f"mirrorsync: {status}: {error}\n")
         if args.json:
-            _emit_json(_failure_document(error, dry_run=dry_run, report=report, status=status))
+            _emit_json(_failure_document(error, dry_run=dry_run, report=report))
         if not dry_run:
             sys.stderr.write(sync_summary(report, status=status) + "\n")
         return error.exit_code

@@ -619,7 +619,7 @@ async def test_signal_exits_130_with_a_consistent_tree_and_next_run_resumes(
             await proc.wait()
     assert proc.returncode == 130, err.decode()
     doc = json.loads(out)  # still exactly one JSON document, with the figures reached
-    assert doc["status"] == "interrupted"  # as status.json says
+    assert doc["status"] == "failed"  # the document's word; the summary line names it
     assert f"interrupted by {signum.name}" in doc["error"]
     error_line, summary_line = err.decode().splitlines()[-2:]  # the error, then the summary
     assert error_line.startswith(f"mirrorsync: interrupted: interrupted by {signum.name}")
@@ -659,7 +659,8 @@ async def test_refused_prune_says_refused_everywhere(
     assert await cli("sync", *extra, "-c", str(mirror.config_path)) == 2
     out, err = capsys.readouterr()
     if as_json:
-        assert one_document(out)["status"] == "refused"
+        doc = one_document(out)
+        assert (doc["status"], doc["error"] is not None) == ("failed", True)  # the document's
     summary = SUMMARY.fullmatch(err.splitlines()[-1])
     assert summary is not None
     assert summary["status"] == "refused"

@@ -41,10 +41,16 @@ def space_document(space: Space) -> dict[str, Any]:
     } | ({"unknown_size_files": space.unknown_files} if space.unknown_files else {})
 
 
+DOCUMENT_STATUSES = frozenset({"success", "partial", "failed"})
+"""The ``status`` words of the ``--json`` documents (docs/interface.md §7.1); a run that was
+refused or interrupted is ``failed`` there, with its ``error``, while the summary line and
+``status.json`` name it exactly."""
+
+
 def sync_document(report: SyncReport, *, status: str, error: str | None = None) -> dict[str, Any]:
-    """The ``sync --json`` document."""
+    """The ``sync --json`` document; ``status`` is the run's word, narrowed to the document's."""
     doc: dict[str, Any] = {
-        "status": status,
+        "status": status if status in DOCUMENT_STATUSES else "failed",
         "fetched": report.fetched,
         "kept": report.kept,
         "pruned": report.pruned,

@@ -20,7 +20,7 @@ from mirrorsync.config.records import Config
 from mirrorsync.core.manifest import render_status
 from mirrorsync.core.model import IndexEntry, SyncReport
 from mirrorsync.core.units import timestamp
-from mirrorsync.errors import MirrorsyncError, TargetError, describe_os_error
+from mirrorsync.errors import Interrupted, MirrorsyncError, TargetError, describe_os_error
 from mirrorsync.targets.base import Target
 from mirrorsync.targets.files import write_atomic
 
@@ -31,6 +31,14 @@ STATUS_PATH = "status.json"
 HISTORY_PATH = "history.jsonl"
 HISTORY_KEEP = 200
 """Runs remembered in ``history.jsonl`` (one JSON object a line, oldest first)."""
+
+
+def stop_status(error: BaseException) -> str:
+    """The status word of a run stopped by ``error``: ``interrupted`` for Ctrl-C or SIGTERM
+    (however it arrived: a cancelled task, ``KeyboardInterrupt``, ``Interrupted``), else
+    ``failed``. ``status.json`` and the summary line both say it."""
+    stopped = asyncio.CancelledError | KeyboardInterrupt | Interrupted
+    return "interrupted" if isinstance(error, stopped) else "failed"
 
 
 @dataclass(slots=True, kw_only=True)
@@ -90,8 +98,7 @@ class RunRecords:
     def abort(self, error: BaseException) -> None:
         """Record a run stopped by ``error`` or an interruption; never raises a run's error."""
         self.report.seconds = self.elapsed()
-        interrupted = isinstance(error, asyncio.CancelledError | KeyboardInterrupt)
-        status = "interrupted" if interrupted else "failed"
+        status = stop_status(error)
         try:
             self.append_diff()
             self.write_status(status, error=str(error) or type(error).__name__)
