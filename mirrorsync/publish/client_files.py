@@ -253,7 +253,7 @@ async def _publish_pages(
     for e in files:
         by_tag[e.tag].append(e)
     without_page = await tree.missing(f"{tag}/{PAGE_NAME}" for tag in sorted(by_tag))
-    for tag in sorted(set(touched_tags) | {p.split("/", 1)[0] for p in without_page}):
+    for tag in sorted(set(touched_tags) | {p.rsplit("/", 1)[0] for p in without_page}):
         if tag in by_tag:
             await put(f"{tag}/{PAGE_NAME}", render_tag_page(tag, by_tag[tag]))
         else:
