@@ -41,6 +41,7 @@ from mirrorsync.core.model import (
 from mirrorsync.core.plan import check_listing, make_plan
 from mirrorsync.core.releases import Catalog, build_catalog
 from mirrorsync.core.selection import select_assets, select_releases
+from mirrorsync.core.uvbundle import choose_versions, unpublished_checksums, uv_catalog, uv_dir
 from mirrorsync.core.uvlist import UvList, parse_uv_download_list
 from mirrorsync.errors import (
     ConfigError,
@@ -95,8 +96,12 @@ class Planner:
     dry_run: bool
     """``plan``: a damaged index is an error rather than set aside."""
 
-    async def plan(self, source: ReleaseSource, http: HttpClient) -> Planned:
-        """The plan for the current listing; the index as found goes into the ledger."""
+    async def plan(
+        self, source: ReleaseSource, http: HttpClient, *, uv: ReleaseSource | None = None
+    ) -> Planned:
+        """The plan for the current listing; the index as found goes into the ledger.
+
+        ``uv``: where uv's releases come from, when ``bundle.uv`` names any."""
         releases = await source.list_releases()
         github = source.inner if isinstance(source, DownloadBase) else source
         if isinstance(github, GitHubReleases):
@@ -138,6 +143,12 @@ class Planner:
         selected, unreadable = await self._resolve_checksums(
             select_assets(candidates, self.cfg.select), catalog, source
         )
+        uv_catalog_, uv_missing_tags = await self._uv_catalog(uv)
+        uv_selected, uv_unreadable = await self._resolve_checksums(
+            uv_catalog_.assets, uv_catalog_, uv or source
+        )
+        selected += uv_selected
+        unreadable |= uv_unreadable | unpublished_checksums(uv_selected)
         self.ledger.previous = await self._load_index()
         present = await self.tree.present(self.ledger.previous)
         self.report.unparsed = catalog.unparsed
@@ -145,13 +156,27 @@ class Planner:
             selected,
             present,
             unparsed=catalog.unparsed,
-            missing_tags=chosen.missing_tags,
+            missing_tags=(*chosen.missing_tags, *uv_missing_tags),
             skipped_releases=chosen.unsafe_tags,
             uv_missing=uv_missing,
-            in_progress=catalog.in_progress,
+            in_progress=(*catalog.in_progress, *uv_catalog_.in_progress),
         )
         plan, fs = await self._check_target(plan)
         return Planned(plan=plan, present=present, unverifiable=unreadable, filesystem=fs)
+
+    async def _uv_catalog(self, uv: ReleaseSource | None) -> tuple[Catalog, tuple[str, ...]]:
+        """The uv archives ``bundle.uv`` asks for (``core.uvbundle``), and the versions upstream
+        lacks (as ``uv/<version>``: like a missing tag, exit 1)."""
+        if uv is None or not self.cfg.bundle.uv:
+            return uv_catalog([], platforms=()), ()
+        choice = choose_versions(self.cfg.bundle.uv, await uv.list_releases())
+        for where in choice.missing:
+            log.error("%s: not found upstream (bundle.uv; or only as a draft or prerelease)", where)
+        catalog = uv_catalog(choice.releases, platforms=self.cfg.select.platforms)
+        for release in choice.releases:
+            count = sum(1 for a in catalog.assets if a.tag == uv_dir(release.tag))
+            log.info("uv %s: %d archive(s) for the selected platforms", release.tag, count)
+        return catalog, choice.missing
 
     async def _check_target(self, plan: Plan) -> tuple[Plan, Filesystem]:
         """Ask the target what its file system can do, once, before the first download: the plan

@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 from mirrorsync.config.records import Config
+from mirrorsync.core.uvbundle import uv_download_base, uv_index_url
 from mirrorsync.net.client import HttpClient
 from mirrorsync.net.retry import RetryPolicy
 from mirrorsync.upstream.astral import AstralReleases
 from mirrorsync.upstream.cache import StateCache
-from mirrorsync.upstream.github import DownloadBase, GitHubReleases
-from mirrorsync.upstream.mirror import MirrorReleases
+from mirrorsync.upstream.github import CRAWL_KEY, DownloadBase, GitHubReleases
+from mirrorsync.upstream.mirror import MirrorReleases, MirrorUvReleases
 from mirrorsync.upstream.source import ReleaseSource
 
 
@@ -48,3 +49,55 @@ def open_source(
     if upstream.download_url is None:
         return github
     return DownloadBase(github, base=upstream.download_url, fallback=upstream.fallback)
+
+
+UV_PER_PAGE = 100
+"""uv's release objects are small (a few dozen assets): a page of a hundred is cheap."""
+
+
+def open_uv_source(
+    cfg: Config,
+    http: HttpClient,
+    *,
+    python: ReleaseSource,
+    retry: RetryPolicy,
+    cache: StateCache | None,
+    has_token: bool,
+) -> ReleaseSource:
+    """uv's releases (``bundle.uv``) from the counterpart of the Pythons' upstream: the
+    releases of ``upstream.uv_repo`` at the same API, Astral's ``uv.ndjson`` beside its Python
+    index, or the ``uv/`` of the upstream mirror (``python``, whose index is read once). The
+    archives come from the uv counterpart of ``download_url`` (``core.uvbundle.uv_download_base``)
+    with the same fallback, or from their own URLs."""
+    upstream = cfg.upstream
+    base = uv_download_base(upstream.download_url)
+    if upstream.source == "astral":
+        return AstralReleases(
+            http,
+            index_url=uv_index_url(upstream.index_url),
+            download_url=base,
+            fallback=upstream.fallback,
+            retry=retry,
+            cache=cache,
+            cache_name="uv",
+        )
+    if upstream.source == "mirror":
+        if not isinstance(python, MirrorReleases):
+            assert upstream.url is not None  # noqa: S101 - the configuration requires it
+            python = MirrorReleases(http, url=upstream.url, retry=retry, cache=cache)
+        return MirrorUvReleases(python)
+    github = GitHubReleases(
+        http,
+        api_url=upstream.api_url,
+        repo=upstream.uv_repo,
+        retry=retry,
+        cache=cache,
+        per_page=UV_PER_PAGE,
+        has_token=has_token,
+        full_listing_every=upstream.full_listing_hours * 3600,
+        prove_consistent=cfg.prune,
+        crawl_key=f"{CRAWL_KEY}/uv",
+    )
+    if base is None:
+        return github
+    return DownloadBase(github, base=base, fallback=upstream.fallback)
