@@ -307,6 +307,10 @@ class FakeGitHub:
         self._others.append(other)
         return other
 
+    def added_repo(self, repo: str) -> FakeGitHub | None:
+        """The repository ``add_repo`` added under this name, if any."""
+        return next((o for o in self._others if o.repo == repo), None)
+
     def _other(self, request: web.Request) -> FakeGitHub | None:
         """The added repository a request is for, if not this one."""
         info = request.match_info

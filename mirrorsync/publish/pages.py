@@ -120,7 +120,10 @@ class RunInfo:
 
 
 def href(name: str) -> str:
-    """A relative link: percent-encoded, ``+`` as ``%2B`` (S3 reads a literal ``+`` as a space)."""
+    """A relative link: percent-encoded, ``+`` as ``%2B`` (S3 reads a literal ``+`` as a space);
+    a uv version's directory (``uv/<version>``) keeps its ``/``."""
+    if name.startswith(f"{UV_DIR}/"):
+        return "/".join(quote(part, safe="") for part in name.split("/"))
     return quote(name, safe="")
 
 
