@@ -308,7 +308,7 @@ def _expected_sums(
         by_tag[entry.tag].append(entry)
     for rel in sorted(present):
         tag, _, name = rel.rpartition("/")
-        if name == SUMS_NAME and tag not in by_tag:
+        if name == SUMS_NAME and release_dir(rel) is not None and tag not in by_tag:
             scan.add(rel, "sums", "index.json lists no file of this release")
     for tag, tag_entries in sorted(by_tag.items()):
         try:
