@@ -5,9 +5,10 @@ explicit table, because ``mimetypes`` varies with the host's files; and never a 
 a ``Content-Encoding``: a client would unpack a ``.tar.gz`` on the fly and its sha256 would no
 longer match.
 
-Two cache classes: ``<tag>/<archive>`` (and ``uv/<version>/<archive>``) is immutable (upstream never changes a published name's
-bytes); everything else revalidates, because uv reuses an uncached JSON list without asking
-(docs/clients.md §2.2). S3 lets the configuration replace both headers (``target.cache_control``).
+Two cache classes: ``<tag>/<archive>`` (and ``uv/<version>/<archive>``) is immutable (upstream
+never changes a published name's bytes); everything else revalidates, because uv reuses an
+uncached JSON list without asking (docs/clients.md §2.2). S3 lets the configuration replace both
+headers (``target.cache_control``).
 """
 
 from __future__ import annotations
