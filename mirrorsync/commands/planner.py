@@ -217,10 +217,10 @@ class Planner:
     async def _copy_bytes(self, plan: Plan) -> int:
         """The bytes ``publish.flat: copy`` will write: a copy of each archive fetched, and of
         each kept one whose copy is not there yet (the option just turned on)."""
-        kept = {f"{FLAT_DIR}/{e.name}": e.size for e in plan.keep}
+        kept = {f"{FLAT_DIR}/{e.name}": e.size for e in plan.keep if e.kind == "python"}
         absent = await self.tree.missing(kept)
         # Archives of unknown size are counted by assess_space (unknown_files), never as 0.
-        fetched = sum(a.size for a in plan.fetch if a.size is not None)
+        fetched = sum(a.size for a in plan.fetch if a.size is not None and a.kind == "python")
         return fetched + sum(kept[path] for path in absent)
 
     async def _load_uv_list(self, where: str, http: HttpClient) -> UvList:

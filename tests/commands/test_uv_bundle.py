@@ -370,3 +370,40 @@ def test_the_uv_fixture_lays_archives_out_like_the_official_ones(tmp_path: Path)
         assert {"uv.exe", "uvx.exe"} <= set(z.namelist())
         assert z.read("uv.exe") == b"MZ"
     assert archive_name("aarch64-pc-windows-msvc") == "uv-aarch64-pc-windows-msvc.zip"
+
+
+async def test_flat_copies_are_made_of_the_pythons_only(mirror: Mirror) -> None:
+    """publish.flat: copy gives pbs-installer's flat/ the Pythons only, and the space check
+    counts copies of those alone."""
+    setup_upstream(mirror, "0.9.27")
+    configure(mirror, ["0.9.27"], publish={"flat": "copy"})
+    planned = await mirror.sync(dry_run=True)
+    python_bytes = sum(a.size or 0 for a in planned.plan.fetch if a.kind == "python")
+    uv_bytes = sum(a.size or 0 for a in planned.plan.fetch if a.kind == "uv")
+    assert uv_bytes
+    assert planned.plan.space is not None
+    assert planned.plan.space.needed_bytes == 2 * python_bytes + uv_bytes
+    assert await mirror.run() == 0
+    flat = sorted(p.name for p in (mirror.root / "flat").iterdir())
+    assert flat
+    assert not [n for n in flat if n.startswith("uv-")]
+
+
+async def test_uv_releases_are_listed_across_pages_with_the_token_at_the_api_only(
+    mirror: Mirror,
+) -> None:
+    """uv's listing follows rel="next" (latest on the last page), sends the token to the API
+    and never past the redirect to the CDN (the fixture fails the test otherwise)."""
+    mirror.fake.add_release(DIGEST_TAG, DIGEST)
+    for patch in range(1, 6):
+        publish_uv_release(mirror.fake, f"0.8.{patch}", [LINUX])
+    uv_repo(mirror.fake).max_per_page = 2
+    mirror.token = "t0ken"
+    configure(mirror, ["latest", "0.8.1"])
+    assert await mirror.run() == 0
+    assert sorted({p.split("/")[1] for p in uv_tree(mirror.root)}) == ["0.8.1", "0.8.5"]
+    pages = [h for h in mirror.fake.listing_hits() if h.query.get("per_page") == "100"]
+    assert len(pages) == 3
+    assert all(h.headers.get("Authorization") == "Bearer t0ken" for h in pages)
+    cdn = [h for h in mirror.fake.hits if h.route == "cdn" and (h.asset or "").startswith("uv-")]
+    assert cdn
