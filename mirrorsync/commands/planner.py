@@ -169,7 +169,17 @@ class Planner:
         lacks (as ``uv/<version>``: like a missing tag, exit 1)."""
         if uv is None or not self.cfg.bundle.uv:
             return uv_catalog([], platforms=()), ()
-        choice = choose_versions(self.cfg.bundle.uv, await uv.list_releases())
+        try:
+            listing = await uv.list_releases()
+        except UpstreamError as e:
+            # Say which listing failed: the Pythons' hint ("check upstream.repo") is not it.
+            raise UpstreamError(
+                f"bundle.uv: uv's releases ({uv.description}): {e.args[0]}",
+                hint=None
+                if e.hint is None
+                else e.hint.replace("upstream.repo", "upstream.uv_repo"),
+            ) from e
+        choice = choose_versions(self.cfg.bundle.uv, listing)
         for where in choice.missing:
             log.error("%s: not found upstream (bundle.uv; or only as a draft or prerelease)", where)
         catalog = uv_catalog(choice.releases, platforms=self.cfg.select.platforms)

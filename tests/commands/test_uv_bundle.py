@@ -25,6 +25,7 @@ from uv_fixture import archive_name, build_uv_archive, publish_uv_release, uv_re
 from mirrorsync.cli import main
 from mirrorsync.commands.verify import verify
 from mirrorsync.core.manifest import parse_index
+from mirrorsync.errors import UpstreamError
 from mirrorsync.targets.local import LocalTree
 
 LINUX = "x86_64-unknown-linux-gnu"
@@ -407,3 +408,39 @@ async def test_uv_releases_are_listed_across_pages_with_the_token_at_the_api_onl
     assert all(h.headers.get("Authorization") == "Bearer t0ken" for h in pages)
     cdn = [h for h in mirror.fake.hits if h.route == "cdn" and (h.asset or "").startswith("uv-")]
     assert cdn
+
+
+async def test_a_uv_repository_the_api_lacks_is_named(mirror: Mirror) -> None:
+    """upstream.uv_repo that the API answers 404 for: the run fails (exit 1) naming bundle.uv
+    and pointing at upstream.uv_repo; nothing of uv is written."""
+    setup_upstream(mirror)
+    configure(mirror, ["latest"], upstream={"uv_repo": "nobody/nothing"})
+    with pytest.raises(UpstreamError) as info:
+        await mirror.sync()
+    assert info.value.exit_code == 1
+    assert "bundle.uv: uv's releases (github:nobody/nothing)" in str(info.value)
+    assert "upstream.uv_repo" in str(info.value)
+    assert not (mirror.root / "uv").exists()
+
+
+async def test_a_mirror_upstream_without_uv_lacks_the_versions(
+    mirror: Mirror, tmp_path: Path
+) -> None:
+    """source: mirror over a mirror that carries no uv: each bundle.uv version is missing
+    (exit 1), the Pythons are mirrored."""
+    setup_upstream(mirror)
+    mirror.configure(select={"platforms": PLATFORMS})
+    assert await mirror.run() == 0
+    other = Mirror(base=tmp_path / "b", fake=mirror.fake, sleep=mirror.sleep, clock=mirror.clock)
+    other.base.mkdir()
+    doc = {
+        "upstream": {"source": "mirror", "url": str(mirror.root)},
+        "releases": {"latest": None},
+        "target": {"path": "mirror"},
+        "bundle": {"uv": ["0.9.27"]},
+    }
+    other.config_path.write_text(yaml.safe_dump(doc), encoding="utf-8")
+    outcome = await other.sync()
+    assert outcome.exit_code == 1
+    assert outcome.plan.missing_tags == ("uv/0.9.27",)
+    assert other.index()["files"]
