@@ -84,7 +84,8 @@ async def test_the_archives_of_the_selected_platforms_go_below_uv_version(mirror
 
 
 async def test_an_idle_rerun_downloads_nothing_and_rewrites_nothing(mirror: Mirror) -> None:
-    """A second run with nothing new upstream downloads no archive and leaves index.json as is."""
+    """A second run with nothing new upstream downloads no archive, asks uv's listing once
+    (answered 304) and leaves index.json as is."""
     setup_upstream(mirror, "0.9.27")
     configure(mirror, ["0.9.27"])
     assert await mirror.run() == 0
@@ -93,6 +94,8 @@ async def test_an_idle_rerun_downloads_nothing_and_rewrites_nothing(mirror: Mirr
     assert await mirror.run() == 0
     assert mirror.fake.downloads() == []
     assert (mirror.root / "index.json").read_bytes() == index
+    uv_pages = [h for h in mirror.fake.listing_hits() if "/astral-sh/uv/" in h.path]
+    assert [h.status for h in uv_pages] == [304]  # one conditional request, unchanged
 
 
 async def test_latest_is_the_newest_release_by_version_that_is_no_prerelease(
