@@ -11,18 +11,35 @@ from typing import Any, TypeVar
 
 from mirrorsync.config.records import PublishConfig
 from mirrorsync.core.checksums import SHA256_HEX, render_sha256sums
-from mirrorsync.core.layout import INDEX_PATH, SUMS_NAME, check_relpath
-from mirrorsync.core.model import Asset, IndexEntry
+from mirrorsync.core.layout import INDEX_PATH, SUMS_NAME, UV_DIR, check_relpath, release_dir
+from mirrorsync.core.model import Asset, IndexEntry, Kind, UvArchive
 from mirrorsync.core.units import timestamp
 from mirrorsync.errors import StateError, UnsafeName
 
 FORMAT = 1
+UV_LIST = "uv"
+"""The key of ``index.json``'s list of uv archives (``bundle.uv``), beside ``files``."""
 T = TypeVar("T")
 
 
 def entry_for(asset: Asset, *, sha256: str, size: int) -> IndexEntry:
     """The index entry of an asset just mirrored (or adopted) with this sha256 and size."""
     p = asset.parsed
+    if isinstance(p, UvArchive):
+        return IndexEntry(
+            path=asset.path,
+            size=size,
+            sha256=sha256,
+            verified=asset.sha256 is not None and asset.upstream.verified,
+            python="",
+            platform=p.platform,
+            flavor="",
+            build="",
+            variant="",
+            upstream_id=asset.upstream.id,
+            upstream_updated_at=asset.upstream.updated_at,
+            kind="uv",
+        )
     return IndexEntry(
         path=asset.path,
         size=size,
@@ -58,6 +75,19 @@ def is_current(entry: IndexEntry, asset: Asset) -> bool:
 
 
 def _entry_json(e: IndexEntry) -> dict[str, Any]:
+    if e.kind == "uv":
+        return {
+            "kind": e.kind,
+            "path": e.path,
+            "size": e.size,
+            "sha256": e.sha256,
+            "verified": e.verified,
+            "version": e.tag.rsplit("/", 1)[-1],
+            "platform": e.platform,
+            "tag": e.tag,
+            "upstream_id": e.upstream_id,
+            "upstream_updated_at": e.upstream_updated_at,
+        }
     return {
         "path": e.path,
         "size": e.size,
@@ -82,14 +112,19 @@ def render_index(
     now: datetime,
     upstream: Mapping[str, str],
 ) -> bytes:
-    """``index.json``: every managed file that is present, sorted by path."""
-    doc = {
+    """``index.json``: every managed file that is present, sorted by path: the Pythons in
+    ``files``, the uv archives of ``bundle.uv`` (when there are any) in ``uv`` (a reader that
+    only knows ``files`` sees a mirror of Pythons, as before)."""
+    ordered = sorted(entries, key=lambda e: e.path)
+    doc: dict[str, Any] = {
         "format": FORMAT,
         "generator": generator,
         "updated_at": timestamp(now),
         "upstream": dict(upstream),
-        "files": [_entry_json(e) for e in sorted(entries, key=lambda e: e.path)],
+        "files": [_entry_json(e) for e in ordered if e.kind == "python"],
     }
+    if uv := [_entry_json(e) for e in ordered if e.kind == "uv"]:
+        doc[UV_LIST] = uv
     return (json.dumps(doc, indent=1, ensure_ascii=False) + "\n").encode("utf-8")
 
 
@@ -111,33 +146,44 @@ def parse_index(data: bytes, *, origin: str = INDEX_PATH) -> dict[str, IndexEntr
     files = doc.get("files")
     if not isinstance(files, list):
         raise StateError(f"{origin}: 'files' is not a list")
+    uv = doc.get(UV_LIST, [])
+    if not isinstance(uv, list):
+        raise StateError(f"{origin}: {UV_LIST!r} is not a list")
     entries: dict[str, IndexEntry] = {}
     for i, raw in enumerate(files):
-        where = f"{origin}: files[{i}]"
-        if not isinstance(raw, dict):
-            raise StateError(f"{where}: not an object")
-        sha = _require(raw, "sha256", str, where)
-        if SHA256_HEX.fullmatch(sha) is None:
-            raise StateError(f"{where}: malformed sha256 {sha!r}")
-        path = _require(raw, "path", str, where)
-        upstream_id = raw.get("upstream_id")
-        updated = raw.get("upstream_updated_at")
-        linkage = raw.get("linkage")
-        entries[path] = IndexEntry(
-            path=path,
-            size=_require(raw, "size", int, where),
-            sha256=sha,
-            verified=_require(raw, "verified", bool, where),
-            python=_require(raw, "python", str, where),
-            platform=_require(raw, "platform", str, where),
-            flavor=_require(raw, "flavor", str, where),
-            build=_require(raw, "build", str, where),
-            variant=_require(raw, "variant", str, where),
-            linkage=linkage if isinstance(linkage, str) else None,
-            upstream_id=upstream_id if isinstance(upstream_id, int) else None,
-            upstream_updated_at=updated if isinstance(updated, str) else None,
-        )
+        entry = _parse_entry(raw, f"{origin}: files[{i}]")
+        entries[entry.path] = entry
+    for i, raw in enumerate(uv):
+        where = f"{origin}: {UV_LIST}[{i}]"
+        entry = _parse_entry(raw, where, kind="uv")
+        if not shape_ok(entry.path, "uv"):
+            raise StateError(f"{where}: a uv path is not {UV_DIR}/<version>/<name>: {entry.path!r}")
+        entries[entry.path] = entry
     return entries
+
+
+def _parse_entry(raw: object, where: str, *, kind: Kind = "python") -> IndexEntry:
+    if not isinstance(raw, dict):
+        raise StateError(f"{where}: not an object")
+    sha = _require(raw, "sha256", str, where)
+    if SHA256_HEX.fullmatch(sha) is None:
+        raise StateError(f"{where}: malformed sha256 {sha!r}")
+    upstream_id = raw.get("upstream_id")
+    updated = raw.get("upstream_updated_at")
+    linkage = raw.get("linkage")
+    python_fields = ("python", "flavor", "build", "variant")
+    return IndexEntry(
+        path=_require(raw, "path", str, where),
+        size=_require(raw, "size", int, where),
+        sha256=sha,
+        verified=_require(raw, "verified", bool, where),
+        platform=_require(raw, "platform", str, where),
+        **{k: "" if kind == "uv" else _require(raw, k, str, where) for k in python_fields},
+        linkage=linkage if isinstance(linkage, str) and kind == "python" else None,
+        upstream_id=upstream_id if isinstance(upstream_id, int) else None,
+        upstream_updated_at=updated if isinstance(updated, str) else None,
+        kind=kind,
+    )
 
 
 def safe_entries(entries: dict[str, IndexEntry]) -> dict[str, IndexEntry]:
@@ -146,19 +192,26 @@ def safe_entries(entries: dict[str, IndexEntry]) -> dict[str, IndexEntry]:
     The index is read back from disk, so its paths are as untrusted as upstream's names: one that
     escapes the root would otherwise fail every later run when it is stat'ed or pruned.
     """
-    for path in entries:
+    for path, entry in entries.items():
         try:
             check_relpath(path)
         except UnsafeName as e:
             raise StateError(f"{INDEX_PATH}: unsafe path in files: {e}") from e
-        if path.count("/") != 1:
+        if not shape_ok(path, entry.kind):
             raise StateError(f"{INDEX_PATH}: a path in files is not <tag>/<name>: {path!r}")
     return entries
 
 
+def shape_ok(path: str, kind: Kind) -> bool:
+    """Whether an entry's path has its kind's shape: ``<tag>/<name>`` for a Python,
+    ``uv/<version>/<name>`` for a uv archive."""
+    where = release_dir(path)
+    return where is not None and where.startswith(f"{UV_DIR}/") == (kind == "uv")
+
+
 def tag_of(path: str) -> str:
-    """The release (first part) of a ``<tag>/<name>`` path."""
-    return path.split("/", 1)[0]
+    """The release directory of a ``<tag>/<name>`` (or ``uv/<version>/<name>``) path."""
+    return release_dir(path) or path.split("/", 1)[0]
 
 
 def touched_tags(

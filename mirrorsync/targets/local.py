@@ -30,6 +30,7 @@ from mirrorsync.core.layout import (
     STATE_DIR,
     SUMS_NAME,
     check_relpath,
+    release_dir,
 )
 from mirrorsync.core.model import Filesystem, IndexEntry
 from mirrorsync.core.names import RELEASE_TAG
@@ -367,7 +368,7 @@ class LocalTree:
     def _is_partial_download(self, rel: str) -> bool:
         """A regular file (not a link) at ``<tag>/<name>.part`` below the staging area."""
         below = rel.removeprefix(f"{STAGING}/")
-        if not below.endswith(PART_SUFFIX) or below.count("/") != 1:
+        if not below.endswith(PART_SUFFIX) or release_dir(below) is None:
             return False
         try:
             mode = self.staging_dir.joinpath(*below.split("/")).lstat().st_mode
