@@ -38,6 +38,9 @@ DRIVERS: dict[Kind, tuple[str, ...]] = {
 }
 """The implementations tried, in order: ``kernel:<type>`` is ``mount -t <type>`` (needs the
 kernel's module), any other name a FUSE driver run as ``<driver> <device> <mount point>``."""
+BLOCK_DEVICES_ONLY = frozenset({"mount.exfat-fuse"})
+"""FUSE drivers that need the loop device (exfat-fuse mounts as ``fuseblk``: an image file is
+refused with "Block device required"); fusefat opens the image itself when there is no loop."""
 
 
 def run_tool(*args: str) -> subprocess.CompletedProcess[str]:
@@ -88,10 +91,6 @@ class Stick:
         return f"{self.kind} via {self.driver} on {via} ({self.device})"
 
 
-def _first(*tools: str) -> str | None:
-    return next((t for t in tools if shutil.which(t)), None)
-
-
 def _mount(driver: str, device: str, where: Path) -> subprocess.CompletedProcess[str]:
     if driver.startswith("kernel:"):
         return run_tool("mount", "-t", driver.removeprefix("kernel:"), device, str(where))
@@ -110,10 +109,11 @@ def _unmount(where: Path) -> None:
 
 @contextlib.contextmanager
 def usb_filesystem(
-    kind: Kind, where: Path, *, images: Path, size_mib: int = STICK_MIB
+    kind: Kind, where: Path, *, images: Path, size_mib: int = STICK_MIB, loop: bool = True
 ) -> Iterator[Stick]:
     """A freshly formatted ``kind`` file system of ``size_mib`` MiB mounted at ``where`` (made
-    if missing, empty) for the block; its image lives in ``images``. Skips (fails under CI=true)
+    if missing, empty) for the block; its image lives in ``images``. Without a loop device (or
+    ``loop=False``) a FUSE driver that can opens the image itself. Skips (fails under CI=true)
     when it cannot be made here."""
     if os.geteuid() != 0:
         unavailable(f"mounting an {kind} image needs root")
@@ -129,11 +129,13 @@ def usb_filesystem(
     if formatted.returncode != 0:
         unavailable(f"{' '.join(mkfs)} failed: {formatted.stderr.strip() or formatted.stdout}")
     where.mkdir(parents=True, exist_ok=True)
-    loop = run_tool("losetup", "-f", "--show", str(image)) if _first("losetup") else None
-    device = loop.stdout.strip() if loop is not None and loop.returncode == 0 else ""
+    use_loop = loop and shutil.which("losetup") is not None
+    attached = run_tool("losetup", "-f", "--show", str(image)) if use_loop else None
+    device = attached.stdout.strip() if attached is not None and attached.returncode == 0 else ""
     failures: list[str] = []
     if not device:
-        failures.append(f"no loop device ({loop.stderr.strip() if loop else 'no losetup'})")
+        why = attached.stderr.strip() if attached else "losetup not used"
+        failures.append(f"no loop device ({why})")
     try:
         driver = _mount_first(kind, device, image, where, failures)
         stick = Stick(
@@ -153,6 +155,9 @@ def _mount_first(kind: Kind, device: str, image: Path, where: Path, failures: li
     device, a FUSE driver opens the image itself when there is none."""
     for driver in DRIVERS[kind]:
         if driver.startswith("kernel:") and not device:
+            continue
+        if driver in BLOCK_DEVICES_ONLY and not device:
+            failures.append(f"{driver} mounts block devices only (fuseblk)")
             continue
         if not driver.startswith("kernel:"):
             if shutil.which(driver) is None:

@@ -20,7 +20,7 @@ import pytest
 from eras import DIGEST, DIGEST_TAG
 from fake_github import FakeAsset, FakeGitHub, FakeRelease, is_archive
 from mirror_harness import Mirror
-from mounts import Stick, usb_filesystem
+from mounts import Stick, run_tool, usb_filesystem
 
 from mirrorsync.cli import main
 from mirrorsync.core.layout import ASTRAL_LINK, STATE_DIR
@@ -167,6 +167,7 @@ async def test_flat_copy_on_exfat_writes_real_copies_kept_by_a_repeat_run(
     copies = {p.name: (p.stat().st_mtime_ns, p.stat().st_ino) for p in flat.iterdir()}
     assert await cli("sync", "-c", str(mirror.config_path)) == 0
     assert {p.name: (p.stat().st_mtime_ns, p.stat().st_ino) for p in flat.iterdir()} == copies
+    assert "publish.flat" not in (mirror.root / "index.html").read_text(encoding="utf-8")
     assert await cli("verify", "--root", str(mirror.root), "--full") == 0
     assert warnings(capfd.readouterr().err) == []
     mirror.configure(publish={"flat": False})
@@ -278,3 +279,38 @@ async def test_sync_onto_fat32_with_flat_copy_is_clean_and_verifies(
     assert warnings(capfd.readouterr().err) == []
     clean = verify_mirror_sh(mirror.root, tmp_path)
     assert clean.returncode == 0, clean.stdout + clean.stderr
+
+
+# -- the sticks themselves ------------------------------------------------------------------------
+
+
+def attached_images() -> str:
+    return run_tool("losetup", "-a").stdout
+
+
+def test_a_stick_is_unmounted_and_detached_when_the_test_fails(tmp_path: Path) -> None:
+    """An exception inside ``usb_filesystem`` still unmounts the stick (a file held open on it)
+    and detaches its loop device."""
+    where = tmp_path / "stick"
+    with (  # noqa: PT012 - the failure is raised inside the stick's block
+        pytest.raises(RuntimeError, match="the test failed"),
+        usb_filesystem("exfat", where, images=tmp_path / "images") as stick,
+    ):
+        assert os.path.ismount(where)
+        assert str(stick.image) in attached_images()
+        held = (where / "open.txt").open("w")
+        raise RuntimeError("the test failed")
+    held.close()
+    assert not os.path.ismount(where)
+    assert str(stick.image) not in attached_images()
+
+
+def test_without_a_loop_device_fusefat_opens_the_fat32_image_itself(tmp_path: Path) -> None:
+    """With no loop device a FUSE driver that can opens the image file (fusefat) and says so."""
+    where = tmp_path / "stick"
+    with usb_filesystem("fat32", where, images=tmp_path / "images", loop=False) as stick:
+        assert (stick.driver, stick.device) == ("fusefat", str(stick.image))
+        assert "on the image file itself" in stick.describe()
+        (where / "hello.txt").write_text("hello", encoding="utf-8")
+        assert (where / "hello.txt").read_text(encoding="utf-8") == "hello"
+    assert not os.path.ismount(where)
