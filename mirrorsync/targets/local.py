@@ -483,12 +483,19 @@ def _link_or_copy(source: Path, link: Path, *, copies: bool) -> None:
     """Put a hard link to ``source`` (or a copy of it) at ``link`` atomically."""
     tmp = temp_path_for(link)
     tmp.unlink(missing_ok=True)
-    if copies:
-        shutil.copyfile(source, tmp)
-        shutil.copystat(source, tmp)
-    else:
-        os.link(source, tmp)
-    tmp.replace(link)
+    try:
+        if copies:
+            shutil.copyfile(source, tmp)
+            # Only the times (``_same`` compares them): FAT has no modes, and a FUSE FAT refuses
+            # chmod with ENOSYS, which ``shutil.copystat`` would raise.
+            st = source.stat()
+            os.utime(tmp, ns=(st.st_atime_ns, st.st_mtime_ns))
+        else:
+            os.link(source, tmp)
+        tmp.replace(link)
+    except OSError:
+        tmp.unlink(missing_ok=True)  # never a half-made copy left behind in flat/
+        raise
 
 
 def _same(link: Path, source: Path, *, copies: bool) -> bool:
