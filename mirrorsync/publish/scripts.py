@@ -373,7 +373,10 @@ if (-not (Get-Command uv -ErrorAction SilentlyContinue) -and
     $cpu = $env:PROCESSOR_ARCHITECTURE
     if ($env:PROCESSOR_ARCHITEW6432) { $cpu = $env:PROCESSOR_ARCHITEW6432 }  # 32-bit PowerShell
     $arches = @ARCHES@
-    $triples = @($arches["$cpu"] | ForEach-Object { "$_-pc-windows-msvc" })
+    $triples = @()
+    if ($cpu -and $arches.ContainsKey($cpu)) {
+        $triples = @($arches[$cpu] | ForEach-Object { "$_-pc-windows-msvc" })
+    }
     $versions = Get-ChildItem -LiteralPath $uvRoot -Directory |
         Where-Object { $_.Name -match '^\d+(\.\d+){1,3}$' } |
         Where-Object { Test-Path -LiteralPath (Join-Path $_.FullName 'SHA256SUMS') } |
@@ -414,7 +417,8 @@ if (-not (Get-Command uv -ErrorAction SilentlyContinue) -and
         Write-Host ("use-mirror: uv $($version.Name) for $($triple): unpacked before from " +
             "$rel (sha256 $expected) into $uvDir; used as it is")
     } else {
-        $got = (Get-FileHash -LiteralPath $zip -Algorithm SHA256).Hash.ToLowerInvariant()
+        $hash = Get-FileHash -LiteralPath $zip -Algorithm SHA256 -ErrorAction Stop
+        $got = $hash.Hash.ToLowerInvariant()
         if ($got -ne $expected) {
             throw ("use-mirror: $rel is damaged: sha256 $got, but $sums says $expected; " +
                 "not used, nothing unpacked; check the mirror with verify-mirror.ps1")
@@ -425,14 +429,14 @@ if (-not (Get-Command uv -ErrorAction SilentlyContinue) -and
         New-Item -ItemType Directory -Force -Path $parent | Out-Null
         try {
             Remove-Item -LiteralPath $tmp -Recurse -Force -ErrorAction SilentlyContinue
-            Expand-Archive -LiteralPath $zip -DestinationPath $tmp
+            Expand-Archive -LiteralPath $zip -DestinationPath $tmp -ErrorAction Stop
             $exe = Get-ChildItem -LiteralPath $tmp -Filter 'uv.exe' -Recurse -File |
                 Select-Object -First 1
             if (-not $exe) { throw "use-mirror: $rel holds no uv.exe; not used" }
             $source = Join-Path $exe.DirectoryName '@MARK@'
             Set-Content -LiteralPath $source -Value "$expected  $pick"
             Remove-Item -LiteralPath $uvDir -Recurse -Force -ErrorAction SilentlyContinue
-            Move-Item -LiteralPath $exe.DirectoryName -Destination $uvDir
+            Move-Item -LiteralPath $exe.DirectoryName -Destination $uvDir -ErrorAction Stop
         } finally {
             Remove-Item -LiteralPath $tmp -Recurse -Force -ErrorAction SilentlyContinue
         }

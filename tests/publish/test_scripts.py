@@ -155,6 +155,7 @@ def test_use_mirror_ps1_makes_each_step_of_the_sh_script() -> None:
             "@{ 'AMD64' = @('x86_64', 'i686'); 'ARM64' = @('aarch64', 'x86_64', 'i686'); "
             "'x86' = @('i686') }"
         ),
+        "if ($cpu -and $arches.ContainsKey($cpu))",
         '"$_-pc-windows-msvc"',
         "Sort-Object { [version]$_.Name } -Descending",
         '$pick = "uv-$triple.zip"',
@@ -165,10 +166,10 @@ def test_use_mirror_ps1_makes_each_step_of_the_sh_script() -> None:
         "'.mirrorsync-source'",
         '-eq "$expected  $pick"',
         "used as it is",
-        "Get-FileHash -LiteralPath $zip -Algorithm SHA256",
+        "Get-FileHash -LiteralPath $zip -Algorithm SHA256 -ErrorAction Stop",
         "is damaged: sha256 $got, but $sums says $expected",
         '".unpack-$triple.$PID"',
-        "Expand-Archive -LiteralPath $zip -DestinationPath $tmp",
+        "Expand-Archive -LiteralPath $zip -DestinationPath $tmp -ErrorAction Stop",
         "-Filter 'uv.exe' -Recurse",
         "Move-Item -LiteralPath $exe.DirectoryName -Destination $uvDir",
         '$env:PATH = "$uvDir;$env:PATH"',
