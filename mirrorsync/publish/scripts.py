@@ -325,7 +325,7 @@ if [ -d "$here/@UV_DIR@" ] && ! command -v uv >/dev/null 2>&1; then
     PATH=$uvdir:$PATH
     export PATH
 fi
-keep="to keep it there, add to ~/.profile: export PATH=\"$uvdir:\$PATH\""
+keep="to keep it there, add to ~/.profile (zsh: ~/.zprofile): export PATH=\"$uvdir:\$PATH\""
 if [ "$#" -gt 0 ]; then
     if [ -n "$uvdir" ]; then
         say "that directory is first on PATH for this command only, not for good;"

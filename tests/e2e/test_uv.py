@@ -632,11 +632,12 @@ async def test_stick_uv_installs_python_where_the_machine_has_no_uv(
     rel = f"uv/{UV_VERSION}/uv-{stick.triple}.tar.gz"
     lines = [line for line in result.output.splitlines() if line.startswith("use-mirror: ")]
     checked = f"{rel}, sha256 checked against uv/{UV_VERSION}/SHA256SUMS,"
+    export = f'export PATH="{uv_dir}:$PATH"'
     assert lines == [
         f"use-mirror: uv {UV_VERSION} for {stick.triple}: {checked}",
         f"use-mirror: unpacked to {uv_dir}",
         "use-mirror: that directory is first on PATH for this command only, not for good;",
-        f'use-mirror: to keep it there, add to ~/.profile: export PATH="{uv_dir}:$PATH"',
+        f"use-mirror: to keep it there, add to ~/.profile (zsh: ~/.zprofile): {export}",
     ]
     assert sorted(p.name for p in uv_dir.iterdir()) == [".mirrorsync-source", "uv", "uvx"]
     sha = hashlib.sha256((stick.root / rel).read_bytes()).hexdigest()
