@@ -14,8 +14,6 @@ import textwrap
 
 from mirrorsync.core import layout as paths
 
-UV_DIR = "uv"
-"""Below the root: ``<version>/`` directories of uv release archives with their SHA256SUMS."""
 UV_SOURCE_MARK = ".mirrorsync-source"
 """In an unpacked uv directory, written last: ``<sha256>  <archive name>`` it was unpacked from.
 A directory without it (an unpack cut short) is never used."""
@@ -68,11 +66,6 @@ def uv_triples(system: str, machine: str, libc: str = "") -> tuple[str, ...]:
     if system == "Windows":
         return tuple(f"{cpu}-pc-windows-msvc" for cpu in WINDOWS_ARCHES.get(machine, ()))
     return ()
-
-
-def uv_archive_name(triple: str) -> str:
-    """The name of uv's release archive for ``triple``: a zip for Windows, a tar.gz otherwise."""
-    return f"uv-{triple}.zip" if "-windows-" in triple else f"uv-{triple}.tar.gz"
 
 
 def _sh_cases(table: dict[str, str]) -> str:
@@ -348,7 +341,7 @@ USE_MIRROR_SH = (
     _USE_MIRROR_SH.replace("@UV_TRIPLES@", SH_UV_TRIPLES)
     .replace("@SUMS_ENTRY@", textwrap.indent(_sh_sums_entry("line"), " " * 8))
     .replace("@SHA_TOOL@", textwrap.indent(_sh_sha_tool("use-mirror"), " " * 4).rstrip("\n"))
-    .replace("@UV_DIR@", UV_DIR)
+    .replace("@UV_DIR@", paths.UV_DIR)
     .replace("@MARK@", UV_SOURCE_MARK)
 )
 
@@ -461,7 +454,7 @@ if ($env:UV_PYTHON_DOWNLOADS_JSON_URL) {
 
 USE_MIRROR_PS1 = (
     _USE_MIRROR_PS1.replace("@ARCHES@", _ps1_arch_table())
-    .replace("@UV_DIR@", UV_DIR)
+    .replace("@UV_DIR@", paths.UV_DIR)
     .replace("@MARK@", UV_SOURCE_MARK)
 )
 
@@ -527,7 +520,7 @@ echo "verify-mirror: $checked file(s) in $releases release(s)$also checked, $pro
 VERIFY_MIRROR_SH = (
     _VERIFY_MIRROR_SH.replace("@SHA_TOOL@", _sh_sha_tool("verify-mirror").rstrip("\n"))
     .replace("@SUMS_ENTRY@", textwrap.indent(_sh_sums_entry("line"), " " * 8).rstrip("\n"))
-    .replace("@UV_DIR@", UV_DIR)
+    .replace("@UV_DIR@", paths.UV_DIR)
 )
 
 _VERIFY_MIRROR_PS1 = r"""# Check this python-build-standalone mirror without mirrorsync
@@ -583,7 +576,7 @@ Write-Output "verify-mirror: $counted checked, $problems problem(s)"
 if ($problems -eq 0) { exit 0 } else { exit 1 }
 """
 
-VERIFY_MIRROR_PS1 = _VERIFY_MIRROR_PS1.replace("@UV_DIR@", UV_DIR)
+VERIFY_MIRROR_PS1 = _VERIFY_MIRROR_PS1.replace("@UV_DIR@", paths.UV_DIR)
 
 README_TXT = """python-build-standalone mirror (written by mirrorsync)
 =======================================================

@@ -16,6 +16,7 @@ from uv_fixture import (
     write_uv_release,
 )
 
+from mirrorsync.core.uvbundle import parse_uv_archive
 from mirrorsync.publish import scripts
 from mirrorsync.publish.scripts import (
     LINUX_ARCHES,
@@ -132,15 +133,18 @@ def test_every_known_machine_has_a_published_uv() -> None:
     assert {uv_triples("Darwin", m)[0] for m in ("arm64", "x86_64")} <= UV_PLATFORMS
 
 
-def test_archive_names() -> None:
-    """A zip for Windows builds, a tar.gz for the others, as uv's releases name them."""
-    assert scripts.uv_archive_name("x86_64-pc-windows-msvc") == "uv-x86_64-pc-windows-msvc.zip"
-    assert scripts.uv_archive_name("aarch64-apple-darwin") == "uv-aarch64-apple-darwin.tar.gz"
-    assert scripts.uv_archive_name("armv7-unknown-linux-musleabihf") == (
-        "uv-armv7-unknown-linux-musleabihf.tar.gz"
-    )
-    for triple in UV_PLATFORMS:
-        assert scripts.uv_archive_name(triple) == archive_name(triple)
+def test_the_scripts_look_for_the_names_sync_writes() -> None:
+    """The archive each script looks for (``uv-<triple>.tar.gz``; ``.zip`` on Windows) is the
+    name sync keeps for that platform under ``uv/<version>/``."""
+    for system, machine, libc, triples in TRIPLES:
+        for triple in triples:
+            ext = "zip" if system == "Windows" else "tar.gz"
+            parsed = parse_uv_archive(f"uv-{triple}.{ext}", version="0.13.9")
+            assert parsed is not None, (system, machine, libc, triple)
+            assert (parsed.platform, parsed.ext) == (triple, ext)
+            assert archive_name(triple) == f"uv-{triple}.{ext}"
+    assert '"$here/uv/$version/uv-$triple.tar.gz"' in USE_MIRROR_SH
+    assert '$pick = "uv-$triple.zip"' in USE_MIRROR_PS1
 
 
 def test_use_mirror_ps1_makes_each_step_of_the_sh_script() -> None:
