@@ -28,7 +28,14 @@ import pytest_asyncio
 from aiohttp import web
 from mirror_harness import Mirror
 from pbs_fixture import TAG, FakePbsArchive, build_fake_pbs_archive, unsupported_reason
-from uv_fixture import SHELLS, archive_name, build_uv_archive, find_shell, write_uv_release
+from uv_fixture import (
+    SHELLS,
+    archive_name,
+    build_uv_archive,
+    find_shell,
+    publish_uv_release,
+    write_uv_release,
+)
 
 from mirrorsync.commands.serve import build_app
 from mirrorsync.commands.sync import run_sync
@@ -646,6 +653,29 @@ async def test_stick_uv_installs_python_where_the_machine_has_no_uv(
         UV_VERSION,
         stick.triple,
     ]  # no .unpack-* left behind, nothing from 0.9.28
+
+
+async def test_a_stick_synced_with_bundle_uv_serves_a_machine_without_uv(
+    mirror: Mirror,
+    sandbox: Sandbox,
+    pbs_archive: FakePbsArchive,
+    uv_bin: Path,
+    *,
+    this_triple: str,
+    tmp_path: Path,
+) -> None:
+    """End to end: `sync` with `bundle.uv` carries this machine's uv archive (the real uv inside,
+    from the fake GitHub's astral-sh/uv); with no uv on PATH, use-mirror.sh installs a Python."""
+    publish_uv_release(mirror.fake, UV_VERSION, [this_triple], uv=uv_bin)
+    await sync_archive(mirror, pbs_archive, bundle={"uv": [UV_VERSION]})
+    assert (mirror.root / "uv" / UV_VERSION / archive_name(this_triple)).is_file()
+    stick = Stick(
+        root=mirror.root, path=no_uv_path(tmp_path / "tools"), sandbox=sandbox, triple=this_triple
+    )
+    result = await stick.use("uv", "python", "install", "--offline", pbs_archive.minor)
+    assert_installed(result, pbs_archive)
+    assert f"use-mirror: unpacked to {stick.uv_dir()}" in result.output.splitlines()
+    assert stick.sandbox.installed() == pbs_archive.installed
 
 
 async def test_stick_uv_is_reused_on_the_next_run_and_redone_when_incomplete(stick: Stick) -> None:
