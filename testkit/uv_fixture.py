@@ -7,6 +7,10 @@ have them). ``uv`` is the executable's bytes or a path to it (the real ``uv`` bi
 test environment, for tests that run what they unpack). The output is deterministic: the same
 input gives the same bytes, so every upstream source serves the same archive.
 
+``write_uv_release`` lays a version out in a mirror tree by hand, as ``sync`` does:
+``<root>/uv/<version>/<archive>`` and ``<root>/uv/<version>/SHA256SUMS`` (tests of the tree's
+``use-mirror.sh``, which unpacks and runs it); ``find_shell`` finds the POSIX shells it runs under.
+
 ``publish_uv_release`` puts such a release on a fake GitHub repository (``FakeGitHub.add_repo``):
 each archive with its ``.sha256`` sidecar, as uv's releases carry them, plus an installer script
 and a source tarball that a mirror must leave aside.
@@ -15,12 +19,16 @@ and a source tarball that a mirror must leave aside.
 from __future__ import annotations
 
 import gzip
+import hashlib
 import io
+import os
+import shutil
 import tarfile
 import zipfile
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from pathlib import Path
 
+import pytest
 from fake_github import FakeGitHub, FakeRelease
 
 UV_REPO = "astral-sh/uv"
@@ -47,14 +55,19 @@ def _bytes(uv: bytes | Path) -> bytes:
     return uv.read_bytes() if isinstance(uv, Path) else uv
 
 
-def build_uv_archive(triple: str, uv: bytes | Path, *, uvx: bytes | Path | None = None) -> bytes:
+def build_uv_archive(
+    triple: str, uv: bytes | Path, *, uvx: bytes | Path | None = None, compresslevel: int = 9
+) -> bytes:
     """The archive uv publishes for ``triple``, holding ``uv`` (and ``uvx``: by default a small
-    script standing in for it)."""
+    script standing in for it). ``compresslevel`` 1 makes the real uv binary (tens of MiB) an
+    archive in a fraction of the time."""
     uv_data = _bytes(uv)
     uvx_data = _bytes(uvx) if uvx is not None else b'#!/bin/sh\nexec uv tool run "$@"\n'
     if "windows" in triple:
         out = io.BytesIO()
-        with zipfile.ZipFile(out, "w", compression=zipfile.ZIP_DEFLATED) as z:
+        with zipfile.ZipFile(
+            out, "w", compression=zipfile.ZIP_DEFLATED, compresslevel=compresslevel
+        ) as z:
             for name, data in (("uv.exe", uv_data), ("uvx.exe", uvx_data), ("uvw.exe", uv_data)):
                 info = zipfile.ZipInfo(name, date_time=_EPOCH)
                 info.external_attr = 0o755 << 16
@@ -71,7 +84,7 @@ def build_uv_archive(triple: str, uv: bytes | Path, *, uvx: bytes | Path | None 
             member = tarfile.TarInfo(f"{top}/{name}")
             member.size, member.mode, member.mtime = len(data), 0o755, _MTIME
             tar.addfile(member, io.BytesIO(data))
-    return gzip.compress(raw.getvalue(), mtime=0)
+    return gzip.compress(raw.getvalue(), compresslevel=compresslevel, mtime=0)
 
 
 def uv_archives(
@@ -118,3 +131,39 @@ def publish_uv_release(
         for asset in release.assets.values():
             asset.with_digest = True
     return release
+
+
+def sha256sums(files: Mapping[str, bytes]) -> bytes:
+    """A ``SHA256SUMS`` (sha256sum's format: ``<hex>  <name>``) for ``files``, sorted by name."""
+    lines = (
+        f"{hashlib.sha256(data).hexdigest()}  {name}\n" for name, data in sorted(files.items())
+    )
+    return "".join(lines).encode("ascii")
+
+
+def write_uv_release(
+    root: Path, version: str, archives: Mapping[str, bytes], *, sums: bytes | None = None
+) -> Path:
+    """Write ``archives`` (name -> bytes) and their SHA256SUMS (or ``sums`` as given) below
+    ``root/uv/<version>/``, as a sync with ``bundle.uv`` lays them out; returns that directory."""
+    where = root / "uv" / version
+    where.mkdir(parents=True, exist_ok=True)
+    for name, data in archives.items():
+        (where / name).write_bytes(data)
+    (where / "SHA256SUMS").write_bytes(sha256sums(archives) if sums is None else sums)
+    return where
+
+
+SHELLS = ("sh", "dash", "bash")
+"""The POSIX shells ``use-mirror.sh`` is run under: ``sh``, and ``dash`` and ``bash`` by name."""
+
+
+def find_shell(name: str) -> str:
+    """The path of shell ``name``; a missing one skips the test with the reason, except under
+    ``CI=true`` where it fails (CI runs on Debian, whose ``sh`` is dash and which has bash)."""
+    found = shutil.which(name)
+    if found is None:
+        if os.environ.get("CI", "").lower() == "true":
+            pytest.fail(f"CI=true but {name} is not installed: the offline scripts must run there")
+        pytest.skip(f"{name} is not installed here")
+    return found
