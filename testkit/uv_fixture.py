@@ -88,13 +88,19 @@ def build_uv_archive(
 
 
 def uv_archives(
-    version: str, triples: Iterable[str] = TRIPLES, *, uv: bytes | Path | None = None
+    version: str,
+    triples: Iterable[str] = TRIPLES,
+    *,
+    uv: bytes | Path | None = None,
+    compresslevel: int = 9,
 ) -> dict[str, bytes]:
     """``{archive name: bytes}`` for these triples; by default each ``uv`` is a small script
     naming the version and triple (distinct bytes per archive)."""
     return {
         archive_name(t): build_uv_archive(
-            t, uv if uv is not None else f"#!/bin/sh\necho uv {version} {t}\n".encode()
+            t,
+            uv if uv is not None else f"#!/bin/sh\necho uv {version} {t}\n".encode(),
+            compresslevel=compresslevel,
         )
         for t in triples
     }
@@ -117,10 +123,12 @@ def publish_uv_release(
     uv: bytes | Path | None = None,
     prerelease: bool = False,
     digest: bool = False,
+    compresslevel: int = 9,
 ) -> FakeRelease:
     """A uv release on ``fake``'s ``astral-sh/uv``: the archives with sidecars (and the API
-    digest too with ``digest``), an installer and a source tarball besides."""
-    files = uv_archives(version, triples, uv=uv)
+    digest too with ``digest``), an installer and a source tarball besides (``compresslevel``
+    as for ``build_uv_archive``)."""
+    files = uv_archives(version, triples, uv=uv, compresslevel=compresslevel)
     files["uv-installer.sh"] = b"#!/bin/sh\necho install\n"
     files["source.tar.gz"] = b"not an archive of uv"
     release = uv_repo(fake).add_release(version, files, checksums="sidecars", prerelease=prerelease)

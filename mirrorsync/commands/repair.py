@@ -11,7 +11,7 @@ from collections.abc import Mapping
 from datetime import datetime
 
 from mirrorsync.commands.verify import Problem, VerifyReport
-from mirrorsync.core.layout import INDEX_PATH
+from mirrorsync.core.layout import INDEX_PATH, SUMS_NAME
 from mirrorsync.core.manifest import parse_index, render_index
 from mirrorsync.core.model import Plan
 from mirrorsync.core.units import compact_timestamp
@@ -48,9 +48,11 @@ async def prepare_repair(
     Under the mirror's lock: damaged files (wrong size or sha256) move below
     ``.mirrorsync/quarantine/<stamp>/``, never deleted; wrong ``SHA256SUMS`` go (a sync rewrites
     them from the index); leftovers of killed runs go. Unlisted files stay: they may be the
-    operator's. A sync refetches what its target no longer presents; where a target trusts its
-    index instead of looking (a bucket), the entries of missing and damaged files also leave
-    ``index.json``, or no sync would ever fetch them again.
+    operator's. The entries of missing and damaged files leave ``index.json``, so the sync fetches
+    them as new files: a bucket trusts its index instead of looking (without this no sync would
+    ever fetch them again), and a directory would otherwise have the sync warn that a file the
+    repair set aside is "listed in the index but missing". A damaged file is named once, as set
+    aside; a missing one by the planning run (a directory's "listed in the index but missing").
 
     A file whose bytes are what ``upstream`` publishes (path -> size, sha256) is good: only its
     record in ``index.json`` is wrong. It is never quarantined; its entry leaves the index, and
@@ -72,16 +74,16 @@ async def prepare_repair(
                         continue
                     moved = await target.quarantine(problem.path, stamp=stamp)
                     if moved is not None:
-                        actions.append(f"quarantined {problem.path} as {moved}")
+                        actions.append(
+                            f"quarantined {problem.path} as {moved} (damaged: {problem.detail});"
+                            " fetching it again"
+                        )
                 elif problem.kind == "sums":
                     await target.delete(problem.path)
                     actions.append(f"removed {problem.path} (it is rewritten from the index)")
                 elif problem.kind == "leftover" and await target.remove_leftover(problem.path):
                     actions.append(f"removed leftover {problem.path}")
-            forget = bad - records_only
-            dropped = await _forget(target, forget, records_only, now=now, generator=generator)
-            if dropped:
-                actions.append(f"dropped {dropped} entr(ies) from index.json to fetch them again")
+            await _forget(target, bad, now=now, generator=generator)  # records_only too
     return actions
 
 
@@ -115,22 +117,23 @@ async def unrepaired(
     ]
 
 
-async def _forget(
-    target: Target, bad: set[str], records: set[str], *, now: datetime, generator: str
-) -> int:
-    """Drop from ``index.json`` the bad entries the target would still present, and the wrong
-    ``records`` of good files; how many."""
-    data = await target.read(INDEX_PATH) if bad or records else None
+async def _forget(target: Target, paths: set[str], *, now: datetime, generator: str) -> None:
+    """Drop the entries of ``paths`` from ``index.json`` (missing, damaged, or good files with a
+    wrong record), and their releases' ``SHA256SUMS``: the sync fetches or adopts them afresh
+    and rewrites those lists. Asking the target which it still
+    presents would only have a directory warn about files the repair itself set aside."""
+    data = await target.read(INDEX_PATH) if paths else None
     if data is None:
-        return 0
+        return
     entries = parse_index(data)
-    trusted = set(await target.present({p: e for p, e in entries.items() if p in bad}))
-    trusted |= records & entries.keys()
-    if not trusted:
-        return 0
+    if not paths & entries.keys():
+        return
     doc = json.loads(data)
     upstream = doc.get("upstream") if isinstance(doc.get("upstream"), dict) else {}
-    kept = [e for e in entries.values() if e.path not in trusted]
+    kept = [e for e in entries.values() if e.path not in paths]
     index = render_index(kept, generator=generator, now=now, upstream=upstream)
     await target.write(INDEX_PATH, index)
-    return len(trusted)
+    # Their releases' SHA256SUMS would list files the index no longer does (for good, when a
+    # file cannot be fetched again): the sync restores each from the index.
+    for tag in sorted({entries[p].tag for p in paths & entries.keys()}):
+        await target.delete(f"{tag}/{SUMS_NAME}")

@@ -153,3 +153,44 @@ async def test_verify_during_a_running_sync_says_so_and_exits_3(
     assert "a sync is changing this mirror right now" in err
     assert await mirror.run() == 0  # the stall was a one-off: this run completes
     assert await cli("verify", "-c", str(mirror.config_path)) == 0  # and, with no sync, verifies
+
+
+def said_of(err: str, path: str) -> list[str]:
+    """Every line of ``err`` (the log on stderr) that names ``path``."""
+    return [line for line in err.splitlines() if path in line]
+
+
+async def test_a_damaged_file_is_named_once_as_set_aside_and_fetched_again(
+    synced: Mirror, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """--repair of a flipped byte says once that the file was damaged, set aside and is fetched
+    again (never "listed in the index but missing": the repair itself moved it), and no warning."""
+    path = f"{TAG}/{NAMES[0]}"
+    flip_a_byte(synced.root / path)
+    damaged = synced.sha256(path)
+    assert await cli("verify", "-c", str(synced.config_path), "--full", "--repair") == 0
+    err = capsys.readouterr().err
+    [moved] = (synced.root / ".mirrorsync" / "quarantine").rglob(NAMES[0])
+    good = synced.fake.sha256(TAG, NAMES[0])
+    assert said_of(err, path) == [
+        (
+            f"INFO: repair: quarantined {path} as {moved} (damaged: sha256 is {damaged}, "
+            f"index.json records {good}); fetching it again"
+        ),
+        f"INFO: {path}: fetched {len(synced.fake.content(TAG, NAMES[0]))} bytes",
+    ]
+    assert [line for line in err.splitlines() if line.startswith(("WARNING", "ERROR"))] == []
+
+
+async def test_a_missing_file_is_named_once_by_the_repair(
+    synced: Mirror, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """--repair of a deleted file warns once that it is listed but missing and fetched again."""
+    path = f"{TAG}/{NAMES[1]}"
+    (synced.root / path).unlink()
+    assert await cli("verify", "-c", str(synced.config_path), "--repair") == 0
+    err = capsys.readouterr().err
+    assert said_of(err, path) == [
+        f"WARNING: {path}: listed in the index but missing; fetching it again",
+        f"INFO: {path}: fetched {len(synced.fake.content(TAG, NAMES[1]))} bytes",
+    ]

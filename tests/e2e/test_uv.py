@@ -2,32 +2,27 @@
 
 ``docs/clients.md`` §6: a small PBS archive made from the running CPython (``pbs_fixture``) is
 published by the fake GitHub with its true digest, synced in-process, then installed by uv through
-each mirror knob. uv runs fully isolated: its own HOME, install, bin and cache directories, no
-config, always a mirror, proxy variables that point at a trap which fails the test if anything
-tries to leave loopback, and, where ``unshare -n`` is permitted, no network at all for the runs
-that need none.
+each mirror knob. uv runs fully isolated (``testkit/uv_sandbox.py``): its own HOME, install, bin
+and cache directories, no config, always a mirror, proxies that trap any attempt to leave
+loopback, and, where ``unshare -n`` is permitted, no network at all for the runs that need none.
 """
 
 from __future__ import annotations
 
-import asyncio
 import hashlib
 import json
 import logging
 import os
 import re
-import shutil
-import subprocess
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from dataclasses import dataclass, field
 from pathlib import Path
 
 import pytest
 import pytest_asyncio
 from aiohttp import web
 from mirror_harness import Mirror
-from pbs_fixture import TAG, FakePbsArchive, build_fake_pbs_archive, unsupported_reason
+from pbs_fixture import TAG, FakePbsArchive, unsupported_reason
 from uv_fixture import (
     SHELLS,
     archive_name,
@@ -35,6 +30,17 @@ from uv_fixture import (
     find_shell,
     publish_uv_release,
     write_uv_release,
+)
+from uv_sandbox import (
+    GZIP_OS_BYTE,
+    UV_VERSION,
+    ProxyTrap,
+    Sandbox,
+    Stick,
+    assert_installed,
+    assert_nothing_installed,
+    no_uv_path,
+    sync_archive,
 )
 
 from mirrorsync.commands.serve import build_app
@@ -46,174 +52,7 @@ pytestmark = pytest.mark.e2e
 if (_UNSUPPORTED := unsupported_reason()) is not None:
     pytest.skip(_UNSUPPORTED, allow_module_level=True)
 
-UV_VERSION = "0.13.9"
-"""The messages asserted here are this release's (docs/clients.md §6)."""
-UV_TIMEOUT = 60.0
-"""Seconds one uv command may take; an install of the fake archive takes about one."""
 ASTRAL_PATH = "github/python-build-standalone/releases/download"
-GZIP_OS_BYTE = 9
-"""RFC 1952 §2.3: the header's OS field, which no decoder checks."""
-
-
-# --------------------------------------------------------------------------- session fixtures
-
-
-@pytest.fixture(scope="session")
-def uv_bin() -> Path:
-    """The pinned uv binary; skipped without uv, except under CI=true where that fails."""
-    try:
-        import uv  # noqa: PLC0415 - a missing uv must skip (or fail in CI), not break collection
-    except ImportError:
-        if os.environ.get("CI", "").lower() == "true":
-            pytest.fail(f"CI=true but uv is not installed: the test extra pins uv=={UV_VERSION}")
-        pytest.skip(f"uv is not installed (pip install uv=={UV_VERSION})")
-    path = Path(uv.find_uv_bin())
-    reported = subprocess.run(  # noqa: S603 - our own binary, fixed arguments
-        [path, "--version"], capture_output=True, text=True, check=True, timeout=UV_TIMEOUT
-    ).stdout
-    if reported.split()[1:2] != [UV_VERSION]:
-        pytest.fail(f"these tests pin uv {UV_VERSION}, found {reported.strip()!r}")
-    return path
-
-
-@pytest.fixture(scope="session")
-def pbs_archive(tmp_path_factory: pytest.TempPathFactory) -> FakePbsArchive:
-    """The fake PBS archive of the running CPython, built once per session."""
-    return build_fake_pbs_archive(tmp_path_factory.mktemp("pbs"))
-
-
-@pytest.fixture(scope="session")
-def netns() -> tuple[str, ...]:
-    """A command prefix that cuts the network (``unshare -n``), or ``()`` where not permitted."""
-    unshare = shutil.which("unshare")
-    if unshare is None:
-        return ()
-    for prefix in ((unshare, "--net"), (unshare, "--map-root-user", "--net")):
-        probe = subprocess.run(  # noqa: S603 - fixed arguments
-            [*prefix, "true"], capture_output=True, check=False, timeout=UV_TIMEOUT
-        )
-        if probe.returncode == 0:
-            return prefix
-    return ()
-
-
-# --------------------------------------------------------------------------- per-test fixtures
-
-
-@dataclass
-class ProxyTrap:
-    """A loopback "proxy" that records every connection uv opens to it and answers nothing."""
-
-    port: int = 0
-    requests: list[str] = field(default_factory=list)
-
-    async def accept(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        line = await reader.readline()
-        self.requests.append(line.decode("latin-1").strip())
-        writer.close()
-
-
-@pytest_asyncio.fixture
-async def proxy_trap() -> AsyncIterator[ProxyTrap]:
-    """Every proxy variable points here; the test fails if uv tried to reach any outside host."""
-    trap = ProxyTrap()
-    server = await asyncio.start_server(trap.accept, "127.0.0.1", 0)
-    trap.port = server.sockets[0].getsockname()[1]
-    async with server:
-        yield trap
-    if trap.requests:
-        pytest.fail(f"uv tried to leave loopback: {trap.requests}")
-
-
-@dataclass(frozen=True, slots=True, kw_only=True)
-class Result:
-    code: int
-    output: str
-    """stdout and stderr, interleaved as uv wrote them."""
-
-
-@dataclass(frozen=True, slots=True, kw_only=True)
-class Sandbox:
-    """A fresh, isolated uv environment under the test's temporary directory."""
-
-    uv: Path
-    base: Path
-    proxy: str
-    netns: tuple[str, ...]
-
-    @property
-    def install_dir(self) -> Path:
-        return self.base / "pythons"
-
-    def env(self, extra: Mapping[str, str]) -> dict[str, str]:
-        """Nothing inherited but PATH: uv must see no user config, cache or mirror settings."""
-        b = self.base
-        env = {
-            "PATH": os.environ.get("PATH", os.defpath),
-            "HOME": str(b / "home"),
-            "XDG_CONFIG_HOME": str(b / "home" / ".config"),
-            "XDG_CACHE_HOME": str(b / "home" / ".cache"),
-            "XDG_DATA_HOME": str(b / "home" / ".local" / "share"),
-            "XDG_BIN_HOME": str(b / "home" / ".local" / "bin"),
-            "UV_PYTHON_INSTALL_DIR": str(self.install_dir),
-            "UV_PYTHON_BIN_DIR": str(b / "bin"),
-            "UV_CACHE_DIR": str(b / "cache"),
-            "UV_NO_CONFIG": "1",
-            "NO_COLOR": "1",
-            "NO_PROXY": "127.0.0.1,localhost",
-            "no_proxy": "127.0.0.1,localhost",
-        }
-        for var in ("HTTP_PROXY", "HTTPS_PROXY", "ALL_PROXY"):
-            env[var] = env[var.lower()] = self.proxy
-        return env | dict(extra)
-
-    async def run(self, *args: str | Path, env: Mapping[str, str], offline: bool = False) -> Result:
-        """Run ``args``; ``offline=True`` also cuts the network when ``unshare -n`` works here."""
-        argv = [*(self.netns if offline else ()), *map(str, args)]
-        proc = await asyncio.create_subprocess_exec(
-            *argv,
-            env=self.env(env),
-            stdin=asyncio.subprocess.DEVNULL,
-            stdout=asyncio.subprocess.PIPE,
-            stderr=asyncio.subprocess.STDOUT,
-        )
-        try:
-            async with asyncio.timeout(UV_TIMEOUT):
-                out, _ = await proc.communicate()
-        except TimeoutError:
-            proc.kill()
-            await proc.wait()
-            pytest.fail(f"{argv} took more than {UV_TIMEOUT}s")
-        assert proc.returncode is not None
-        return Result(code=proc.returncode, output=out.decode("utf-8", "replace"))
-
-    async def uv_run(
-        self, *args: str | Path, env: Mapping[str, str], offline: bool = False
-    ) -> Result:
-        return await self.run(self.uv, *args, env=env, offline=offline)
-
-    def installed(self) -> set[str]:
-        """The managed installations present, minor-version links included (not uv's lock)."""
-        if not self.install_dir.is_dir():
-            return set()
-        return {p.name for p in self.install_dir.iterdir() if p.name.startswith("cpython-")}
-
-
-@pytest.fixture
-def sandbox(uv_bin: Path, tmp_path: Path, netns: tuple[str, ...], proxy_trap: ProxyTrap) -> Sandbox:
-    """An empty, isolated uv home for one test."""
-    base = tmp_path / "uv"
-    base.mkdir()
-    return Sandbox(uv=uv_bin, base=base, proxy=f"http://127.0.0.1:{proxy_trap.port}", netns=netns)
-
-
-async def sync_archive(mirror: Mirror, archive: FakePbsArchive, **settings: object) -> None:
-    """Publish ``archive`` on the fake GitHub with its digest and sync it into ``mirror``."""
-    mirror.fake.add_release(TAG, {archive.name: archive.data}, checksums="digest")
-    mirror.configure(**settings)
-    outcome = await mirror.sync()
-    assert outcome.exit_code == 0
-    assert (mirror.root / archive.mirror_path).read_bytes() == archive.data
 
 
 @asynccontextmanager
@@ -242,10 +81,6 @@ async def served(synced: Mirror) -> AsyncIterator[str]:
         yield base
 
 
-def installed_line(archive: FakePbsArchive) -> re.Pattern[str]:
-    return re.compile(rf"^Installed Python {re.escape(archive.version)} in ", re.MULTILINE)
-
-
 def access_lines(caplog: pytest.LogCaptureFixture) -> list[str]:
     return [r.getMessage() for r in caplog.records if r.name == "mirrorsync.commands.serve"]
 
@@ -253,12 +88,6 @@ def access_lines(caplog: pytest.LogCaptureFixture) -> list[str]:
 def assert_served(caplog: pytest.LogCaptureFixture, request: str) -> None:
     """``serve``'s access log has a line with ``request`` (the request line and its status)."""
     assert [line for line in access_lines(caplog) if request in line], access_lines(caplog)
-
-
-def assert_installed(result: Result, archive: FakePbsArchive) -> None:
-    """uv exited 0 and said it installed ``archive``'s version."""
-    assert result.code == 0, result.output
-    assert installed_line(archive).search(result.output), result.output
 
 
 # --------------------------------------------------------------------------- tests
@@ -544,17 +373,8 @@ async def test_install_from_a_mirror_chained_from_another(
 # ``sync`` would), the archive holding the real uv binary of this environment; the machine has
 # no uv: PATH is a directory of links to just the tools use-mirror.sh needs.
 
-STICK_TOOLS: tuple[str, ...] = ("dirname", "sed", "uname", "sort", "getconf", "sha256sum")
-STICK_TOOLS += ("mkdir", "rm", "gzip", "tar", "mv")
-"""What use-mirror.sh runs to find, check and unpack the stick's uv (coreutils and friends)."""
 OLDER_UV = "0.9.28"
 """Also on the stick: an older version a string sort would take for the newest."""
-
-
-@pytest.fixture(scope="session")
-def this_triple(pbs_archive: FakePbsArchive) -> str:
-    """uv's triple for this machine (glibc Linux, as the fake PBS archive requires)."""
-    return f"{pbs_archive.arch}-unknown-linux-gnu"
 
 
 @pytest.fixture(scope="session")
@@ -568,40 +388,6 @@ def stick_uv_archives(uv_bin: Path, this_triple: str) -> dict[str, bytes]:
         )
         for t in (this_triple, musl)
     }
-
-
-def no_uv_path(where: Path, *extra: Path) -> str:
-    """A PATH of links to ``STICK_TOOLS`` only (so no uv), then ``extra`` directories."""
-    where.mkdir()
-    for tool in STICK_TOOLS:
-        found = shutil.which(tool)
-        assert found is not None, f"{tool} is not installed here"
-        (where / tool).symlink_to(found)
-    return os.pathsep.join(map(str, (where, *extra)))
-
-
-@dataclass(frozen=True, slots=True, kw_only=True)
-class Stick:
-    """A synced mirror that carries uv, a PATH without uv, and where uv gets unpacked."""
-
-    root: Path
-    path: str
-    sandbox: Sandbox
-    triple: str
-
-    @property
-    def unpacked(self) -> Path:
-        """``${XDG_DATA_HOME}/mirrorsync/uv``: everything the script unpacks is below it."""
-        return self.sandbox.base / "home" / ".local" / "share" / "mirrorsync" / "uv"
-
-    def uv_dir(self, version: str = UV_VERSION, triple: str | None = None) -> Path:
-        return self.unpacked / version / (triple or self.triple)
-
-    async def use(self, *command: str, shell: str = "sh", path: str | None = None) -> Result:
-        """``<shell> use-mirror.sh command…`` with this PATH, offline."""
-        script = self.root / "use-mirror.sh"
-        env = {"PATH": self.path if path is None else path}
-        return await self.sandbox.run(find_shell(shell), script, *command, env=env, offline=True)
 
 
 @pytest.fixture
@@ -618,12 +404,6 @@ def stick(
     return Stick(
         root=synced.root, path=no_uv_path(tmp_path / "tools"), sandbox=sandbox, triple=this_triple
     )
-
-
-def assert_nothing_installed(stick: Stick) -> None:
-    """No Python installed and nothing unpacked (not even a directory)."""
-    assert stick.sandbox.installed() == set()
-    assert not stick.unpacked.parent.exists()
 
 
 @pytest.mark.parametrize("shell", SHELLS)
@@ -666,7 +446,7 @@ async def test_a_stick_synced_with_bundle_uv_serves_a_machine_without_uv(
 ) -> None:
     """End to end: `sync` with `bundle.uv` carries this machine's uv archive (the real uv inside,
     from the fake GitHub's astral-sh/uv); with no uv on PATH, use-mirror.sh installs a Python."""
-    publish_uv_release(mirror.fake, UV_VERSION, [this_triple], uv=uv_bin)
+    publish_uv_release(mirror.fake, UV_VERSION, [this_triple], uv=uv_bin, compresslevel=1)
     await sync_archive(mirror, pbs_archive, bundle={"uv": [UV_VERSION]})
     assert (mirror.root / "uv" / UV_VERSION / archive_name(this_triple)).is_file()
     stick = Stick(
