@@ -226,7 +226,9 @@ async def _interruptible(work: Awaitable[T]) -> T:
 
 
 def _emit_json(doc: Mapping[str, Any]) -> None:
-    sys.stdout.write(json.dumps(doc, indent=1) + "\n")
+    # Streamed: a plan of a whole history is megabytes of text, never held whole.
+    json.dump(doc, sys.stdout, indent=1)
+    sys.stdout.write("\n")
     sys.stdout.flush()
 
 

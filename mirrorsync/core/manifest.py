@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import hashlib
+import io
 import json
+import sys
 from collections import defaultdict
 from collections.abc import Iterable, Mapping
 from datetime import datetime
@@ -82,28 +84,98 @@ def render_index(
     now: datetime,
     upstream: Mapping[str, str],
 ) -> bytes:
-    """``index.json``: every managed file that is present, sorted by path."""
-    doc = {
+    """``index.json``: every managed file that is present, sorted by path.
+
+    The text is what ``json.dumps(doc, indent=1, ensure_ascii=False)`` gives for the whole
+    document, written one entry at a time: the entries are never all held as JSON objects and
+    text at once besides the result (a whole history's index is ~500 bytes per file).
+    """
+    head = {
         "format": FORMAT,
         "generator": generator,
         "updated_at": timestamp(now),
         "upstream": dict(upstream),
-        "files": [_entry_json(e) for e in sorted(entries, key=lambda e: e.path)],
+        "files": [],
     }
-    return (json.dumps(doc, indent=1, ensure_ascii=False) + "\n").encode("utf-8")
+    text = json.dumps(head, indent=1, ensure_ascii=False)
+    opening, empty = text.removesuffix(_NO_FILES), ""
+    out = io.BytesIO()
+    out.write(opening.encode("utf-8"))
+    for i, e in enumerate(sorted(entries, key=lambda e: e.path)):
+        entry = json.dumps(_entry_json(e), indent=1, ensure_ascii=False)
+        out.write(((",\n  " if i else "[\n  ") + entry.replace("\n", "\n  ")).encode("utf-8"))
+        empty = "\n ]\n}\n"
+    out.write((empty or "[]\n}\n").encode("utf-8"))
+    return out.getvalue()
 
 
-def _require(d: Mapping[str, Any], key: str, kind: type[T], where: str) -> T:
+_NO_FILES = "[]\n}"
+"""How ``json.dumps(..., indent=1)`` ends a document whose last key is an empty ``files``."""
+
+
+class _Bad:
+    """An object of ``files`` that is not a valid entry, and why (``files[i]`` is added)."""
+
+    __slots__ = ("problem",)
+
+    def __init__(self, problem: str) -> None:
+        self.problem = problem
+
+
+def _require(d: Mapping[str, Any], key: str, kind: type[T]) -> T:
     value = d.get(key)
     if not isinstance(value, kind) or (kind is int and isinstance(value, bool)):
-        raise StateError(f"{where}: {key!r} is missing or not of type {kind.__name__}")
+        raise StateError(f"{key!r} is missing or not of type {kind.__name__}")
     return value
+
+
+def _shared(text: str) -> str:
+    return sys.intern(text)
+
+
+def _entry(raw: Mapping[str, Any]) -> IndexEntry:
+    """One entry of ``files``; ``StateError`` (without its place) when it is malformed."""
+    sha = _require(raw, "sha256", str)
+    if SHA256_HEX.fullmatch(sha) is None:
+        raise StateError(f"malformed sha256 {sha!r}")
+    path = _require(raw, "path", str)
+    upstream_id = raw.get("upstream_id")
+    updated = raw.get("upstream_updated_at")
+    linkage = raw.get("linkage")
+    # The descriptive fields repeat across the files (a few dozen versions, platforms, builds):
+    # interned, each distinct value is held once, not once per file.
+    return IndexEntry(
+        path=path,
+        size=_require(raw, "size", int),
+        sha256=sha,
+        verified=_require(raw, "verified", bool),
+        python=_shared(_require(raw, "python", str)),
+        platform=_shared(_require(raw, "platform", str)),
+        flavor=_shared(_require(raw, "flavor", str)),
+        build=_shared(_require(raw, "build", str)),
+        variant=_shared(_require(raw, "variant", str)),
+        linkage=_shared(linkage) if isinstance(linkage, str) else None,
+        upstream_id=upstream_id if isinstance(upstream_id, int) else None,
+        upstream_updated_at=_shared(updated) if isinstance(updated, str) else None,
+    )
+
+
+def _entry_hook(obj: dict[str, Any]) -> object:
+    """``json`` object hook: an object with a ``path`` or a ``sha256`` (a file entry; nothing
+    else in the index has either) becomes its ``IndexEntry`` (or ``_Bad``) as soon as it is
+    parsed, so the entries are never all held as JSON objects."""
+    if ("path" not in obj and "sha256" not in obj) or "files" in obj:
+        return obj
+    try:
+        return _entry(obj)
+    except StateError as e:
+        return _Bad(str(e))
 
 
 def parse_index(data: bytes, *, origin: str = INDEX_PATH) -> dict[str, IndexEntry]:
     """The entries of an ``index.json`` by path; ``StateError`` when it is malformed."""
     try:
-        doc = json.loads(data)
+        doc = json.loads(data, object_hook=_entry_hook)
     except ValueError as e:
         raise StateError(f"{origin}: not valid JSON ({e})") from e
     if not isinstance(doc, dict) or doc.get("format") != FORMAT:
@@ -112,31 +184,18 @@ def parse_index(data: bytes, *, origin: str = INDEX_PATH) -> dict[str, IndexEntr
     if not isinstance(files, list):
         raise StateError(f"{origin}: 'files' is not a list")
     entries: dict[str, IndexEntry] = {}
-    for i, raw in enumerate(files):
+    for i, item in enumerate(files):
         where = f"{origin}: files[{i}]"
-        if not isinstance(raw, dict):
+        if isinstance(item, _Bad):
+            raise StateError(f"{where}: {item.problem}")
+        if isinstance(item, dict):  # an object with neither a path nor a sha256
+            try:
+                item = _entry(item)  # noqa: PLW2901 - it raises: the message names the field
+            except StateError as e:
+                raise StateError(f"{where}: {e}") from e
+        if not isinstance(item, IndexEntry):
             raise StateError(f"{where}: not an object")
-        sha = _require(raw, "sha256", str, where)
-        if SHA256_HEX.fullmatch(sha) is None:
-            raise StateError(f"{where}: malformed sha256 {sha!r}")
-        path = _require(raw, "path", str, where)
-        upstream_id = raw.get("upstream_id")
-        updated = raw.get("upstream_updated_at")
-        linkage = raw.get("linkage")
-        entries[path] = IndexEntry(
-            path=path,
-            size=_require(raw, "size", int, where),
-            sha256=sha,
-            verified=_require(raw, "verified", bool, where),
-            python=_require(raw, "python", str, where),
-            platform=_require(raw, "platform", str, where),
-            flavor=_require(raw, "flavor", str, where),
-            build=_require(raw, "build", str, where),
-            variant=_require(raw, "variant", str, where),
-            linkage=linkage if isinstance(linkage, str) else None,
-            upstream_id=upstream_id if isinstance(upstream_id, int) else None,
-            upstream_updated_at=updated if isinstance(updated, str) else None,
-        )
+        entries[item.path] = item
     return entries
 
 
@@ -189,9 +248,10 @@ def index_files(
     Each touched release's ``SHA256SUMS`` (deleted when the release has no file left), then
     ``index.json`` when there was none or its entries (``previous``) differ.
     """
-    sums = render_tag_sums(entries.values())
+    tags = set(touched)
+    sums = render_tag_sums(e for e in entries.values() if e.tag in tags)
     files: list[tuple[str, bytes | None]] = [
-        (f"{tag}/{SUMS_NAME}", sums.get(tag)) for tag in sorted(set(touched))
+        (f"{tag}/{SUMS_NAME}", sums.get(tag)) for tag in sorted(tags)
     ]
     if not index_existed or entries != previous:
         index = render_index(entries.values(), generator=generator, now=now, upstream=upstream)
