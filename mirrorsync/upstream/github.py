@@ -17,6 +17,7 @@ import aiohttp
 from yarl import URL
 
 from mirrorsync.core.checksums import parse_digest
+from mirrorsync.core.idle import listing_digest
 from mirrorsync.core.model import Release, UpstreamAsset
 from mirrorsync.core.releases import distinct_releases
 from mirrorsync.errors import UpstreamError
@@ -46,6 +47,9 @@ LISTING_TRIES = 3
 """Full listings read before a listing that keeps changing under us is given up (exit 1)."""
 LOW_RATE_LIMIT = 10
 CRAWL_KEY = "listing/last-full-check"
+
+_Answer = tuple[list[object] | None, str | None, bool, str | None, str]
+"""A page's releases (None: unchanged, not parsed), next URL, unchanged, ETag, digest."""
 
 
 _KEPT_KEYS = frozenset(
@@ -306,6 +310,8 @@ class GitHubReleases:
         self.pages_fetched = 0
         self.pages_unchanged = 0
         self.pages_trusted = 0
+        self._answers: dict[str, _Answer] = {}
+        """Pages ``unchanged_listing`` asked this run, for ``list_releases`` not to ask again."""
 
     async def list_releases(self) -> list[Release]:
         """Every release, each once; with ``prove_consistent``, a listing proven unchanged.
@@ -368,7 +374,7 @@ class GitHubReleases:
         history is ~2 KB of JSON per asset, and nothing of it is needed once parsed (the check
         compares a page's ETag, else the digest of its body).
         """
-        first = f"{self._api_url}/repos/{self._repo}/releases?per_page={self._per_page}"
+        first = self._first_page()
         url: str | None = first
         seen: set[str] = set()
         asked: list[tuple[str, str | None, str]] = []
@@ -386,7 +392,9 @@ class GitHubReleases:
                 data, url = self._parse_page(cached.body), cached.next_url
             else:
                 page_url = url
-                data, url, unchanged, etag, digest = await self._page(page_url)
+                got, url, unchanged, etag, digest = await self._page(page_url)
+                assert got is not None  # noqa: S101 - parse_unchanged: always parsed
+                data = got
                 asked.append((page_url, etag, digest))
                 if len(seen) == 1:
                     trust_rest = unchanged and self._recent_full_listing(first)
@@ -395,6 +403,62 @@ class GitHubReleases:
         if not trust_rest and self._cache is not None:
             self._cache.store_file(CRAWL_KEY, identity=first, text=str(self._retry.clock()))
         return releases, asked
+
+    async def unchanged_listing(self) -> str | None:
+        """The listing's ``listing_digest`` when every page is unchanged since the state
+        directory's cache saw it (a 304 to its ETag, or trusted from the cache as
+        ``list_releases`` trusts it), nothing parsed; None as soon as a page changed.
+
+        Every answer is kept for ``list_releases`` in this run, which then asks no page twice.
+        """
+        if self._cache is None:
+            return None
+        first = self._first_page()
+        url: str | None = first
+        seen: set[str] = set()
+        pages: list[tuple[str, str, str]] = []
+        trust_rest = False
+        while url is not None:
+            if url in seen or len(seen) >= MAX_PAGES:
+                return None
+            seen.add(url)
+            cached = self._cache.page(url)
+            if cached is None:
+                return None
+            if trust_rest:
+                pages.append((url, cached.etag, _body_digest(cached.body)))
+                url = cached.next_url
+                continue
+            answer = await self._page(url, parse_unchanged=False)
+            self._answers[url] = answer
+            _, next_url, unchanged, etag, digest = answer
+            if not unchanged or etag is None:
+                return None
+            pages.append((url, etag, digest))
+            if len(seen) == 1:
+                trust_rest = self._recent_full_listing(first)
+            url = next_url
+        return listing_digest(pages)
+
+    def cached_listing(self) -> str | None:
+        """``listing_digest`` of the pages as the cache holds them now (after a run that read
+        them all), or None when one is missing: what ``unchanged_listing`` will compare with."""
+        if self._cache is None:
+            return None
+        url: str | None = self._first_page()
+        seen: set[str] = set()
+        pages: list[tuple[str, str, str]] = []
+        while url is not None:
+            cached = self._cache.page(url)
+            if cached is None or url in seen or len(seen) >= MAX_PAGES:
+                return None
+            seen.add(url)
+            pages.append((url, cached.etag, _body_digest(cached.body)))
+            url = cached.next_url
+        return listing_digest(pages)
+
+    def _first_page(self) -> str:
+        return f"{self._api_url}/repos/{self._repo}/releases?per_page={self._per_page}"
 
     def _recent_full_listing(self, first: str) -> bool:
         if self._cache is None or self._full_listing_every <= 0:
@@ -412,12 +476,23 @@ class GitHubReleases:
         except (ValueError, UpstreamError) as e:
             raise UpstreamError(f"unexpected listing from {self._api_url}: {e}") from e
 
-    async def _page(self, url: str) -> tuple[list[object], str | None, bool, str | None, str]:
+    async def _page(self, url: str, *, parse_unchanged: bool = True) -> _Answer:
         """One page: its releases (parsed, only the fields read), the next page's URL, whether
-        it was unchanged (304), its ETag, and the sha256 of its compact form."""
+        it was unchanged (304), its ETag, and the sha256 of its compact form. An answer kept by
+        ``unchanged_listing`` in this run is used rather than asked again. Without
+        ``parse_unchanged`` an unchanged page is not parsed (its releases are None)."""
+        kept = self._answers.pop(url, None)
+        if kept is not None:
+            data, next_url, unchanged, etag, digest = kept
+            if data is None:
+                cached = self._cache.page(url) if self._cache else None
+                if cached is None:  # the entry went away meanwhile: ask again
+                    return await self._page(url, parse_unchanged=parse_unchanged)
+                data = self._parse_page(cached.body) if parse_unchanged else None
+            return data, next_url, unchanged, etag, digest
         cached = self._cache.page(url) if self._cache else None
 
-        async def attempt() -> tuple[list[object], str | None, bool, str | None, str]:
+        async def attempt() -> _Answer:
             headers = dict(API_HEADERS)
             if cached is not None:
                 headers["If-None-Match"] = cached.etag
@@ -426,7 +501,7 @@ class GitHubReleases:
                 self._note_rate_limit(r.headers)
                 if r.status == HTTPStatus.NOT_MODIFIED and cached is not None:
                     self.pages_unchanged += 1
-                    data = self._parse_page(cached.body)
+                    data = self._parse_page(cached.body) if parse_unchanged else None
                     return data, cached.next_url, True, cached.etag, _body_digest(cached.body)
                 body = await self._page_text(r, url)
                 _check_status(r.status, r.headers, body, url=answer.url, now=self._retry.clock())
