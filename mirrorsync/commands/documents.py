@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+from collections.abc import Callable, Iterator
 from typing import Any
 
 from mirrorsync.core.capacity import known_total, space_line
@@ -9,12 +11,39 @@ from mirrorsync.core.model import Plan, Space, SyncReport
 from mirrorsync.core.units import human_size
 
 
+def _plan_rows(plan: Plan) -> dict[str, Iterator[dict[str, Any]]]:
+    """The per-file lists of the plan document, one row at a time, in document order."""
+    return {
+        "fetch": ({"path": a.path, "size": a.size, "sha256": a.sha256} for a in plan.fetch),
+        "keep": ({"path": e.path, "size": e.size, "sha256": e.sha256} for e in plan.keep),
+        "prune": ({"path": e.path} for e in plan.prune),
+    }
+
+
 def plan_document(plan: Plan) -> dict[str, Any]:
     """The ``plan --json`` document; ``fetch`` + ``keep`` is exactly the selected set."""
+    return {key: list(rows) for key, rows in _plan_rows(plan).items()} | _plan_head(plan)
+
+
+def write_plan_document(plan: Plan, write: Callable[[str], object]) -> None:
+    """``json.dumps(plan_document(plan), indent=1)``, written a row at a time: the plan of a
+    whole history has tens of thousands of rows, never all held as objects and text at once."""
+    head = {key: [] for key in _plan_rows(plan)} | _plan_head(plan)
+    text = json.dumps(head, indent=1)
+    for key, rows in _plan_rows(plan).items():
+        marker = f'\n "{key}": []'
+        before, _, text = text.partition(marker)
+        write(before + marker[:-2])
+        opening = "[\n  "
+        for row in rows:
+            write(opening + json.dumps(row, indent=1).replace("\n", "\n  "))
+            opening = ",\n  "
+        write("[]" if opening == "[\n  " else "\n ]")
+    write(text)
+
+
+def _plan_head(plan: Plan) -> dict[str, Any]:
     return {
-        "fetch": [{"path": a.path, "size": a.size, "sha256": a.sha256} for a in plan.fetch],
-        "keep": [{"path": e.path, "size": e.size, "sha256": e.sha256} for e in plan.keep],
-        "prune": [{"path": e.path} for e in plan.prune],
         "unparsed": list(plan.unparsed),
         "missing_tags": list(plan.missing_tags),
         "uv_missing": list(plan.uv_missing),
