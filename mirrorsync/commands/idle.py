@@ -52,25 +52,29 @@ class IdleCheck:
     def _fingerprint(self) -> str:
         return config_fingerprint(repr(self.cfg), generator=GENERATOR)
 
-    async def take(self) -> IdleProof | None:
-        """The last run's proof when this run may skip its work, else None; either way the
-        proof is removed first, so that a run that stops before its end leaves none."""
-        path = self.tree.state_dir / PROOF_PATH
-        try:
-            data = path.read_bytes()
-            path.unlink()
-        except OSError:
-            return None
+    async def take(self, *, last_status: str | None) -> IdleProof | None:
+        """The last run's proof when this run may skip its work, else None.
+
+        The proof stays where it is (removing it would change nothing: anything a later run
+        changes no longer matches it, and it is replaced after every success).
+        """
         listing = self._listing
         if not self._eligible or listing is None or not isinstance(self.tree, LocalTree):
             return None
-        proof = parse_proof(data)
-        if proof is None or proof.config != self._fingerprint():
-            reason = idle_reason(proof, config=self._fingerprint(), listing=None, tree=None)
+        try:
+            proof = parse_proof((self.tree.state_dir / PROOF_PATH).read_bytes())
+        except OSError:
+            return None
+        config = self._fingerprint()
+        if proof is None or proof.config != config or last_status != "success":
+            reason = idle_reason(
+                proof, last_status=last_status, config=config, listing=None, tree=None
+            )
         else:
             reason = idle_reason(
                 proof,
-                config=self._fingerprint(),
+                last_status=last_status,
+                config=config,
                 listing=await listing.unchanged_listing(),
                 tree=await tree_signature(self.tree.root),
             )

@@ -132,7 +132,8 @@ async def _execute(cfg: Config, tree: Target, rt: Runtime, *, dry_run: bool) -> 
         )
         idle = IdleCheck(cfg, tree, source)
         try:
-            proof = None if dry_run else await idle.take()
+            last = None if dry_run else (records.read_status() or {}).get("status")
+            proof = None if dry_run else await idle.take(last_status=last)
             if proof is not None:
                 return await _idle_run(proof, idle, ledger, records)
             planned = await planner.plan(source, http)

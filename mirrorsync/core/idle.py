@@ -6,9 +6,9 @@ seconds and a hundred megabytes, spent to learn that nothing changed. A run that
 ``success`` therefore leaves an ``IdleProof`` in the state directory: a digest of the listing
 it planned from (every page's URL, ETag and the fields read of it), a digest of the tree as the
 run left it (path, size, mtime and inode of every file and link below the root, ``.mirrorsync/``
-excepted: ``index.json``, the ``SHA256SUMS``, the archives, the client files), and a fingerprint
-of the configuration and the program. The next ``sync`` removes the proof before it does
-anything else (a run that stops leaves none), asks upstream for every page conditionally
+excepted but for its staging area: ``index.json``, the ``SHA256SUMS``, the archives, the client
+files, partial downloads), and a fingerprint of the configuration and the program. The next
+``sync``, when the last run recorded ``success``, asks upstream for every page conditionally
 without parsing it, stats the tree, and when all three digests match (``idle_reason`` gives
 None) it records a successful run with the same figures and does nothing else.
 
@@ -19,9 +19,11 @@ ended ``success`` (nothing failed, nothing unverifiable skipped, no prune refuse
 fetches nothing, prunes nothing it did not prune then, and writes no index: exactly what
 skipping it does. A file deleted, truncated, replaced or added by hand changes its size, mtime
 or inode, or its directory's listing: the digest differs and the run plans as usual. A run
-killed in between leaves no proof. What is not covered disables the shortcut: a uv download
-list (``select.uv_metadata``, outside the listing), sources other than the GitHub API, and
-targets that cannot stat their tree cheaply (a bucket). ``plan`` never takes it: it prints
+that stopped or failed in between recorded another status (the shortcut needs ``success``), and
+whatever it changed (pages cached, files or partial downloads written) no longer matches the
+proof; a run that succeeded wrote a new one. What is not covered disables the shortcut: a uv
+download list (``select.uv_metadata``, outside the listing), sources other than the GitHub API,
+and targets that cannot stat their tree cheaply (a bucket). ``plan`` never takes it: it prints
 every file.
 """
 
@@ -78,16 +80,24 @@ def tree_digest(rows: Iterable[tuple[str, int, int, int]]) -> str:
 
 
 def idle_reason(
-    proof: IdleProof | None, *, config: str, listing: str | None, tree: str | None
+    proof: IdleProof | None,
+    *,
+    last_status: str | None,
+    config: str,
+    listing: str | None,
+    tree: str | None,
 ) -> str | None:
     """None when the run may skip its work; else why not (for the debug log).
 
-    ``listing`` is None when a page changed (or could not be confirmed without parsing it),
-    ``tree`` None when the target cannot tell.
+    ``last_status`` is the status the last run recorded (the client pages show it: a run after
+    one that did not succeed must plan, and refresh them); ``listing`` is None when a page
+    changed (or could not be confirmed without parsing it), ``tree`` None when the target cannot
+    tell.
     """
     if proof is None:
         return "no proof of an idle mirror from the last run"
     checks = (
+        (last_status != "success", "the last run did not succeed"),
         (proof.config != config, "the configuration or the program changed"),
         (listing is None, "the upstream listing changed"),
         (listing != proof.listing, "the upstream listing is not the one the last run planned"),

@@ -7,14 +7,18 @@ import os
 from pathlib import Path
 
 from mirrorsync.core.idle import tree_digest
-from mirrorsync.core.layout import STATE_DIR
+from mirrorsync.core.layout import STAGING_DIR, STATE_DIR
 
 
 def _rows(root: Path) -> list[tuple[str, int, int, int]]:
     """(path, size, mtime in ns, inode) of every file and link below ``root``, not following
-    links, ``.mirrorsync/`` excepted; an entry that vanishes while it is read is left out."""
+    links, ``.mirrorsync/`` excepted but for its staging area (partial downloads are swept or
+    resumed by a planned run); an entry that vanishes while it is read is left out."""
     rows: list[tuple[str, int, int, int]] = []
     pending = [("", str(root))]
+    staging = root / STATE_DIR / STAGING_DIR
+    if staging.is_dir() and not staging.is_symlink():
+        pending.append((f"{STATE_DIR}/{STAGING_DIR}/", str(staging)))
     while pending:
         prefix, directory = pending.pop()
         with os.scandir(directory) as entries:

@@ -87,11 +87,19 @@ async def test_config_change_is_planned(mirror: Mirror, caplog: pytest.LogCaptur
     assert IDLE not in caplog.text
 
 
-async def test_failed_run_leaves_no_proof(mirror: Mirror, fake_github: FakeGitHub) -> None:
-    """A run that does not succeed leaves no proof, so the next one plans (and retries)."""
+async def test_run_after_a_failed_one_plans(
+    mirror: Mirror, fake_github: FakeGitHub, caplog: pytest.LogCaptureFixture
+) -> None:
+    """After a run that did not succeed, the next one plans (and fetches what failed), even
+    with the listing and the tree as the last successful run left them."""
     await settled(mirror)
     name = "cpython-3.13.1+20300101-x86_64-unknown-linux-gnu-install_only.tar.gz"
     fake_github.add_release("20300101", {name: b"new"}, checksums="digest")
-    fake_github.corrupt(name, times=None)
+    fake_github.corrupt(name, times=1)
     assert await mirror.run() == 1
-    assert not (mirror.root / PROOF).exists()
+    assert mirror.status()["status"] == "partial"
+    with caplog.at_level(logging.INFO):
+        outcome = await mirror.sync()
+    assert IDLE not in caplog.text
+    assert outcome.report.fetched == 1
+    assert mirror.status()["status"] == "success"

@@ -21,23 +21,43 @@ PROOF = IdleProof(
 )
 
 
+OK = {"last_status": "success", "config": "c", "listing": "l", "tree": "t"}
+
+
 @pytest.mark.parametrize(
-    ("proof", "config", "listing", "tree", "reason"),
+    ("proof", "change", "reason"),
     [
-        (PROOF, "c", "l", "t", None),
-        (None, "c", "l", "t", "no proof of an idle mirror from the last run"),
-        (PROOF, "other", "l", "t", "the configuration or the program changed"),
-        (PROOF, "c", None, "t", "the upstream listing changed"),
-        (PROOF, "c", "other", "t", "the upstream listing is not the one the last run planned"),
-        (PROOF, "c", "l", None, "the target cannot tell whether its tree changed"),
-        (PROOF, "c", "l", "other", "the tree changed since the last run"),
+        (PROOF, {}, None),
+        (None, {}, "no proof of an idle mirror from the last run"),
+        (PROOF, {"last_status": "partial"}, "the last run did not succeed"),
+        (PROOF, {"last_status": None}, "the last run did not succeed"),
+        (PROOF, {"config": "other"}, "the configuration or the program changed"),
+        (PROOF, {"listing": None}, "the upstream listing changed"),
+        (
+            PROOF,
+            {"listing": "other"},
+            "the upstream listing is not the one the last run planned",
+        ),
+        (PROOF, {"tree": None}, "the target cannot tell whether its tree changed"),
+        (PROOF, {"tree": "other"}, "the tree changed since the last run"),
     ],
 )
 def test_idle_reason(
-    proof: IdleProof | None, config: str, listing: str | None, tree: str | None, reason: str | None
+    proof: IdleProof | None, change: dict[str, str | None], reason: str | None
 ) -> None:
-    """A run is idle only when config, listing and tree all match the proof; else it says why."""
-    assert idle_reason(proof, config=config, listing=listing, tree=tree) == reason
+    """A run is idle only after a success, with config, listing and tree all matching the
+    proof; else it says why."""
+    given = {**OK, **change}
+    assert (
+        idle_reason(
+            proof,
+            last_status=given["last_status"],
+            config=given["config"] or "",
+            listing=given["listing"],
+            tree=given["tree"],
+        )
+        == reason
+    )
 
 
 def test_proof_round_trips() -> None:
