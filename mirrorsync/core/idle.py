@@ -72,9 +72,10 @@ def listing_digest(pages: Iterable[tuple[str, str, str]]) -> str:
 
 
 def tree_digest(rows: Iterable[tuple[str, int, int, int]]) -> str:
-    """A digest of (path, size, mtime in ns, inode) of every file and link of a tree."""
+    """A digest of (path, size, mtime in ns, inode) of every file and link of a tree, given in
+    a fixed order (the walk's: consumed as it goes, never held)."""
     digest = hashlib.sha256()
-    for path, size, mtime_ns, inode in sorted(rows):
+    for path, size, mtime_ns, inode in rows:
         digest.update(f"{path}\0{size}\0{mtime_ns}\0{inode}\n".encode("utf-8", "surrogatepass"))
     return digest.hexdigest()
 
