@@ -138,17 +138,22 @@ class Planner:
         selected, unreadable = await self._resolve_checksums(
             select_assets(candidates, self.cfg.select), catalog, source
         )
+        # From here on only the selected assets are needed: the listing's records and the
+        # catalog's first copies go before the index is read (the run's peak of memory).
+        in_progress, unparsed = catalog.in_progress, catalog.unparsed
+        missing_tags, unsafe_tags = chosen.missing_tags, chosen.unsafe_tags
+        del releases, chosen, catalog, candidates
         self.ledger.previous = await self._load_index()
         present = await self.tree.present(self.ledger.previous)
-        self.report.unparsed = catalog.unparsed
+        self.report.unparsed = unparsed
         plan = make_plan(
             selected,
             present,
-            unparsed=catalog.unparsed,
-            missing_tags=chosen.missing_tags,
-            skipped_releases=chosen.unsafe_tags,
+            unparsed=unparsed,
+            missing_tags=missing_tags,
+            skipped_releases=unsafe_tags,
             uv_missing=uv_missing,
-            in_progress=catalog.in_progress,
+            in_progress=in_progress,
         )
         plan, fs = await self._check_target(plan)
         return Planned(plan=plan, present=present, unverifiable=unreadable, filesystem=fs)
