@@ -160,6 +160,8 @@ async def _idle_run(
     ledger.held = (proof.files, proof.size)
     ledger.client_fingerprint = proof.client_files
     ledger.notes = list(proof.notes)
+    for note in ledger.notes:  # one info line per run, as a planned run says it
+        log.info("%s", note)
     records.finish("success")
     await idle.leave(proof)
     return Outcome(plan=Plan(fetch=(), keep=(), prune=()), report=report, exit_code=0)
