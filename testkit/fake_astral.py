@@ -60,11 +60,18 @@ class FakeAstral:
     missing: set[str] = field(default_factory=set)
     """Names the download base answers 404 for (the index still lists them)."""
     base_url: str = ""
+    uv_files: dict[str, dict[str, bytes]] = field(default_factory=dict)
+    """uv versions as {version: {archive name: bytes}}, listed in ``/uv.ndjson``."""
+    uv_urls: dict[tuple[str, str], str] = field(default_factory=dict)
+    uv_sha256: dict[tuple[str, str], str] = field(default_factory=dict)
+    """A sha256 the uv index states instead of the archive's own (a wrong one, for a test)."""
 
     async def __aenter__(self) -> Self:
         app = web.Application()
         app.router.add_get("/index.ndjson", self._index)
+        app.router.add_get("/uv.ndjson", self._uv_index)
         app.router.add_get("/download/{tag}/{name}", self._download)
+        app.router.add_get("/github/{repo}/releases/download/{tag}/{name}", self._github_layout)
         self._running = running(app)
         self.base_url = await self._running.__aenter__()
         return self
@@ -91,6 +98,47 @@ class FakeAstral:
             self.files[tag] = {n: a.data for n, a in release.assets.items() if is_archive(n)}
             for name in self.files[tag]:
                 self.urls[tag, name] = github.browser_download_url(tag, name)
+
+    @property
+    def github_layout_url(self) -> str:
+        """The Python archives' base in GitHub's layout, as Astral's own download host has it
+        (``…/github/python-build-standalone/releases/download``); uv's is beside it."""
+        return f"{self.base_url}/github/python-build-standalone/releases/download"
+
+    def copy_uv_from(self, uv_repo: FakeGitHub, versions: Iterable[str]) -> None:
+        """The uv archives of these releases of a fake ``astral-sh/uv``, their ``url`` pointing
+        at GitHub (Astral's uv index names GitHub's URLs)."""
+        for version in versions:
+            release = uv_repo.release(version)
+            self.uv_files[version] = {
+                n: a.data
+                for n, a in release.assets.items()
+                if n.startswith("uv-") and n.endswith((".tar.gz", ".zip"))
+            }
+            for name in self.uv_files[version]:
+                self.uv_urls[version, name] = uv_repo.browser_download_url(version, name)
+
+    def uv_index_lines(self) -> list[bytes]:
+        """``v1/uv.ndjson``: one line per version, newest first, as Astral writes it."""
+        lines = []
+        newest_first = sorted(self.uv_files, key=lambda v: tuple(map(int, v.split("."))))
+        for version in reversed(newest_first):
+            artifacts = [
+                {
+                    "platform": name.removeprefix("uv-").split(".", 1)[0],
+                    "variant": "default",
+                    "url": self.uv_urls.get(
+                        (version, name),
+                        f"{self.base_url}/github/uv/releases/download/{version}/{name}",
+                    ),
+                    "archive_format": "zip" if name.endswith(".zip") else "tar.gz",
+                    "sha256": self.uv_sha256.get((version, name), hashlib.sha256(data).hexdigest()),
+                }
+                for name, data in sorted(self.uv_files[version].items())
+            ]
+            line = {"version": version, "date": "2026-01-29T20:24:46Z", "artifacts": artifacts}
+            lines.append(json.dumps(line, separators=(",", ":")).encode())
+        return lines
 
     def index_lines(self) -> list[bytes]:
         """The index: newest release first, one line per Python version of a release."""
@@ -128,10 +176,17 @@ class FakeAstral:
     def index_hits(self) -> list[AstralHit]:
         return [h for h in self.hits if h.path == "/index.ndjson"]
 
+    async def _uv_index(self, request: web.Request) -> web.StreamResponse:
+        body = b"".join(line + b"\n" for line in self.uv_index_lines())
+        return await self._serve_index(request, body)
+
     async def _index(self, request: web.Request) -> web.StreamResponse:
         if self.index_faults:
             return self._hit(request, web.Response(status=self.index_faults.pop(0)))
-        body = self.body()
+        return await self._serve_index(request, self.body())
+
+    async def _serve_index(self, request: web.Request, body: bytes) -> web.StreamResponse:
+        """An NDJSON index, conditionally (and cut short while ``index_cuts`` say so)."""
         etag = f'"{hashlib.sha256(body).hexdigest()[:16]}"'
         headers = {"ETag": etag, "Last-Modified": LAST_MODIFIED}
         if request.headers.get("If-None-Match") == etag:
@@ -145,12 +200,24 @@ class FakeAstral:
 
     async def _download(self, request: web.Request) -> web.Response:
         tag, name = request.match_info["tag"], request.match_info["name"]
-        data = self.files.get(tag, {}).get(name)
+        return self._file(request, self.files, tag, name)
+
+    def _file(
+        self, request: web.Request, files: Mapping[str, Mapping[str, bytes]], tag: str, name: str
+    ) -> web.Response:
+        data = files.get(tag, {}).get(name)
         if self.file_faults.get(name):
             return self._hit(request, web.Response(status=self.file_faults[name].pop(0)))
         if data is None or name in self.missing:
             return self._hit(request, web.Response(status=404, text="not found"))
         return self._hit(request, web.Response(body=data))
+
+    async def _github_layout(self, request: web.Request) -> web.Response:
+        """``/github/<repo>/releases/download/<tag>/<name>``: the Python archives (repo
+        ``python-build-standalone``) and uv's (repo ``uv``), like Astral's download host."""
+        repo, tag, name = (request.match_info[k] for k in ("repo", "tag", "name"))
+        files = {"python-build-standalone": self.files, "uv": self.uv_files}.get(repo, {})
+        return self._file(request, files, tag, name)
 
     def _hit(self, request: web.Request, response: web.Response) -> web.Response:
         self.hits.append(

@@ -280,6 +280,44 @@ class FakeGitHub:
         self._released = asyncio.Event()
         self._runner: web.AppRunner | None = None
         self._port: int | None = None
+        self.sidecar_names = False
+        """Whether a sidecar names its file (``<hex> *<name>``, uv's) or holds the hex alone."""
+        self._host: FakeGitHub | None = None
+        """The fake whose server answers for this one (a repository added with ``add_repo``)."""
+        self._others: list[FakeGitHub] = []
+
+    def add_repo(self, repo: str, *, repo_id: int) -> FakeGitHub:
+        """Another repository at the same API, e.g. ``astral-sh/uv`` beside python-build-standalone:
+        its listing, releases, downloads and CDN are served by this server (``hits`` and
+        ``auth_violations`` are shared). Publish into it with the returned fake's methods."""
+        other = FakeGitHub(
+            repo=repo,
+            repo_id=repo_id,
+            show_drafts=self.show_drafts,
+            max_per_page=self.max_per_page,
+            now=self.now,
+        )
+        other._host = self
+        other.hits = self.hits
+        other.auth_violations = self.auth_violations
+        other._released = self._released
+        offset = 100_000_000 * (len(self._others) + 1)
+        other._next_release_id = self._next_release_id + offset
+        other._next_asset_id = self._next_asset_id + offset
+        self._others.append(other)
+        return other
+
+    def added_repo(self, repo: str) -> FakeGitHub | None:
+        """The repository ``add_repo`` added under this name, if any."""
+        return next((o for o in self._others if o.repo == repo), None)
+
+    def _other(self, request: web.Request) -> FakeGitHub | None:
+        """The added repository a request is for, if not this one."""
+        info = request.match_info
+        if "asset_id" in info:
+            asset_id = int(info["asset_id"])
+            return next((o for o in self._others if asset_id in o._by_asset_id), None)
+        return next((o for o in self._others if o._own_repo(request)), None)
 
     # ------------------------------------------------------------------ lifecycle
 
@@ -319,6 +357,8 @@ class FakeGitHub:
 
     @property
     def port(self) -> int:
+        if self._host is not None:
+            return self._host.port
         if self._port is None:
             raise RuntimeError("FakeGitHub is not started")
         return self._port
@@ -389,7 +429,7 @@ class FakeGitHub:
         for name, data in contents.items():
             self._put(release, name, data)
             if checksums in ("sums", "sidecars") and is_archive(name):
-                self._put(release, name + SIDECAR_SUFFIX, self._sidecar(data))
+                self._put(release, name + SIDECAR_SUFFIX, self._sidecar(data, name))
         if checksums in ("digest", "sums"):
             self._put(release, SUMS, self._sums(release))
         return release
@@ -414,7 +454,7 @@ class FakeGitHub:
         data = generated_content(name) if data is None else data
         self._put(release, name, data, state=state)
         if is_archive(name) and release.checksums in ("sums", "sidecars"):
-            self._put(release, name + SIDECAR_SUFFIX, self._sidecar(data))
+            self._put(release, name + SIDECAR_SUFFIX, self._sidecar(data, name))
         self._refresh_sums(release)
 
     def set_content(self, tag: str, name: str, data: bytes) -> None:
@@ -430,7 +470,7 @@ class FakeGitHub:
             return
         sidecar = release.assets.get(name + SIDECAR_SUFFIX)
         if sidecar is not None:
-            self._put(release, sidecar.name, self._sidecar(data), after=sidecar.updated_at)
+            self._put(release, sidecar.name, self._sidecar(data, name), after=sidecar.updated_at)
         self._refresh_sums(release)
 
     def remove_release(self, tag: str) -> None:
@@ -520,9 +560,11 @@ class FakeGitHub:
         except KeyError:
             raise KeyError(f"no asset {name!r} in fake release {release.tag!r}") from None
 
-    @staticmethod
-    def _sidecar(data: bytes) -> bytes:
-        return f"{hashlib.sha256(data).hexdigest()}\n".encode()
+    def _sidecar(self, data: bytes, name: str) -> bytes:
+        digest = hashlib.sha256(data).hexdigest()
+        if self.sidecar_names:  # cargo-dist's form, as uv's releases carry it
+            return f"{digest} *{name}\n".encode()
+        return f"{digest}\n".encode()
 
     @staticmethod
     def _sums(release: FakeRelease) -> bytes:
@@ -843,7 +885,9 @@ class FakeGitHub:
             link = self._bad_links[page]
         return self._json(request, chunk, link=link)
 
-    async def _listing(self, request: web.Request) -> web.Response:
+    async def _listing(self, request: web.Request) -> web.Response:  # noqa: PLR0911 - per fault
+        if (other := self._other(request)) is not None:
+            return await other._listing(request)
         hit = self._hit(request, "listing")
         if not self._own_repo(request):
             return self._error(request, 404, "Not Found")
@@ -871,6 +915,8 @@ class FakeGitHub:
         return self._page(request, releases, "/releases")
 
     async def _release_by_tag(self, request: web.Request) -> web.Response:
+        if (other := self._other(request)) is not None:
+            return await other._release_by_tag(request)
         hit = self._hit(request, "release")
         if (limited := self._api_fault(request, hit)) is not None:
             return limited
@@ -880,6 +926,8 @@ class FakeGitHub:
         return self._json(request, self._release_json(release))
 
     async def _release_assets(self, request: web.Request) -> web.Response:
+        if (other := self._other(request)) is not None:
+            return await other._release_assets(request)
         hit = self._hit(request, "assets")
         if (limited := self._api_fault(request, hit)) is not None:
             return limited
@@ -899,6 +947,8 @@ class FakeGitHub:
 
     async def _download(self, request: web.Request) -> web.Response:
         """``browser_download_url``: 302 to a fresh signed URL on the CDN host."""
+        if (other := self._other(request)) is not None:
+            return await other._download(request)
         info = request.match_info
         self._hit(request, "download", asset=info["asset"])
         release = self._releases.get(info["tag"])
@@ -915,6 +965,8 @@ class FakeGitHub:
 
     async def _cdn(self, request: web.Request) -> web.StreamResponse:
         """The signed-URL storage host: bytes, ``Range``, and the scripted download faults."""
+        if (other := self._other(request)) is not None:
+            return await other._cdn(request)
         name = request.match_info["asset"]
         hit = self._hit(request, "cdn", asset=name)
         asset = self._signed_asset(request, hit)

@@ -18,7 +18,7 @@ from fake_github import FakeGitHub
 from mirrorsync.commands.sync import Outcome, Runtime, run_sync
 from mirrorsync.commands.verify import ROOT_FILES, TAG_FILES
 from mirrorsync.config.load import load_config
-from mirrorsync.core.layout import CLIENT_LAYOUTS
+from mirrorsync.core.layout import CLIENT_LAYOUTS, release_dir
 from mirrorsync.errors import MirrorsyncError
 
 
@@ -108,7 +108,8 @@ class Mirror:
         return {f["path"]: f for f in self.index()["files"]}
 
     def published(self) -> set[str]:
-        """Every file of the releases: no state, indexes, checksum lists or client files."""
+        """Every file of the releases (and of ``uv/<version>/``): no state, indexes, checksum
+        lists or client files."""
         found = set()
         for p in self.root.rglob("*"):
             rel = p.relative_to(self.root)
@@ -116,7 +117,7 @@ class Mirror:
             if top in (".mirrorsync", *CLIENT_LAYOUTS) or not p.is_file() or p.is_symlink():
                 continue
             if (len(rel.parts) == 1 and p.name in ROOT_FILES) or (
-                len(rel.parts) == 2 and p.name in TAG_FILES
+                p.name in TAG_FILES and release_dir(rel.as_posix()) is not None
             ):
                 continue
             found.add(rel.as_posix())

@@ -16,7 +16,7 @@ import pytest
 import pytest_asyncio
 from fake_github import FakeGitHub
 
-pytest_plugins = ["mirror_harness"]
+pytest_plugins = ["mirror_harness", "mounts"]
 
 REPO = Path(__file__).resolve().parents[1]
 DATA = REPO / "testkit" / "data"

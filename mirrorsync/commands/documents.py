@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable, Iterator
 from typing import Any
 
 from mirrorsync.core.capacity import known_total, space_line
+from mirrorsync.core.jsontext import write_rows
 from mirrorsync.core.model import Plan, Space, SyncReport
 from mirrorsync.core.units import human_size
 
@@ -28,18 +28,8 @@ def plan_document(plan: Plan) -> dict[str, Any]:
 def write_plan_document(plan: Plan, write: Callable[[str], object]) -> None:
     """``json.dumps(plan_document(plan), indent=1)``, written a row at a time: the plan of a
     whole history has tens of thousands of rows, never all held as objects and text at once."""
-    head = {key: [] for key in _plan_rows(plan)} | _plan_head(plan)
-    text = json.dumps(head, indent=1)
-    for key, rows in _plan_rows(plan).items():
-        marker = f'\n "{key}": []'
-        before, _, text = text.partition(marker)
-        write(before + marker[:-2])
-        opening = "[\n  "
-        for row in rows:
-            write(opening + json.dumps(row, indent=1).replace("\n", "\n  "))
-            opening = ",\n  "
-        write("[]" if opening == "[\n  " else "\n ]")
-    write(text)
+    rows = _plan_rows(plan)
+    write_rows({key: [] for key in rows} | _plan_head(plan), rows, write)
 
 
 def _plan_head(plan: Plan) -> dict[str, Any]:

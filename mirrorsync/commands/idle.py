@@ -42,11 +42,13 @@ class IdleCheck:
 
     @property
     def _eligible(self) -> bool:
-        """A GitHub listing, a local tree, no uv download list (read from outside the listing)."""
+        """A GitHub listing, a local tree, nothing read from outside that listing: no uv
+        download list (``select.uv_metadata``), no uv bundle (``bundle.uv``: another listing)."""
         return (
             self._listing is not None
             and isinstance(self.tree, LocalTree)
             and self.cfg.select.uv_metadata is None
+            and not self.cfg.bundle.uv
         )
 
     def _fingerprint(self) -> str:

@@ -41,6 +41,7 @@ from mirrorsync.core.model import (
 from mirrorsync.core.plan import check_listing, make_plan
 from mirrorsync.core.releases import Catalog, build_catalog
 from mirrorsync.core.selection import select_assets, select_releases
+from mirrorsync.core.uvbundle import choose_versions, unpublished_checksums, uv_catalog, uv_dir
 from mirrorsync.core.uvlist import UvList, parse_uv_download_list
 from mirrorsync.errors import (
     ConfigError,
@@ -95,8 +96,12 @@ class Planner:
     dry_run: bool
     """``plan``: a damaged index is an error rather than set aside."""
 
-    async def plan(self, source: ReleaseSource, http: HttpClient) -> Planned:
-        """The plan for the current listing; the index as found goes into the ledger."""
+    async def plan(
+        self, source: ReleaseSource, http: HttpClient, *, uv: ReleaseSource | None = None
+    ) -> Planned:
+        """The plan for the current listing; the index as found goes into the ledger.
+
+        ``uv``: where uv's releases come from, when ``bundle.uv`` names any."""
         releases = await source.list_releases()
         github = source.inner if isinstance(source, DownloadBase) else source
         if isinstance(github, GitHubReleases):
@@ -138,25 +143,50 @@ class Planner:
         selected, unreadable = await self._resolve_checksums(
             select_assets(candidates, self.cfg.select), catalog, source
         )
-        # From here on only the selected assets are needed: the listing's records and the
-        # catalog's first copies go before the index is read (the run's peak of memory).
-        in_progress, unparsed = catalog.in_progress, catalog.unparsed
-        missing_tags, unsafe_tags = chosen.missing_tags, chosen.unsafe_tags
-        del releases, chosen, catalog, candidates
+        uv_catalog_, uv_missing_tags = await self._uv_catalog(uv)
+        uv_selected, uv_unreadable = await self._resolve_checksums(
+            uv_catalog_.assets, uv_catalog_, uv or source
+        )
+        selected += uv_selected
+        unreadable |= uv_unreadable | unpublished_checksums(uv_selected)
         self.ledger.previous = await self._load_index()
         present = await self.tree.present(self.ledger.previous)
-        self.report.unparsed = unparsed
+        self.report.unparsed = catalog.unparsed
         plan = make_plan(
             selected,
             present,
-            unparsed=unparsed,
-            missing_tags=missing_tags,
-            skipped_releases=unsafe_tags,
+            unparsed=catalog.unparsed,
+            missing_tags=(*chosen.missing_tags, *uv_missing_tags),
+            skipped_releases=chosen.unsafe_tags,
             uv_missing=uv_missing,
-            in_progress=in_progress,
+            in_progress=(*catalog.in_progress, *uv_catalog_.in_progress),
         )
         plan, fs = await self._check_target(plan)
         return Planned(plan=plan, present=present, unverifiable=unreadable, filesystem=fs)
+
+    async def _uv_catalog(self, uv: ReleaseSource | None) -> tuple[Catalog, tuple[str, ...]]:
+        """The uv archives ``bundle.uv`` asks for (``core.uvbundle``), and the versions upstream
+        lacks (as ``uv/<version>``: like a missing tag, exit 1)."""
+        if uv is None or not self.cfg.bundle.uv:
+            return uv_catalog([], platforms=()), ()
+        try:
+            listing = await uv.list_releases()
+        except UpstreamError as e:
+            # Say which listing failed: the Pythons' hint ("check upstream.repo") is not it.
+            raise UpstreamError(
+                f"bundle.uv: uv's releases ({uv.description}): {e.args[0]}",
+                hint=None
+                if e.hint is None
+                else e.hint.replace("upstream.repo", "upstream.uv_repo"),
+            ) from e
+        choice = choose_versions(self.cfg.bundle.uv, listing)
+        for where in choice.missing:
+            log.error("%s: not found upstream (bundle.uv; or only as a draft or prerelease)", where)
+        catalog = uv_catalog(choice.releases, platforms=self.cfg.select.platforms)
+        for release in choice.releases:
+            count = sum(1 for a in catalog.assets if a.tag == uv_dir(release.tag))
+            log.info("uv %s: %d archive(s) for the selected platforms", release.tag, count)
+        return catalog, choice.missing
 
     async def _check_target(self, plan: Plan) -> tuple[Plan, Filesystem]:
         """Ask the target what its file system can do, once, before the first download: the plan
@@ -197,10 +227,10 @@ class Planner:
     async def _copy_bytes(self, plan: Plan) -> int:
         """The bytes ``publish.flat: copy`` will write: a copy of each archive fetched, and of
         each kept one whose copy is not there yet (the option just turned on)."""
-        kept = {f"{FLAT_DIR}/{e.name}": e.size for e in plan.keep}
+        kept = {f"{FLAT_DIR}/{e.name}": e.size for e in plan.keep if e.kind == "python"}
         absent = await self.tree.missing(kept)
         # Archives of unknown size are counted by assess_space (unknown_files), never as 0.
-        fetched = sum(a.size for a in plan.fetch if a.size is not None)
+        fetched = sum(a.size for a in plan.fetch if a.size is not None and a.kind == "python")
         return fetched + sum(kept[path] for path in absent)
 
     async def _load_uv_list(self, where: str, http: HttpClient) -> UvList:

@@ -29,7 +29,7 @@ from mirrorsync.net.retry import RetryPolicy
 from mirrorsync.targets.base import Target
 from mirrorsync.targets.open import open_target
 from mirrorsync.upstream.cache import StateCache
-from mirrorsync.upstream.open import open_source
+from mirrorsync.upstream.open import open_source, open_uv_source
 
 __all__ = [
     "GENERATOR",
@@ -119,6 +119,9 @@ async def _execute(cfg: Config, tree: Target, rt: Runtime, *, dry_run: bool) -> 
         proxies=rt.proxies,
     ) as http:
         source = open_source(cfg, http, retry=retry, cache=cache, has_token=token is not None)
+        uv = open_uv_source(
+            cfg, http, python=source, retry=retry, cache=cache, has_token=token is not None
+        )
         planner = Planner(cfg, tree, ledger, report, retry=retry, cache=cache, dry_run=dry_run)
         applier = Applier(
             cfg,
@@ -136,7 +139,7 @@ async def _execute(cfg: Config, tree: Target, rt: Runtime, *, dry_run: bool) -> 
             proof = None if dry_run else await idle.take(last_status=last)
             if proof is not None:
                 return await _idle_run(proof, idle, ledger, records)
-            planned = await planner.plan(source, http)
+            planned = await planner.plan(source, http, uv=uv)
             if dry_run:
                 return Outcome(plan=planned.plan, report=report, exit_code=plan_exit(planned.plan))
             settled = await applier.apply(planned, http)

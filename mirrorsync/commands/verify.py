@@ -25,8 +25,9 @@ from mirrorsync.core.layout import (
     PAGE_NAME,
     SUMS_NAME,
     check_relpath,
+    release_dir,
 )
-from mirrorsync.core.manifest import parse_index, render_tag_sums
+from mirrorsync.core.manifest import parse_index, render_tag_sums, shape_ok
 from mirrorsync.core.model import IndexEntry
 from mirrorsync.errors import LockHeld, MirrorsyncError, StateError, UnsafeName
 from mirrorsync.targets.base import BLOCK, Inventory, Leftovers, Target, Unreadable
@@ -197,7 +198,7 @@ def _safe_entries(entries: Mapping[str, IndexEntry], scan: _Scan) -> dict[str, I
         except UnsafeName as e:
             scan.add(INDEX_PATH, "index", f"unsafe path in files: {e}")
             continue
-        if path.count("/") != 1:
+        if not shape_ok(path, entry.kind):
             scan.add(INDEX_PATH, "index", f"path in files is not <tag>/<name>: {path!r}")
             continue
         safe[path] = entry
@@ -290,7 +291,7 @@ def _classify(rel: str, *, listed: Mapping[str, IndexEntry]) -> ProblemKind | No
         return "leftover"  # write_atomic's ".<name>.<pid>.tmp" of a killed run
     if not dirs and name in ROOT_FILES:
         return None
-    if len(dirs) == 1 and name in TAG_FILES:
+    if name in TAG_FILES and release_dir(rel) is not None:
         return None
     return "unlisted"
 
@@ -306,8 +307,8 @@ def _expected_sums(
     for entry in entries.values():
         by_tag[entry.tag].append(entry)
     for rel in sorted(present):
-        tag, _, name = rel.partition("/")
-        if name == SUMS_NAME and tag not in by_tag:
+        tag, _, name = rel.rpartition("/")
+        if name == SUMS_NAME and release_dir(rel) is not None and tag not in by_tag:
             scan.add(rel, "sums", "index.json lists no file of this release")
     for tag, tag_entries in sorted(by_tag.items()):
         try:

@@ -20,6 +20,8 @@ class UpstreamConfig:
     repo: str = "astral-sh/python-build-standalone"
     api_url: str = "https://api.github.com"
     token_env: str = "GITHUB_TOKEN"  # noqa: S105 - the name of a variable, not a secret
+    uv_repo: str = "astral-sh/uv"
+    """``github``: the repository of uv's releases (``bundle.uv``), at the same ``api_url``."""
     full_listing_hours: float = 24.0
     """Hours an unchanged first listing page vouches for the cached later pages; 0 = never."""
     download_url: str | None = None
@@ -168,6 +170,15 @@ class PublishConfig:
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
+class BundleConfig:
+    """What an offline bundle carries besides the Pythons."""
+
+    uv: tuple[str, ...] = ()
+    """uv versions (``X.Y.Z``, or ``latest``: the newest that is not a prerelease) whose archives
+    for the selected platforms go to ``uv/<version>/``; none by default."""
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
 class PruneMax:
     """Prune refuses to delete more than ``count`` files, or ``percent`` % of the mirror's files."""
 
@@ -193,5 +204,6 @@ class Config:
     prune_max: PruneMax = field(default_factory=PruneMax)
     diff_file: Path | None = None
     publish: PublishConfig = field(default_factory=PublishConfig)
+    bundle: BundleConfig = field(default_factory=BundleConfig)
     source: Path | None = None
     """The file this configuration was read from, if any."""

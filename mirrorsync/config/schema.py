@@ -29,6 +29,7 @@ from mirrorsync.config.records import (
     CACHE_KINDS,
     CHECKSUMS,
     FLAT_COPY,
+    BundleConfig,
     Config,
     DownloadConfig,
     PruneMax,
@@ -42,6 +43,7 @@ from mirrorsync.core.model import FLAVORS, VARIANTS
 from mirrorsync.core.names import TAG_DATE_FORMAT
 from mirrorsync.core.selection import compile_python_spec, is_safe_tag
 from mirrorsync.core.units import parse_rate
+from mirrorsync.core.uvbundle import check_uv_entry
 from mirrorsync.errors import ConfigError
 
 DEFAULT_CONFIG_NAME = "mirror.yaml"
@@ -273,7 +275,16 @@ def _optional_path(value: object, at: _At) -> Path | None:
 SOURCES = ("github", "mirror", "astral")
 SOURCE_KEYS = {
     "github": frozenset(
-        {"source", "repo", "api_url", "token_env", "full_listing_hours", "download_url", "fallback"}
+        {
+            "source",
+            "repo",
+            "uv_repo",
+            "api_url",
+            "token_env",
+            "full_listing_hours",
+            "download_url",
+            "fallback",
+        }
     ),
     "mirror": frozenset({"source", "url"}),
     "astral": frozenset({"source", "index_url", "download_url", "fallback"}),
@@ -525,6 +536,16 @@ def _tag(value: object, at: _At) -> str:
     return text
 
 
+def _uv_version(value: object, at: _At) -> str:
+    if _is_int(value) or isinstance(value, float):
+        # YAML reads an unquoted 0.10 as the float 0.1: insist on quotes rather than guess.
+        at.fail(f"expected a string, got the number {value}; quote uv versions in YAML")
+    text = _nonempty(value, at)
+    if (problem := check_uv_entry(text)) is not None:
+        at.fail(problem)
+    return text
+
+
 # -- select ---------------------------------------------------------------------------------------
 
 
@@ -667,6 +688,7 @@ _SECTIONS: dict[str, _Section] = {
         {
             "source": _source,
             "repo": _repo,
+            "uv_repo": _repo,
             "api_url": _api_url,
             "token_env": _token_env,
             "full_listing_hours": _hours,
@@ -722,6 +744,7 @@ _SECTIONS: dict[str, _Section] = {
             "offline_scripts": _boolean,
         }
     ),
+    "bundle": _Section({"uv": _list_of(_uv_version)}),
 }
 
 _DOCUMENT = _Section(
@@ -735,6 +758,7 @@ _DOCUMENT = _Section(
         "prune_max": _prune_max,
         "diff_file": _optional_path,
         "publish": _record(PublishConfig, _SECTIONS["publish"]),
+        "bundle": _record(BundleConfig, _SECTIONS["bundle"]),
     },
 )
 

@@ -22,9 +22,9 @@ or inode, or its directory's listing: the digest differs and the run plans as us
 that stopped or failed in between recorded another status (the shortcut needs ``success``), and
 whatever it changed (pages cached, files or partial downloads written) no longer matches the
 proof; a run that succeeded wrote a new one. What is not covered disables the shortcut: a uv
-download list (``select.uv_metadata``, outside the listing), sources other than the GitHub API,
-and targets that cannot stat their tree cheaply (a bucket). ``plan`` never takes it: it prints
-every file.
+download list (``select.uv_metadata``) or a uv bundle (``bundle.uv``: another listing), sources
+other than the GitHub API, and targets that cannot stat their tree cheaply (a bucket). ``plan``
+never takes it: it prints every file.
 """
 
 from __future__ import annotations

@@ -58,6 +58,8 @@ README_TXT = "README.txt"
 FLAT_DIR = "flat"
 ASTRAL_DIR = "github"
 """The top of ``github/python-build-standalone/releases/download``, the Astral-layout link."""
+UV_DIR = "uv"
+"""Below the root: the uv archives of ``bundle.uv``, ``uv/<version>/<archive>``."""
 ASTRAL_LINK = f"{ASTRAL_DIR}/python-build-standalone/releases/download"
 """The Astral-layout link itself (to ``../../..``, the root), for ``UV_ASTRAL_MIRROR_URL``."""
 VERIFY_MIRROR_SH = "verify-mirror.sh"
@@ -78,5 +80,24 @@ CLIENT_ROOT_FILES = frozenset(
 """Files for clients that mirrorsync may write at the root."""
 CLIENT_LAYOUTS = frozenset({FLAT_DIR, ASTRAL_DIR})
 """Root directories made of links into the releases (never walked: ``github/`` loops)."""
-RESERVED_ROOT_NAMES = frozenset({STATE_DIR, INDEX_PATH, *CLIENT_ROOT_FILES, *CLIENT_LAYOUTS})
+RESERVED_ROOT_NAMES = frozenset(
+    {STATE_DIR, INDEX_PATH, UV_DIR, *CLIENT_ROOT_FILES, *CLIENT_LAYOUTS}
+)
 """Names at the root that mirrorsync itself writes: never a release's directory."""
+
+
+UV_VERSION = re.compile(r"(?:0|[1-9][0-9]{0,5})(?:\.(?:0|[1-9][0-9]{0,5})){2}")
+"""A uv version as ``bundle.uv`` names it and as its directory is named: ``X.Y.Z`` (digits only,
+no leading zeros): a safe directory name by construction."""
+
+
+def release_dir(path: str) -> str | None:
+    """The release directory of a file path the mirror manages, or None when the path has
+    neither shape: ``<tag>/<name>`` (a python-build-standalone release) or
+    ``uv/<version>/<name>`` (a uv version of ``bundle.uv``)."""
+    parts = path.split("/")
+    if len(parts) == 2:  # noqa: PLR2004 - <tag>/<name>
+        return parts[0] if parts[0] != UV_DIR else None
+    if len(parts) == 3 and parts[0] == UV_DIR and UV_VERSION.fullmatch(parts[1]):  # noqa: PLR2004
+        return f"{parts[0]}/{parts[1]}"
+    return None

@@ -8,23 +8,42 @@ import json
 import sys
 from collections import defaultdict
 from collections.abc import Iterable, Mapping
+from dataclasses import replace
 from datetime import datetime
 from typing import Any, TypeVar
 
 from mirrorsync.config.records import PublishConfig
 from mirrorsync.core.checksums import SHA256_HEX, render_sha256sums
-from mirrorsync.core.layout import INDEX_PATH, SUMS_NAME, check_relpath
-from mirrorsync.core.model import Asset, IndexEntry
+from mirrorsync.core.jsontext import write_rows
+from mirrorsync.core.layout import INDEX_PATH, SUMS_NAME, UV_DIR, check_relpath, release_dir
+from mirrorsync.core.model import Asset, IndexEntry, Kind, UvArchive
 from mirrorsync.core.units import timestamp
 from mirrorsync.errors import StateError, UnsafeName
 
 FORMAT = 1
+UV_LIST = "uv"
+"""The key of ``index.json``'s list of uv archives (``bundle.uv``), beside ``files``."""
 T = TypeVar("T")
 
 
 def entry_for(asset: Asset, *, sha256: str, size: int) -> IndexEntry:
     """The index entry of an asset just mirrored (or adopted) with this sha256 and size."""
     p = asset.parsed
+    if isinstance(p, UvArchive):
+        return IndexEntry(
+            path=asset.path,
+            size=size,
+            sha256=sha256,
+            verified=asset.sha256 is not None and asset.upstream.verified,
+            python="",
+            platform=p.platform,
+            flavor="",
+            build="",
+            variant="",
+            upstream_id=asset.upstream.id,
+            upstream_updated_at=asset.upstream.updated_at,
+            kind="uv",
+        )
     return IndexEntry(
         path=asset.path,
         size=size,
@@ -60,6 +79,19 @@ def is_current(entry: IndexEntry, asset: Asset) -> bool:
 
 
 def _entry_json(e: IndexEntry) -> dict[str, Any]:
+    if e.kind == "uv":
+        return {
+            "kind": e.kind,
+            "path": e.path,
+            "size": e.size,
+            "sha256": e.sha256,
+            "verified": e.verified,
+            "version": e.tag.rsplit("/", 1)[-1],
+            "platform": e.platform,
+            "tag": e.tag,
+            "upstream_id": e.upstream_id,
+            "upstream_updated_at": e.upstream_updated_at,
+        }
     return {
         "path": e.path,
         "size": e.size,
@@ -84,92 +116,70 @@ def render_index(
     now: datetime,
     upstream: Mapping[str, str],
 ) -> bytes:
-    """``index.json``: every managed file that is present, sorted by path.
+    """``index.json``: every managed file that is present, sorted by path: the Pythons in
+    ``files``, the uv archives of ``bundle.uv`` (when there are any) in ``uv`` (a reader that
+    only knows ``files`` sees a mirror of Pythons, as before).
 
     The text is what ``json.dumps(doc, indent=1, ensure_ascii=False)`` gives for the whole
-    document, written one entry at a time: the entries are never all held as JSON objects and
-    text at once besides the result (a whole history's index is ~500 bytes per file).
+    document, the Pythons written one entry at a time: they are never all held as JSON objects
+    and text at once besides the result (a whole history's index is ~500 bytes per file).
     """
-    head = {
+    ordered = sorted(entries, key=lambda e: e.path)
+    head: dict[str, Any] = {
         "format": FORMAT,
         "generator": generator,
         "updated_at": timestamp(now),
         "upstream": dict(upstream),
         "files": [],
     }
-    text = json.dumps(head, indent=1, ensure_ascii=False)
-    opening, empty = text.removesuffix(_NO_FILES), ""
+    if uv := [_entry_json(e) for e in ordered if e.kind == "uv"]:
+        head[UV_LIST] = uv
     out = io.BytesIO()
-    out.write(opening.encode("utf-8"))
-    for i, e in enumerate(sorted(entries, key=lambda e: e.path)):
-        entry = json.dumps(_entry_json(e), indent=1, ensure_ascii=False)
-        out.write(((",\n  " if i else "[\n  ") + entry.replace("\n", "\n  ")).encode("utf-8"))
-        empty = "\n ]\n}\n"
-    out.write((empty or "[]\n}\n").encode("utf-8"))
+    pythons = (_entry_json(e) for e in ordered if e.kind == "python")
+    write_rows(
+        head, {"files": pythons}, lambda text: out.write(text.encode("utf-8")), ensure_ascii=False
+    )
+    out.write(b"\n")
     return out.getvalue()
 
 
-_NO_FILES = "[]\n}"
-"""How ``json.dumps(..., indent=1)`` ends a document whose last key is an empty ``files``."""
-
-
-class _Bad:
-    """An object of ``files`` that is not a valid entry, and why (``files[i]`` is added)."""
-
-    __slots__ = ("problem",)
-
-    def __init__(self, problem: str) -> None:
-        self.problem = problem
-
-
-def _require(d: Mapping[str, Any], key: str, kind: type[T]) -> T:
+def _require(d: Mapping[str, Any], key: str, kind: type[T], where: str) -> T:
     value = d.get(key)
     if not isinstance(value, kind) or (kind is int and isinstance(value, bool)):
-        raise StateError(f"{key!r} is missing or not of type {kind.__name__}")
+        raise StateError(f"{where}: {key!r} is missing or not of type {kind.__name__}")
     return value
 
 
-def _shared(text: str) -> str:
-    return sys.intern(text)
+class _Bad:
+    """An object of the index that looked like an entry and is not a valid one: parsed again
+    where its place is known, so that the error names it."""
 
+    __slots__ = ("raw",)
 
-def _entry(raw: Mapping[str, Any]) -> IndexEntry:
-    """One entry of ``files``; ``StateError`` (without its place) when it is malformed."""
-    sha = _require(raw, "sha256", str)
-    if SHA256_HEX.fullmatch(sha) is None:
-        raise StateError(f"malformed sha256 {sha!r}")
-    path = _require(raw, "path", str)
-    upstream_id = raw.get("upstream_id")
-    updated = raw.get("upstream_updated_at")
-    linkage = raw.get("linkage")
-    # The descriptive fields repeat across the files (a few dozen versions, platforms, builds):
-    # interned, each distinct value is held once, not once per file.
-    return IndexEntry(
-        path=path,
-        size=_require(raw, "size", int),
-        sha256=sha,
-        verified=_require(raw, "verified", bool),
-        python=_shared(_require(raw, "python", str)),
-        platform=_shared(_require(raw, "platform", str)),
-        flavor=_shared(_require(raw, "flavor", str)),
-        build=_shared(_require(raw, "build", str)),
-        variant=_shared(_require(raw, "variant", str)),
-        linkage=_shared(linkage) if isinstance(linkage, str) else None,
-        upstream_id=upstream_id if isinstance(upstream_id, int) else None,
-        upstream_updated_at=_shared(updated) if isinstance(updated, str) else None,
-    )
+    def __init__(self, raw: dict[str, Any]) -> None:
+        self.raw = raw
 
 
 def _entry_hook(obj: dict[str, Any]) -> object:
-    """``json`` object hook: an object with a ``path`` or a ``sha256`` (a file entry; nothing
-    else in the index has either) becomes its ``IndexEntry`` (or ``_Bad``) as soon as it is
-    parsed, so the entries are never all held as JSON objects."""
-    if ("path" not in obj and "sha256" not in obj) or "files" in obj:
+    """``json`` object hook: an object with a ``path`` or a ``sha256`` and no ``kind`` (a
+    Python's entry; nothing else in the index has either) becomes its ``IndexEntry`` as soon as
+    it is parsed, so a whole history's entries are never all held as JSON objects."""
+    if "files" in obj or "kind" in obj or ("path" not in obj and "sha256" not in obj):
         return obj
     try:
-        return _entry(obj)
-    except StateError as e:
-        return _Bad(str(e))
+        return _parse_entry(obj, "")
+    except StateError:
+        return _Bad(obj)
+
+
+def _settle(item: object, where: str, kind: Kind) -> IndexEntry:
+    """The entry ``item`` stands for at ``where`` in the list of ``kind``; ``StateError`` else."""
+    if isinstance(item, IndexEntry):
+        if kind == "python":
+            return item
+        # An entry of the uv list written without its "kind": what _parse_entry makes of it.
+        return replace(item, python="", flavor="", build="", variant="", linkage=None, kind=kind)
+    return _parse_entry(item.raw if isinstance(item, _Bad) else item, where, kind=kind)
 
 
 def parse_index(data: bytes, *, origin: str = INDEX_PATH) -> dict[str, IndexEntry]:
@@ -183,20 +193,49 @@ def parse_index(data: bytes, *, origin: str = INDEX_PATH) -> dict[str, IndexEntr
     files = doc.get("files")
     if not isinstance(files, list):
         raise StateError(f"{origin}: 'files' is not a list")
+    uv = doc.get(UV_LIST, [])
+    if not isinstance(uv, list):
+        raise StateError(f"{origin}: {UV_LIST!r} is not a list")
     entries: dict[str, IndexEntry] = {}
     for i, item in enumerate(files):
-        where = f"{origin}: files[{i}]"
-        if isinstance(item, _Bad):
-            raise StateError(f"{where}: {item.problem}")
-        if isinstance(item, dict):  # an object with neither a path nor a sha256
-            try:
-                item = _entry(item)  # noqa: PLW2901 - it raises: the message names the field
-            except StateError as e:
-                raise StateError(f"{where}: {e}") from e
-        if not isinstance(item, IndexEntry):
-            raise StateError(f"{where}: not an object")
-        entries[item.path] = item
+        entry = _settle(item, f"{origin}: files[{i}]", "python")
+        entries[entry.path] = entry
+    for i, item in enumerate(uv):
+        where = f"{origin}: {UV_LIST}[{i}]"
+        entry = _settle(item, where, "uv")
+        if not shape_ok(entry.path, "uv"):
+            raise StateError(f"{where}: a uv path is not {UV_DIR}/<version>/<name>: {entry.path!r}")
+        entries[entry.path] = entry
     return entries
+
+
+def _parse_entry(raw: object, where: str, *, kind: Kind = "python") -> IndexEntry:
+    if not isinstance(raw, dict):
+        raise StateError(f"{where}: not an object")
+    sha = _require(raw, "sha256", str, where)
+    if SHA256_HEX.fullmatch(sha) is None:
+        raise StateError(f"{where}: malformed sha256 {sha!r}")
+    upstream_id = raw.get("upstream_id")
+    updated = raw.get("upstream_updated_at")
+    linkage = raw.get("linkage")
+    python_fields = ("python", "flavor", "build", "variant")
+    # The descriptive fields repeat across the files (a few dozen versions, platforms, builds):
+    # interned, each distinct value is held once, not once per file.
+    return IndexEntry(
+        path=_require(raw, "path", str, where),
+        size=_require(raw, "size", int, where),
+        sha256=sha,
+        verified=_require(raw, "verified", bool, where),
+        platform=_shared(_require(raw, "platform", str, where)),
+        **{k: "" if kind == "uv" else _shared(_require(raw, k, str, where)) for k in python_fields},
+        linkage=_shared(linkage) if isinstance(linkage, str) and kind == "python" else None,
+        upstream_id=upstream_id if isinstance(upstream_id, int) else None,
+        upstream_updated_at=_shared(updated) if isinstance(updated, str) else None,
+        kind=kind,
+    )
+
+
+_shared = sys.intern
 
 
 def safe_entries(entries: dict[str, IndexEntry]) -> dict[str, IndexEntry]:
@@ -205,19 +244,26 @@ def safe_entries(entries: dict[str, IndexEntry]) -> dict[str, IndexEntry]:
     The index is read back from disk, so its paths are as untrusted as upstream's names: one that
     escapes the root would otherwise fail every later run when it is stat'ed or pruned.
     """
-    for path in entries:
+    for path, entry in entries.items():
         try:
             check_relpath(path)
         except UnsafeName as e:
             raise StateError(f"{INDEX_PATH}: unsafe path in files: {e}") from e
-        if path.count("/") != 1:
+        if not shape_ok(path, entry.kind):
             raise StateError(f"{INDEX_PATH}: a path in files is not <tag>/<name>: {path!r}")
     return entries
 
 
+def shape_ok(path: str, kind: Kind) -> bool:
+    """Whether an entry's path has its kind's shape: ``<tag>/<name>`` for a Python,
+    ``uv/<version>/<name>`` for a uv archive."""
+    where = release_dir(path)
+    return where is not None and where.startswith(f"{UV_DIR}/") == (kind == "uv")
+
+
 def tag_of(path: str) -> str:
-    """The release (first part) of a ``<tag>/<name>`` path."""
-    return path.split("/", 1)[0]
+    """The release directory of a ``<tag>/<name>`` (or ``uv/<version>/<name>``) path."""
+    return release_dir(path) or path.split("/", 1)[0]
 
 
 def touched_tags(

@@ -5,9 +5,10 @@ explicit table, because ``mimetypes`` varies with the host's files; and never a 
 a ``Content-Encoding``: a client would unpack a ``.tar.gz`` on the fly and its sha256 would no
 longer match.
 
-Two cache classes: ``<tag>/<archive>`` is immutable (upstream never changes a published name's
-bytes); everything else revalidates, because uv reuses an uncached JSON list without asking
-(docs/clients.md §2.2). S3 lets the configuration replace both headers (``target.cache_control``).
+Two cache classes: ``<tag>/<archive>`` (and ``uv/<version>/<archive>``) is immutable (upstream
+never changes a published name's bytes); everything else revalidates, because uv reuses an
+uncached JSON list without asking (docs/clients.md §2.2). S3 lets the configuration replace both
+headers (``target.cache_control``).
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ from __future__ import annotations
 from enum import StrEnum
 from typing import Final
 
-from mirrorsync.core.layout import SUMS_NAME
+from mirrorsync.core.layout import SUMS_NAME, UV_DIR, release_dir
 
 TEXT: Final = "text/plain; charset=utf-8"
 HTML: Final = "text/html; charset=utf-8"
@@ -36,6 +37,8 @@ CONTENT_TYPES: Final = {
 NAMED_TYPES: Final = {SUMS_NAME: TEXT}
 """Whole names that have no suffix to go by."""
 ARCHIVE_SUFFIXES: Final = (".tar.gz", ".tar.zst")
+UV_SUFFIXES: Final = (".tar.gz", ".zip")
+"""uv's archives (``bundle.uv``), below ``uv/<version>/``."""
 
 
 class CacheClass(StrEnum):
@@ -88,4 +91,6 @@ def cache_class(path: str) -> CacheClass:
     parts = path.split("/")
     if len(parts) == 2 and is_archive(parts[1]):  # noqa: PLR2004 - <tag>/<name>
         return CacheClass.IMMUTABLE
+    if (release_dir(path) or "").startswith(f"{UV_DIR}/") and parts[-1].endswith(UV_SUFFIXES):
+        return CacheClass.IMMUTABLE  # uv/<version>/<archive>: upstream never changes it either
     return CacheClass.REVALIDATE

@@ -62,6 +62,25 @@ class AssetName:
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
+class UvArchive:
+    """A uv release archive name (``uv-<triple>.tar.gz`` or ``.zip``), parsed."""
+
+    version: str
+    """The uv version it belongs to (its release's tag), e.g. ``0.9.28``."""
+    platform: str
+    """The target triple, e.g. ``x86_64-unknown-linux-gnu``."""
+    ext: Literal["tar.gz", "zip"]
+
+    def render(self) -> str:
+        """The file name these fields describe."""
+        return f"uv-{self.platform}.{self.ext}"
+
+
+Kind = Literal["python", "uv"]
+"""What a mirrored file is: a python-build-standalone archive or a uv archive."""
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
 class UpstreamAsset:
     """One file attached to an upstream release, as the listing describes it."""
 
@@ -103,8 +122,9 @@ class Asset:
     """A parsed archive of a release: what selection, planning and fetching work on."""
 
     tag: str
-    """The release's tag, always (never a date found in the name)."""
-    parsed: AssetName
+    """The release's directory, always (never a date found in the name): the tag of a
+    python-build-standalone release, ``uv/<version>`` for a uv archive."""
+    parsed: AssetName | UvArchive
     upstream: UpstreamAsset
     sha256: str | None = None
     """The expected sha256 once checksums are resolved; None when upstream publishes none."""
@@ -114,6 +134,10 @@ class Asset:
     @property
     def name(self) -> str:
         return self.upstream.name
+
+    @property
+    def kind(self) -> Kind:
+        return "uv" if isinstance(self.parsed, UvArchive) else "python"
 
     @property
     def path(self) -> str:
@@ -142,13 +166,21 @@ class IndexEntry:
     linkage: str | None = None
     upstream_id: int | None = None
     upstream_updated_at: str | None = None
+    kind: Kind = "python"
+    """``uv``: a uv archive of ``bundle.uv`` (``python``, ``flavor``, ``build`` and ``variant``
+    are then empty; ``platform`` is its triple)."""
 
     @property
     def tag(self) -> str:
+        """The release directory: ``<tag>``, or ``uv/<version>`` for a uv archive."""
+        if self.kind == "uv":
+            return self.path.rsplit("/", 1)[0]
         return self.path.split("/", 1)[0]
 
     @property
     def name(self) -> str:
+        if self.kind == "uv":
+            return self.path.rsplit("/", 1)[1]
         return self.path.split("/", 1)[1]
 
 

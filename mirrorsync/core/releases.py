@@ -6,7 +6,7 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, replace
 
 from mirrorsync.core.layout import SUMS_NAME, check_relpath
-from mirrorsync.core.model import Asset, IndexEntry, Release, UpstreamAsset
+from mirrorsync.core.model import Asset, IndexEntry, Kind, Release, UpstreamAsset
 from mirrorsync.core.names import SIDECAR_SUFFIX, parse_asset_name, sidecar_target
 from mirrorsync.errors import InvalidAssetName, UnsafeName
 
@@ -100,6 +100,7 @@ def releases_from_index(
     *,
     url_of: Callable[[str, str], str],
     local_root: str | None = None,
+    kind: Kind = "python",
 ) -> list[Release]:
     """Another mirror's ``index.json`` entries as releases (its ``source: mirror`` listing).
 
@@ -108,10 +109,16 @@ def releases_from_index(
     unverified stays unverified. ``url_of(tag, name)`` says where the file is fetched from;
     with ``local_root`` (a local upstream mirror) each file is copied from
     ``<local_root>/<tag>/<name>`` instead.
+
+    Only the entries of ``kind`` are listed: with ``uv``, the uv archives of the other mirror's
+    ``uv/<version>/``, as releases tagged with the bare version (``url_of`` and ``local_root``
+    still see the directory, ``uv/<version>``).
     """
     by_tag: dict[str, list[UpstreamAsset]] = {}
-    for path, entry in sorted(entries.items()):
-        tag, _, name = path.partition("/")
+    for entry in sorted(entries.values(), key=lambda e: e.path):
+        if entry.kind != kind:
+            continue
+        tag, name = entry.tag, entry.name
         by_tag.setdefault(tag, []).append(
             UpstreamAsset(
                 name=name,
@@ -124,4 +131,6 @@ def releases_from_index(
                 verified=entry.verified,
             )
         )
-    return [Release(tag=tag, assets=tuple(assets)) for tag, assets in by_tag.items()]
+    return [
+        Release(tag=tag.rsplit("/", 1)[-1], assets=tuple(assets)) for tag, assets in by_tag.items()
+    ]

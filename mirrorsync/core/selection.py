@@ -33,7 +33,7 @@ from packaging.version import InvalidVersion, Version
 
 from mirrorsync.config.records import ReleasesConfig, SelectConfig
 from mirrorsync.core.layout import RESERVED_ROOT_NAMES
-from mirrorsync.core.model import Asset, Release
+from mirrorsync.core.model import Asset, AssetName, Release
 from mirrorsync.core.names import PYTHON_VERSION
 
 _SAFE_TAG = re.compile(r"[A-Za-z0-9._-]+")
@@ -156,18 +156,22 @@ def _is_prerelease(text: str) -> bool:
 
 
 def select_assets(assets: Iterable[Asset], cfg: SelectConfig) -> tuple[Asset, ...]:
-    """The assets ``cfg`` selects, sorted by path."""
+    """The python-build-standalone assets ``cfg`` selects, sorted by path (a uv archive is
+    selected by ``core.uvbundle``, never here)."""
     specs = [compile_python_spec(e) for e in cfg.python]
-    versioned = ((a, Version(a.parsed.python)) for a in assets)
-    passed = [(a, v) for a, v in versioned if _passes(a, v, specs, cfg)]
+    versioned = (
+        (a, a.parsed, Version(a.parsed.python)) for a in assets if isinstance(a.parsed, AssetName)
+    )
+    passed = [(a, v) for a, p, v in versioned if _passes(p, v, specs, cfg)]
     if cfg.latest_patch:
         passed = _latest_patch(passed)
     kept = (a for a, _ in passed if not any(fnmatchcase(a.name, glob) for glob in cfg.exclude))
     return tuple(sorted(kept, key=lambda a: a.path))
 
 
-def _passes(asset: Asset, version: Version, specs: list[PythonSpec], cfg: SelectConfig) -> bool:
-    parsed = asset.parsed
+def _passes(
+    parsed: AssetName, version: Version, specs: list[PythonSpec], cfg: SelectConfig
+) -> bool:
     if specs:
         if not any(s.matches(version, prereleases=cfg.prereleases) for s in specs):
             return False
@@ -186,6 +190,8 @@ def _latest_patch(passed: list[tuple[Asset, Version]]) -> list[tuple[Asset, Vers
     groups: defaultdict[tuple[object, ...], list[tuple[Asset, Version]]] = defaultdict(list)
     for asset, version in passed:
         p = asset.parsed
+        if not isinstance(p, AssetName):
+            continue
         groups[version.release[:2], p.platform, p.flavor, p.build, p.linkage].append(
             (asset, version)
         )

@@ -174,6 +174,8 @@ def _uv_skips(p: AssetName, *, tag: str, version: tuple[int, int, int, str]) -> 
 
 def _candidate(entry: IndexEntry) -> _Candidate | None:
     """The uv view of one mirrored file, or None when uv cannot install it."""
+    if entry.kind != "python":  # uv itself (bundle.uv) is never a Python to install
+        return None
     tag, name = entry.tag, entry.name
     try:
         p = parse_asset_name(name, release_tag=tag)

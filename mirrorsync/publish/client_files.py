@@ -209,7 +209,8 @@ def _sync_layouts(
             tree.symlink(ASTRAL_LINK, ASTRAL_TARGET, wanted=publish.astral_layout)
         except TargetError as e:  # a file in the way, a link refused after all
             log.warning("cannot publish the Astral layout link %s", e)
-    sources = {e.name: e.path for e in files} if publish.flat else {}
+    # The Pythons only: flat/ is pbs-installer's view, and uv's own archives (bundle.uv) are none.
+    sources = {e.name: e.path for e in files if e.kind == "python"} if publish.flat else {}
     try:  # flat/<name>: hard links (or copies) of every archive, for PBS_INSTALLER_BASE_URL
         return tree.hard_links(FLAT_DIR, sources, copies=publish.flat == FLAT_COPY)
     except TargetError as e:
@@ -253,7 +254,7 @@ async def _publish_pages(
     for e in files:
         by_tag[e.tag].append(e)
     without_page = await tree.missing(f"{tag}/{PAGE_NAME}" for tag in sorted(by_tag))
-    for tag in sorted(set(touched_tags) | {p.split("/", 1)[0] for p in without_page}):
+    for tag in sorted(set(touched_tags) | {p.rsplit("/", 1)[0] for p in without_page}):
         if tag in by_tag:
             await put(f"{tag}/{PAGE_NAME}", render_tag_page(tag, by_tag[tag]))
         else:

@@ -30,6 +30,7 @@ from mirrorsync.core.layout import (
     STATE_DIR,
     SUMS_NAME,
     check_relpath,
+    release_dir,
 )
 from mirrorsync.core.model import Filesystem, IndexEntry
 from mirrorsync.core.names import RELEASE_TAG
@@ -367,7 +368,7 @@ class LocalTree:
     def _is_partial_download(self, rel: str) -> bool:
         """A regular file (not a link) at ``<tag>/<name>.part`` below the staging area."""
         below = rel.removeprefix(f"{STAGING}/")
-        if not below.endswith(PART_SUFFIX) or below.count("/") != 1:
+        if not below.endswith(PART_SUFFIX) or release_dir(below) is None:
             return False
         try:
             mode = self.staging_dir.joinpath(*below.split("/")).lstat().st_mode
@@ -482,12 +483,19 @@ def _link_or_copy(source: Path, link: Path, *, copies: bool) -> None:
     """Put a hard link to ``source`` (or a copy of it) at ``link`` atomically."""
     tmp = temp_path_for(link)
     tmp.unlink(missing_ok=True)
-    if copies:
-        shutil.copyfile(source, tmp)
-        shutil.copystat(source, tmp)
-    else:
-        os.link(source, tmp)
-    tmp.replace(link)
+    try:
+        if copies:
+            shutil.copyfile(source, tmp)
+            # Only the times (``_same`` compares them): FAT has no modes, and a FUSE FAT refuses
+            # chmod with ENOSYS, which ``shutil.copystat`` would raise.
+            st = source.stat()
+            os.utime(tmp, ns=(st.st_atime_ns, st.st_mtime_ns))
+        else:
+            os.link(source, tmp)
+        tmp.replace(link)
+    except OSError:
+        tmp.unlink(missing_ok=True)  # never a half-made copy left behind in flat/
+        raise
 
 
 def _same(link: Path, source: Path, *, copies: bool) -> bool:

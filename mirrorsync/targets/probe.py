@@ -16,14 +16,18 @@ from pathlib import Path
 
 from mirrorsync.errors import TargetError
 
-SIZE_STEPS = ((1 << 32) - 1, (1 << 31) - 1)
-"""The limits a file system that refuses a large file is then asked about (FAT32, FAT16)."""
+LIMIT_SIZES = (1 << 32,)
+"""Sizes that file systems with a limit refuse (FAT32 holds files up to 4 GiB - 1), tried below a
+refused ``largest`` to name the limit. Only sizes expected to be refused are tried: a size that is
+held costs as much as writing it where files cannot be sparse (FAT in the kernel zero-fills an
+extended file, exFAT through FUSE too), and a refusal costs nothing."""
 _NO_ROOM = frozenset({errno.ENOSPC, errno.EDQUOT})
 
 
-def free_bytes(path: Path) -> int:
+def free_bytes(path: Path) -> int | None:
     """Bytes free for this user on the file system of ``path`` (or its nearest existing parent:
-    the mirror may not exist yet)."""
+    the mirror may not exist yet); None when the file system cannot tell (it reports a size of
+    0 blocks, as some FUSE implementations of FAT do: never read as "full")."""
     for candidate in (path, *path.parents):
         try:
             st = os.statvfs(candidate)
@@ -31,12 +35,14 @@ def free_bytes(path: Path) -> int:
             continue
         except OSError as e:
             raise TargetError.from_os_error(f"{candidate}: cannot ask for its free space", e) from e
-        return st.f_bavail * st.f_frsize
+        return st.f_bavail * st.f_frsize if st.f_blocks else None
     raise TargetError(f"{path}: no existing directory to ask for its free space")
 
 
 def _probe_name(directory: Path, what: str) -> Path:
-    return directory / f"probe-{what}-{os.getpid()}"
+    """A fixed name: the run holds the state directory's lock, and a probe file left by a run
+    that was killed is removed by the next one (a name with the process id would stay)."""
+    return directory / f"probe-{what}"
 
 
 def probe_links(directory: Path) -> tuple[bool, bool]:
@@ -67,8 +73,9 @@ def _try(make: Callable[[Path], None], directory: Path, what: str) -> bool:
 
 
 def holds(directory: Path, size: int) -> bool | None:
-    """Whether a file of ``size`` bytes can exist there (a sparse file extended to it and its size
-    read back); None when the file system is only too full to tell."""
+    """Whether a file of ``size`` bytes can exist there (a file extended to it and its size read
+    back: implementations refuse with EFBIG, EPERM or EINVAL, or silently keep another size);
+    None when the file system is only too full to tell."""
     probe = _probe_name(directory, "size")
     try:
         with probe.open("wb") as f:
@@ -83,10 +90,14 @@ def holds(directory: Path, size: int) -> bool | None:
 
 def probe_max_file_size(directory: Path, largest: int) -> int | None:
     """The largest file size the file system holds when it cannot hold ``largest`` bytes; None
-    when it can (or cannot tell, or nothing was asked: ``largest`` 0)."""
+    when it can (or cannot tell, or nothing was asked: ``largest`` 0).
+
+    The answer is one byte below the smallest size found refused: ``largest``, or a smaller size
+    of ``LIMIT_SIZES`` that is refused too (FAT32: 4 GiB - 1, whatever the file asked about).
+    """
     if largest <= 0 or holds(directory, largest) is not False:
         return None
-    for step in SIZE_STEPS:
-        if step < largest and holds(directory, step):
-            return step
-    return min(SIZE_STEPS)
+    refused = min(
+        [largest, *(s for s in LIMIT_SIZES if s < largest and holds(directory, s) is False)]
+    )
+    return refused - 1

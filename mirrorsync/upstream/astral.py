@@ -177,9 +177,12 @@ class AstralReleases:
         fallback: bool,
         retry: RetryPolicy,
         cache: StateCache | None,
+        cache_name: str = "index",
     ) -> None:
         self._http = http
         self._index_url = index_url
+        self._cache_name = cache_name
+        """Names this index's entry in the state cache (``index``; ``uv`` for ``v1/uv.ndjson``)."""
         self._base = download_url.rstrip("/") if download_url is not None else None
         self._fallback = fallback
         self._retry = retry
@@ -274,7 +277,7 @@ class AstralReleases:
     def _body_path(self) -> Path | None:
         if self._cache is None:
             return None
-        return self._cache.directory / "astral" / "index.ndjson"
+        return self._cache.directory / "astral" / f"{self._cache_name}.ndjson"
 
     def _cache_writer(self) -> _Sink:
         return _Sink(self._body_path())
@@ -289,11 +292,15 @@ class AstralReleases:
         )
 
     def _cached(self) -> dict[str, str] | None:
-        return read_record(self._cache, INDEX_KEY, identity=self._index_url, needs="sha256")
+        return read_record(self._cache, self._cache_key, identity=self._index_url, needs="sha256")
+
+    @property
+    def _cache_key(self) -> str:
+        return INDEX_KEY if self._cache_name == "index" else f"astral/{self._cache_name}"
 
     def _store(self, r: aiohttp.ClientResponse, sha256: str) -> None:
         store_record(
-            self._cache, INDEX_KEY, identity=self._index_url, headers=r.headers, sha256=sha256
+            self._cache, self._cache_key, identity=self._index_url, headers=r.headers, sha256=sha256
         )
 
     async def read_small(self, asset: UpstreamAsset, *, limit: int) -> bytes:

@@ -294,8 +294,11 @@ class GitHubReleases:
         has_token: bool = False,
         full_listing_every: float = 0.0,
         prove_consistent: bool = False,
+        crawl_key: str = CRAWL_KEY,
     ) -> None:
         self._http = http
+        self._crawl_key = crawl_key
+        """The state cache entry of the last full listing (one per repository listed)."""
         self._api_url = api_url.rstrip("/")
         self._repo = repo
         self._retry = retry
@@ -401,7 +404,7 @@ class GitHubReleases:
             releases.extend(release_from_json(item) for item in data)
             del data
         if not trust_rest and self._cache is not None:
-            self._cache.store_file(CRAWL_KEY, identity=first, text=str(self._retry.clock()))
+            self._cache.store_file(self._crawl_key, identity=first, text=str(self._retry.clock()))
         return releases, asked
 
     async def unchanged_listing(self) -> str | None:
@@ -463,7 +466,7 @@ class GitHubReleases:
     def _recent_full_listing(self, first: str) -> bool:
         if self._cache is None or self._full_listing_every <= 0:
             return False
-        stamp = self._cache.file(CRAWL_KEY, identity=first)
+        stamp = self._cache.file(self._crawl_key, identity=first)
         try:
             age = self._retry.clock() - float(stamp or "nan")
         except ValueError:

@@ -21,7 +21,7 @@ from yarl import URL
 
 from mirrorsync.core.layout import INDEX_PATH
 from mirrorsync.core.manifest import parse_index, safe_entries
-from mirrorsync.core.model import Release, UpstreamAsset
+from mirrorsync.core.model import IndexEntry, Kind, Release, UpstreamAsset
 from mirrorsync.core.releases import releases_from_index
 from mirrorsync.errors import ConfigError, StateError, UpstreamError, describe_os_error
 from mirrorsync.net.bodies import read_capped
@@ -54,6 +54,21 @@ def is_local(url: str) -> bool:
     return not url.startswith(("http://", "https://"))
 
 
+class MirrorUvReleases:
+    """The uv archives another mirrorsync mirror carries (``bundle.uv`` with ``source: mirror``):
+    its ``index.json``'s ``uv`` list, read once with its Python listing."""
+
+    def __init__(self, mirror: MirrorReleases) -> None:
+        self._mirror = mirror
+        self.description = mirror.description
+
+    async def list_releases(self) -> list[Release]:
+        return await self._mirror.list_uv()
+
+    async def read_small(self, asset: UpstreamAsset, *, limit: int) -> bytes:
+        return await self._mirror.read_small(asset, limit=limit)
+
+
 class MirrorReleases:
     """Lists the files another mirrorsync mirror holds, from its ``index.json``."""
 
@@ -67,6 +82,8 @@ class MirrorReleases:
         self.description = f"mirror:{self._shown(self._root)}"
         self.index_unchanged = False
         """Whether the last listing was answered 304 (the cached index was used)."""
+        self._entries: dict[str, IndexEntry] | None = None
+        """The entries of the index the last listing read (the uv listing reuses them)."""
 
     def _shown(self, where: str) -> str:
         # A local path is shown whole ('#' and '?' are file name characters there).
@@ -81,6 +98,19 @@ class MirrorReleases:
     async def list_releases(self) -> list[Release]:
         """The upstream mirror's files as releases; ``UpstreamError`` (or ``ConfigError`` for a
         local root that is not there) when its index cannot be read or is not one."""
+        return self._releases(await self._read_entries(), kind="python")
+
+    async def list_uv(self) -> list[Release]:
+        """The uv archives the upstream mirror carries (``uv/<version>/``), as releases tagged
+        with the bare version; from the index the Python listing read, when it did."""
+        entries = self._entries if self._entries is not None else await self._read_entries()
+        return self._releases(entries, kind="uv")
+
+    def _releases(self, entries: dict[str, IndexEntry], *, kind: Kind) -> list[Release]:
+        local = self._root if is_local(self._root) else None
+        return releases_from_index(entries, url_of=self._url_of, local_root=local, kind=kind)
+
+    async def _read_entries(self) -> dict[str, IndexEntry]:
         if is_local(self._root):
             data = await asyncio.to_thread(self._read_local_index)
         else:
@@ -91,13 +121,15 @@ class MirrorReleases:
             entries = safe_entries(parse_index(data, origin=self._shown(self.index_url)))
         except StateError as e:
             raise UpstreamError(str(e), hint=NOT_A_MIRROR) from e
-        local = self._root if is_local(self._root) else None
-        return releases_from_index(entries, url_of=self._url_of, local_root=local)
+        self._entries = entries
+        return entries
 
     def _url_of(self, tag: str, name: str) -> str:
+        """Where a file of release directory ``tag`` (``uv/<version>`` for uv) is."""
         if is_local(self._root):
-            return Path(self._root, tag, name).as_uri()
-        return f"{self._root}/{quote(tag, safe='')}/{quote(name, safe='')}"
+            return Path(self._root, *tag.split("/"), name).as_uri()
+        quoted = "/".join(quote(part, safe="") for part in tag.split("/"))
+        return f"{self._root}/{quoted}/{quote(name, safe='')}"
 
     def _read_local_index(self) -> bytes:
         root = Path(self._root)

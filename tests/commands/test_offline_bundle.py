@@ -1,38 +1,21 @@
-"""Offline bundles (issue 13): file systems without links, the space check before the first
-download, and the tree's own check scripts, run for real with ``sh`` (and ``dash``)."""
+"""Offline bundles (issue 13) on any file system: links where it makes them, the space of
+``publish.flat: copy``, and the tree's own check scripts, run for real with ``sh`` (and ``dash``).
+On real exFAT and FAT32 sticks: ``test_usb_filesystems.py``."""
 
 from __future__ import annotations
 
 import asyncio
 import json
-import logging
-import re
 import shutil
 import subprocess
 from pathlib import Path
 
 import pytest
 from eras import DIGEST, DIGEST_TAG
-from fake_github import is_archive
 from mirror_harness import Mirror
-from mounts import small_tmpfs
 
 from mirrorsync.cli import main
 from mirrorsync.core.layout import ASTRAL_LINK, STATE_DIR
-from mirrorsync.errors import ConfigError, GuardRefused
-from mirrorsync.targets import probe
-
-KIB = 1 << 10
-
-
-def no_links(monkeypatch: pytest.MonkeyPatch) -> None:
-    """The probe's seam: the target's file system refuses symbolic and hard links (FAT, exFAT)."""
-    monkeypatch.setattr(probe, "probe_links", lambda _directory: (False, False))
-
-
-def archive_downloads(mirror: Mirror) -> list[str]:
-    """The archives the fake CDN served (checksum lists are not archives)."""
-    return [h.asset for h in mirror.fake.downloads() if h.asset and is_archive(h.asset)]
 
 
 async def cli(*argv: str) -> int:
@@ -43,26 +26,6 @@ async def cli(*argv: str) -> int:
 # -- file systems without links ------------------------------------------------------------------
 
 
-async def test_no_links_skips_the_astral_link_with_one_info_line_and_a_note(
-    mirror: Mirror, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
-) -> None:
-    """Without links the Astral link is left out: one info line per run, a note in status.json,
-    no warning on the first run nor on a repeat run, and the tree verifies clean."""
-    no_links(monkeypatch)
-    mirror.fake.add_release(DIGEST_TAG, DIGEST)
-    for _ in range(2):
-        caplog.clear()
-        with caplog.at_level(logging.INFO):
-            assert await mirror.run() == 0
-        assert [r.getMessage() for r in caplog.records if r.levelno >= logging.WARNING] == []
-        notes = [r.getMessage() for r in caplog.records if ASTRAL_LINK in r.getMessage()]
-        assert len(notes) == 1, notes
-        assert "has no symbolic links" in notes[0]
-        assert mirror.status()["notes"] == notes
-    assert not (mirror.root / "github").exists()
-    assert await cli("verify", "--root", str(mirror.root), "--full") == 0
-
-
 async def test_links_where_the_file_system_makes_them_leave_no_note(mirror: Mirror) -> None:
     """On a file system with links the Astral link is published and status.json has no note."""
     mirror.fake.add_release(DIGEST_TAG, DIGEST)
@@ -70,50 +33,6 @@ async def test_links_where_the_file_system_makes_them_leave_no_note(mirror: Mirr
     assert (mirror.root / ASTRAL_LINK).is_symlink()
     assert "notes" not in mirror.status()
     assert not list((mirror.root / STATE_DIR).glob("probe-*")), "the probe cleans up after itself"
-
-
-async def test_flat_true_without_hard_links_is_a_configuration_error(
-    mirror: Mirror, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    """publish.flat: true on a file system without hard links: exit 2 naming the limit and the
-    way out, before any archive is downloaded."""
-    no_links(monkeypatch)
-    mirror.fake.add_release(DIGEST_TAG, DIGEST)
-    mirror.configure(publish={"flat": True})
-    with pytest.raises(ConfigError) as caught:
-        await mirror.sync()
-    assert caught.value.exit_code == 2
-    message = str(caught.value)
-    assert f"the file system of {mirror.root} has none" in message
-    assert "publish.flat: true needs hard links" in message
-    assert "flat: copy" in message
-    assert archive_downloads(mirror) == []
-
-
-async def test_flat_copy_writes_real_copies_and_keeps_them_on_a_repeat_run(
-    mirror: Mirror, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    """publish.flat: copy gives flat/<name> as real copies (own inodes, same bytes), left alone by
-    an idle run, gone with the archive's entry when the option is turned off."""
-    no_links(monkeypatch)
-    mirror.fake.add_release(DIGEST_TAG, DIGEST)
-    mirror.configure(publish={"flat": "copy"})
-    assert await mirror.run() == 0
-    flat = mirror.root / "flat"
-    assert sorted(p.name for p in flat.iterdir()) == sorted(DIGEST)
-    inodes = {}
-    for name in DIGEST:
-        copy, original = flat / name, mirror.root / DIGEST_TAG / name
-        assert copy.read_bytes() == original.read_bytes()
-        assert not copy.samefile(original)
-        assert copy.stat().st_nlink == 1
-        inodes[name] = copy.stat().st_ino
-    assert await mirror.run() == 0
-    assert {name: (flat / name).stat().st_ino for name in DIGEST} == inodes  # not rewritten
-    assert "publish.flat" not in (mirror.root / "index.html").read_text(encoding="utf-8")
-    mirror.configure(publish={"flat": False})
-    assert await mirror.run() == 0
-    assert not flat.exists()
 
 
 async def test_turning_flat_copy_on_counts_the_copies_of_archives_already_there(
@@ -136,50 +55,6 @@ async def test_turning_flat_copy_on_counts_the_copies_of_archives_already_there(
 
 
 # -- fits before it starts -----------------------------------------------------------------------
-
-
-async def test_a_selection_larger_than_the_disk_is_refused_before_any_download(
-    mirror: Mirror, capsys: pytest.CaptureFixture[str]
-) -> None:
-    """On a 1 MiB tmpfs, 1.5 MiB of archives: plan shows both figures and 'does NOT fit'; sync
-    exits 2 with both figures and the path, and not one archive is requested."""
-    names = DIGEST[:3]
-    mirror.fake.add_release(DIGEST_TAG, names, sizes=dict.fromkeys(names, 512 * KIB))
-    mirror.configure()
-    with small_tmpfs(mirror.root, size="1m"):
-        assert await cli("plan", "-c", str(mirror.config_path), "--json") == 0
-        space = json.loads(capsys.readouterr().out)["space"]
-        assert space["path"] == str(mirror.root)
-        assert space["needed_bytes"] == 3 * 512 * KIB
-        assert 0 < space["free_bytes"] <= 1 << 20
-        assert space["fits"] is False
-        assert await cli("plan", "-c", str(mirror.config_path)) == 0
-        assert "does NOT fit" in capsys.readouterr().out.splitlines()[-1]
-        assert await cli("sync", "-c", str(mirror.config_path)) == 2
-        err = capsys.readouterr().err
-        assert f"not enough free space on {mirror.root}" in err, err
-        assert f"({3 * 512 * KIB} bytes) plus a margin" in err, err
-        free = re.search(r"\((\d+) bytes\) are free", err)
-        assert free is not None, err  # the state directory the run made took a few blocks
-        assert 0 < int(free.group(1)) <= space["free_bytes"], err
-        assert archive_downloads(mirror) == []
-        assert not any(p.is_file() for p in (mirror.root / DIGEST_TAG).glob("*"))
-
-
-async def test_a_file_larger_than_the_file_system_holds_is_refused_up_front(
-    mirror: Mirror, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    """When the probe finds a largest file size (FAT32: 4 GiB - 1) below a selected file, the run
-    exits 2 naming the limit and the file, with nothing downloaded."""
-    big, small = DIGEST[0], DIGEST[1]
-    mirror.fake.add_release(DIGEST_TAG, [big, small], sizes={big: 96 * KIB, small: 16 * KIB})
-    monkeypatch.setattr(probe, "probe_max_file_size", lambda _directory, _largest: 64 * KIB)
-    with pytest.raises(GuardRefused) as caught:
-        await mirror.sync()
-    message = str(caught.value)
-    assert f"the file system of {mirror.root} cannot hold files larger than 64.0 KiB" in message
-    assert f"1 selected file(s) are larger: {DIGEST_TAG}/{big}" in message
-    assert archive_downloads(mirror) == []
 
 
 # -- self-check without mirrorsync --------------------------------------------------------------
@@ -308,8 +183,8 @@ async def test_verify_mirror_ps1_makes_each_step_of_the_sh_script(mirror: Mirror
         "Get-Content -LiteralPath $list",
         "Get-FileHash -LiteralPath $file -Algorithm SHA256",
         "else { 'unreadable' }",
-        'Write-Output "MISSING $($dir.Name)/$name"',
-        'Write-Output "FAILED  $($dir.Name)/$name',
+        'Write-Output "MISSING $shown/$name"',
+        'Write-Output "FAILED  $shown/$name',
         'Write-Output "NO RELEASES: ',
         "checked, $problems problem(s)",
         "if ($problems -eq 0) { exit 0 } else { exit 1 }",

@@ -173,7 +173,8 @@ REJECTED = [
         "upstream: {repository: a/b}",
         (
             "upstream.repository: unknown key; the keys here are api_url, download_url, "
-            "fallback, full_listing_hours, index_url, repo, source, token_env, url"
+            "fallback, full_listing_hours, index_url, repo, source, token_env, url, "
+            "uv_repo"
         ),
     ),
     ("concurrency: 4", "concurrency: unknown key; did you mean 'download.concurrency'?"),
@@ -487,7 +488,50 @@ REJECTED = [
     # values YAML builds that no key takes
     ("prune: 2024-10-16", "prune: expected true or false, got a date (2024-10-16)"),
     ("prune: !!set {a}", "prune: expected true or false, got a set"),
+    (
+        "bundle: {uv: [0.10]}",
+        "bundle.uv[0]: expected a string, got the number 0.1; quote uv versions in YAML",
+    ),
+    (
+        "bundle: {uv: ['0.9']}",
+        (
+            "bundle.uv[0]: invalid uv version '0.9': expected an exact version such as '0.9.28' "
+            "(digits only, major.minor.patch) or 'latest'"
+        ),
+    ),
+    (
+        "bundle: {uv: ['../0.9.28']}",
+        (
+            "bundle.uv[0]: invalid uv version '../0.9.28': expected an exact version such as "
+            "'0.9.28' (digits only, major.minor.patch) or 'latest'"
+        ),
+    ),
+    (
+        "bundle: {uv: '0.9.28'}",
+        "bundle.uv: expected a list, got the single value '0.9.28' (write [\"0.9.28\"])",
+    ),
+    ("bundle: {uv: [true]}", "bundle.uv[0]: expected a string, got true"),
+    ("bundle: {uvs: []}", "bundle.uvs: unknown key; did you mean 'uv'?"),
+    ("uv: []", "uv: unknown key; did you mean 'bundle.uv'?"),
+    (
+        "upstream: {uv_repo: nope}",
+        "upstream.uv_repo: expected 'owner/name' (letters, digits, '.', '_', '-'), got 'nope'",
+    ),
+    (
+        "upstream: {source: astral, uv_repo: a/b}",
+        "upstream.uv_repo: does not apply to the 'astral' source",
+    ),
 ]
+
+
+def test_bundle_uv_keeps_each_version_once_in_order() -> None:
+    """bundle.uv: versions and ``latest`` as written, a repeat dropped; none by default."""
+    cfg = parse_config(
+        yaml.safe_load("bundle: {uv: ['0.9.28', latest, '0.9.28']}"), base_dir=Path("/x")
+    )
+    assert cfg.bundle.uv == ("0.9.28", "latest")
+    assert parse_config({}, base_dir=Path("/x")).bundle.uv == ()
+    assert parse_config({}, base_dir=Path("/x")).upstream.uv_repo == "astral-sh/uv"
 
 
 @pytest.mark.parametrize(("text", "problem"), REJECTED)

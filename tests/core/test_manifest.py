@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import json
 from datetime import UTC, datetime
@@ -10,6 +11,7 @@ import pytest
 from selection_table import make_asset
 
 from mirrorsync.config.records import PublishConfig
+from mirrorsync.core.checksums import resolve_expected
 from mirrorsync.core.layout import INDEX_PATH
 from mirrorsync.core.manifest import (
     client_files_due,
@@ -20,7 +22,8 @@ from mirrorsync.core.manifest import (
     safe_entries,
     touched_tags,
 )
-from mirrorsync.core.model import IndexEntry
+from mirrorsync.core.model import IndexEntry, Release, UpstreamAsset
+from mirrorsync.core.uvbundle import uv_catalog
 from mirrorsync.errors import StateError
 
 H = hashlib.sha256(b"x").hexdigest()
@@ -189,3 +192,114 @@ def test_client_files_due(
     """Client files are rewritten when the files, the shown outcome or the settings changed."""
     got = client_files_due(files_changed=changed, status=status, fingerprint=fingerprint, last=last)
     assert got == due
+
+
+# -- uv archives (bundle.uv) ---------------------------------------------------------------------
+
+
+def uv_entry(version: str, triple: str = "x86_64-unknown-linux-gnu") -> IndexEntry:
+    up = UpstreamAsset(name=f"uv-{triple}.tar.gz", size=1, url="https://x/uv", digest=H)
+    (asset,) = uv_catalog([Release(tag=version, assets=(up,))], platforms=[]).assets
+    return entry_for(resolve_expected(asset, sums=None, sidecar=None), sha256=H, size=1)
+
+
+U1 = uv_entry("0.9.28")
+
+
+def test_uv_archives_are_listed_apart_and_read_back_as_uv() -> None:
+    """index.json keeps ``files`` for the Pythons and lists uv archives under ``uv`` (kind,
+    version, triple); reading it back gives the same entries."""
+    entries = by_path(A1, U1)
+    ((_, data),) = index_files(
+        entries, touched=(), previous={}, index_existed=False, generator="g", now=NOW, upstream={}
+    )
+    assert data is not None
+    doc = json.loads(data)
+    assert [f["path"] for f in doc["files"]] == [A1.path]
+    assert doc["uv"] == [
+        {
+            "kind": "uv",
+            "path": "uv/0.9.28/uv-x86_64-unknown-linux-gnu.tar.gz",
+            "size": 1,
+            "sha256": H,
+            "verified": True,
+            "version": "0.9.28",
+            "platform": "x86_64-unknown-linux-gnu",
+            "tag": "uv/0.9.28",
+            "upstream_id": None,
+            "upstream_updated_at": None,
+        }
+    ]
+    assert parse_index(data) == entries
+    assert safe_entries(parse_index(data)) == entries
+
+
+def test_an_index_without_uv_has_no_uv_key() -> None:
+    """A mirror without bundle.uv writes the index it always wrote (no ``uv`` key)."""
+    ((_, data),) = index_files(
+        by_path(A1),
+        touched=(),
+        previous={},
+        index_existed=False,
+        generator="g",
+        now=NOW,
+        upstream={},
+    )
+    assert data is not None
+    assert "uv" not in json.loads(data)
+
+
+@pytest.mark.parametrize(
+    ("uv", "problem"),
+    [
+        ("not a list", "'uv' is not a list"),
+        ([{"path": A1.path, "size": 1, "sha256": H, "verified": True, "platform": "p"}], "uv path"),
+        (
+            [
+                {
+                    "path": "uv/0.9/uv-a.tar.gz",
+                    "size": 1,
+                    "sha256": H,
+                    "verified": True,
+                    "platform": "p",
+                }
+            ],
+            "uv path",
+        ),
+        (
+            [{"path": U1.path, "size": 1, "sha256": "x", "verified": True, "platform": "p"}],
+            "sha256",
+        ),
+        ([{"path": U1.path, "sha256": H, "verified": True, "platform": "p"}], "'size'"),
+    ],
+)
+def test_a_malformed_uv_list_is_a_damaged_index(uv: object, problem: str) -> None:
+    """A ``uv`` list that is not a list of uv/<version>/<name> entries is a damaged index."""
+    doc = {"format": 1, "files": [], "uv": uv}
+    with pytest.raises(StateError, match=problem):
+        parse_index(json.dumps(doc).encode())
+
+
+def test_a_uv_path_in_files_is_a_damaged_index() -> None:
+    """A Python entry shaped like uv/<version>/<name> is refused (and the reverse)."""
+    python_at_uv_path = dataclasses.replace(A1, path=U1.path)
+    with pytest.raises(StateError, match="not <tag>/<name>"):
+        safe_entries({U1.path: python_at_uv_path})
+    with pytest.raises(StateError, match="not <tag>/<name>"):
+        safe_entries({A1.path: dataclasses.replace(U1, path=A1.path)})
+
+
+def test_a_uv_version_is_a_release_of_its_own_for_sha256sums() -> None:
+    """uv/<version>/SHA256SUMS is written for a touched uv version, beside the Pythons'."""
+    files = dict(
+        index_files(
+            by_path(A1, U1),
+            touched=touched_tags([U1.path], previous={}, entries=by_path(A1, U1)),
+            previous=by_path(A1, U1),
+            index_existed=True,
+            generator="g",
+            now=NOW,
+            upstream={},
+        )
+    )
+    assert files == {"uv/0.9.28/SHA256SUMS": f"{H}  uv-x86_64-unknown-linux-gnu.tar.gz\n".encode()}

@@ -52,6 +52,12 @@ def test_content_type(path: str, kind: str) -> None:
         (f"20251217/{GZ}.sha256", CacheClass.REVALIDATE),
         (GZ, CacheClass.REVALIDATE),  # not below a release
         (f"latest/20251217/{GZ}", CacheClass.REVALIDATE),  # deeper: not <tag>/<archive>
+        ("uv/0.9.28/uv-x86_64-unknown-linux-gnu.tar.gz", CacheClass.IMMUTABLE),  # bundle.uv
+        ("uv/0.9.28/uv-x86_64-pc-windows-msvc.zip", CacheClass.IMMUTABLE),
+        ("uv/0.9.28/SHA256SUMS", CacheClass.REVALIDATE),
+        ("uv/0.9.28/index.html", CacheClass.REVALIDATE),
+        ("uv/latest/uv-x86_64-pc-windows-msvc.zip", CacheClass.REVALIDATE),  # not a version
+        ("20251217/uv-x86_64-pc-windows-msvc.zip", CacheClass.REVALIDATE),
         ("index.json", CacheClass.REVALIDATE),
         ("download-metadata.json", CacheClass.REVALIDATE),
         ("use-mirror.sh", CacheClass.REVALIDATE),

@@ -16,7 +16,7 @@ from packaging.version import Version
 from selection_table import ASSETS, NAMES_BY_TAG, RELEASES, make_asset
 
 from mirrorsync.config.records import ReleasesConfig, SelectConfig
-from mirrorsync.core.model import Asset, Release
+from mirrorsync.core.model import Asset, AssetName, Release
 from mirrorsync.core.selection import (
     ReleaseSelection,
     compile_python_spec,
@@ -215,6 +215,7 @@ def test_minor_entry_matches_every_patch_of_that_minor() -> None:
 def test_minor_entry_does_not_match_a_longer_minor() -> None:
     """ "3.12" does not match 3.120.1, which a string prefix would."""
     template = ASSETS[0]
+    assert isinstance(template.parsed, AssetName)
     other = dataclasses.replace(
         template, parsed=dataclasses.replace(template.parsed, python="3.120.1")
     )

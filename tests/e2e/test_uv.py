@@ -28,6 +28,14 @@ import pytest_asyncio
 from aiohttp import web
 from mirror_harness import Mirror
 from pbs_fixture import TAG, FakePbsArchive, build_fake_pbs_archive, unsupported_reason
+from uv_fixture import (
+    SHELLS,
+    archive_name,
+    build_uv_archive,
+    find_shell,
+    publish_uv_release,
+    write_uv_release,
+)
 
 from mirrorsync.commands.serve import build_app
 from mirrorsync.commands.sync import run_sync
@@ -528,3 +536,273 @@ async def test_install_from_a_mirror_chained_from_another(
         }
         result = await sandbox.uv_run("python", "install", pbs_archive.version, env=env)
     assert_installed(result, pbs_archive)
+
+
+# --------------------------------------------------------------------------- uv on the stick
+#
+# The tree carries uv (uv/<version>/uv-<triple>.tar.gz and SHA256SUMS, written by hand here as
+# ``sync`` would), the archive holding the real uv binary of this environment; the machine has
+# no uv: PATH is a directory of links to just the tools use-mirror.sh needs.
+
+STICK_TOOLS: tuple[str, ...] = ("dirname", "sed", "uname", "sort", "getconf", "sha256sum")
+STICK_TOOLS += ("mkdir", "rm", "gzip", "tar", "mv")
+"""What use-mirror.sh runs to find, check and unpack the stick's uv (coreutils and friends)."""
+OLDER_UV = "0.9.28"
+"""Also on the stick: an older version a string sort would take for the newest."""
+
+
+@pytest.fixture(scope="session")
+def this_triple(pbs_archive: FakePbsArchive) -> str:
+    """uv's triple for this machine (glibc Linux, as the fake PBS archive requires)."""
+    return f"{pbs_archive.arch}-unknown-linux-gnu"
+
+
+@pytest.fixture(scope="session")
+def stick_uv_archives(uv_bin: Path, this_triple: str) -> dict[str, bytes]:
+    """This machine's gnu and musl uv archives (both holding the real uv binary), built once."""
+    musl = this_triple.replace("-gnu", "-musl")
+    uvx = uv_bin.with_name("uvx")
+    return {
+        archive_name(t): build_uv_archive(
+            t, uv_bin, uvx=uvx if uvx.is_file() else None, compresslevel=1
+        )
+        for t in (this_triple, musl)
+    }
+
+
+def no_uv_path(where: Path, *extra: Path) -> str:
+    """A PATH of links to ``STICK_TOOLS`` only (so no uv), then ``extra`` directories."""
+    where.mkdir()
+    for tool in STICK_TOOLS:
+        found = shutil.which(tool)
+        assert found is not None, f"{tool} is not installed here"
+        (where / tool).symlink_to(found)
+    return os.pathsep.join(map(str, (where, *extra)))
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Stick:
+    """A synced mirror that carries uv, a PATH without uv, and where uv gets unpacked."""
+
+    root: Path
+    path: str
+    sandbox: Sandbox
+    triple: str
+
+    @property
+    def unpacked(self) -> Path:
+        """``${XDG_DATA_HOME}/mirrorsync/uv``: everything the script unpacks is below it."""
+        return self.sandbox.base / "home" / ".local" / "share" / "mirrorsync" / "uv"
+
+    def uv_dir(self, version: str = UV_VERSION, triple: str | None = None) -> Path:
+        return self.unpacked / version / (triple or self.triple)
+
+    async def use(self, *command: str, shell: str = "sh", path: str | None = None) -> Result:
+        """``<shell> use-mirror.sh command…`` with this PATH, offline."""
+        script = self.root / "use-mirror.sh"
+        env = {"PATH": self.path if path is None else path}
+        return await self.sandbox.run(find_shell(shell), script, *command, env=env, offline=True)
+
+
+@pytest.fixture
+def stick(
+    synced: Mirror,
+    sandbox: Sandbox,
+    stick_uv_archives: dict[str, bytes],
+    this_triple: str,
+    tmp_path: Path,
+) -> Stick:
+    """The synced mirror with uv 0.13.9 (gnu and musl) and 0.9.28 on it; PATH has no uv."""
+    for version in (UV_VERSION, OLDER_UV):
+        write_uv_release(synced.root, version, stick_uv_archives)
+    return Stick(
+        root=synced.root, path=no_uv_path(tmp_path / "tools"), sandbox=sandbox, triple=this_triple
+    )
+
+
+def assert_nothing_installed(stick: Stick) -> None:
+    """No Python installed and nothing unpacked (not even a directory)."""
+    assert stick.sandbox.installed() == set()
+    assert not stick.unpacked.parent.exists()
+
+
+@pytest.mark.parametrize("shell", SHELLS)
+async def test_stick_uv_installs_python_where_the_machine_has_no_uv(
+    stick: Stick, pbs_archive: FakePbsArchive, shell: str
+) -> None:
+    """No uv on PATH: `use-mirror.sh uv python install X.Y` checks the newest uv for this machine
+    (gnu on glibc), unpacks it into the user's data directory, says so, installs from the tree."""
+    result = await stick.use("uv", "python", "install", "--offline", pbs_archive.minor, shell=shell)
+    assert_installed(result, pbs_archive)
+    assert stick.sandbox.installed() == pbs_archive.installed
+    uv_dir = stick.uv_dir()  # 0.13.9, not 0.9.28: a version sort, not a string sort
+    rel = f"uv/{UV_VERSION}/uv-{stick.triple}.tar.gz"
+    lines = [line for line in result.output.splitlines() if line.startswith("use-mirror: ")]
+    checked = f"{rel}, sha256 checked against uv/{UV_VERSION}/SHA256SUMS,"
+    export = f'export PATH="{uv_dir}:$PATH"'
+    assert lines == [
+        f"use-mirror: uv {UV_VERSION} for {stick.triple}: {checked}",
+        f"use-mirror: unpacked to {uv_dir}",
+        "use-mirror: that directory is first on PATH for this command only, not for good;",
+        f"use-mirror: to keep it there, add to ~/.profile (zsh: ~/.zprofile): {export}",
+    ]
+    assert sorted(p.name for p in uv_dir.iterdir()) == [".mirrorsync-source", "uv", "uvx"]
+    sha = hashlib.sha256((stick.root / rel).read_bytes()).hexdigest()
+    assert (uv_dir / ".mirrorsync-source").read_text() == f"{sha}  uv-{stick.triple}.tar.gz\n"
+    assert sorted(p.name for p in stick.unpacked.rglob("*") if p.is_dir()) == [
+        UV_VERSION,
+        stick.triple,
+    ]  # no .unpack-* left behind, nothing from 0.9.28
+
+
+async def test_a_stick_synced_with_bundle_uv_serves_a_machine_without_uv(
+    mirror: Mirror,
+    sandbox: Sandbox,
+    pbs_archive: FakePbsArchive,
+    uv_bin: Path,
+    *,
+    this_triple: str,
+    tmp_path: Path,
+) -> None:
+    """End to end: `sync` with `bundle.uv` carries this machine's uv archive (the real uv inside,
+    from the fake GitHub's astral-sh/uv); with no uv on PATH, use-mirror.sh installs a Python."""
+    publish_uv_release(mirror.fake, UV_VERSION, [this_triple], uv=uv_bin)
+    await sync_archive(mirror, pbs_archive, bundle={"uv": [UV_VERSION]})
+    assert (mirror.root / "uv" / UV_VERSION / archive_name(this_triple)).is_file()
+    stick = Stick(
+        root=mirror.root, path=no_uv_path(tmp_path / "tools"), sandbox=sandbox, triple=this_triple
+    )
+    result = await stick.use("uv", "python", "install", "--offline", pbs_archive.minor)
+    assert_installed(result, pbs_archive)
+    assert f"use-mirror: unpacked to {stick.uv_dir()}" in result.output.splitlines()
+    assert stick.sandbox.installed() == pbs_archive.installed
+
+
+async def test_stick_uv_is_reused_on_the_next_run_and_redone_when_incomplete(stick: Stick) -> None:
+    """A second run uses the unpacked uv as it is (no new unpack); an unpack without its
+    completion mark (cut short) is never used: it is replaced by a fresh one."""
+    first = await stick.use("uv", "--version")
+    assert first.code == 0, first.output
+    assert f"uv {UV_VERSION} (" in first.output
+    uv = stick.uv_dir() / "uv"
+    before = uv.stat().st_ino
+    again = await stick.use("uv", "--version")
+    assert again.code == 0, again.output
+    assert f"use-mirror: uv {UV_VERSION} for {stick.triple}: unpacked before from " in again.output
+    assert f"use-mirror: into {stick.uv_dir()}; used as it is" in again.output
+    assert "sha256 checked" not in again.output
+    assert uv.stat().st_ino == before
+    (stick.uv_dir() / ".mirrorsync-source").unlink()
+    redone = await stick.use("uv", "--version")
+    assert redone.code == 0, redone.output
+    assert f"use-mirror: unpacked to {stick.uv_dir()}" in redone.output
+    assert uv.stat().st_ino != before
+
+
+async def test_stick_uv_falls_back_to_musl_when_the_stick_has_no_gnu_build(
+    stick: Stick, this_triple: str
+) -> None:
+    """A glibc machine whose stick has only the musl build for its CPU takes the musl one."""
+    for version in (UV_VERSION, OLDER_UV):
+        gnu = stick.root / "uv" / version / archive_name(this_triple)
+        gnu.unlink()
+    result = await stick.use("uv", "--version")
+    assert result.code == 0, result.output
+    musl = this_triple.replace("-gnu", "-musl")
+    assert f"use-mirror: uv {UV_VERSION} for {musl}: uv/{UV_VERSION}/uv-{musl}.tar.gz" in (
+        result.output
+    )
+    assert (stick.uv_dir(triple=musl) / "uv").is_file()
+
+
+async def test_stick_uv_with_a_wrong_sha256_is_refused(
+    stick: Stick, pbs_archive: FakePbsArchive
+) -> None:
+    """An archive that does not match its SHA256SUMS: exit 1 naming both digests, nothing
+    unpacked, the command not run (no Python installed)."""
+    archive = stick.root / "uv" / UV_VERSION / archive_name(stick.triple)
+    data = bytearray(archive.read_bytes())
+    data[GZIP_OS_BYTE] ^= 0xFF  # still a valid gzip: only the checksum can tell
+    archive.write_bytes(bytes(data))
+    result = await stick.use("uv", "python", "install", "--offline", pbs_archive.minor)
+    assert result.code == 1, result.output
+    rel = f"uv/{UV_VERSION}/uv-{stick.triple}.tar.gz"
+    got = hashlib.sha256(data).hexdigest()
+    expected = hashlib.sha256(
+        (stick.root / "uv" / OLDER_UV / archive_name(stick.triple)).read_bytes()
+    ).hexdigest()
+    assert (
+        f"use-mirror: {rel} is damaged: sha256 {got}, but uv/{UV_VERSION}/SHA256SUMS says "
+        f"{expected}" in result.output.splitlines()
+    )
+    assert f"use-mirror: sh {stick.root}/verify-mirror.sh" in result.output
+    assert "Installed" not in result.output
+    assert_nothing_installed(stick)
+
+
+async def test_a_stick_without_uv_for_this_machine_says_what_it_has(
+    synced: Mirror, sandbox: Sandbox, this_triple: str, tmp_path: Path
+) -> None:
+    """Only macOS and Windows builds on the stick: exit 2, naming this machine's triples and
+    every archive the stick has; nothing unpacked or installed."""
+    others = ("aarch64-apple-darwin", "x86_64-pc-windows-msvc")
+    write_uv_release(
+        synced.root, UV_VERSION, {archive_name(t): build_uv_archive(t, b"uv") for t in others}
+    )
+    stick = Stick(
+        root=synced.root, path=no_uv_path(tmp_path / "tools"), sandbox=sandbox, triple=this_triple
+    )
+    result = await stick.use("uv", "--version")
+    assert result.code == 2, result.output
+    musl = this_triple.replace("-gnu", "-musl")
+    lines = result.output.splitlines()
+    assert "use-mirror: no uv on PATH, and the mirror has no uv for this machine:" in lines
+    assert f"use-mirror:   this machine: Linux {os.uname().machine} gnu: {this_triple} {musl}" in (
+        lines
+    )
+    assert (
+        f"use-mirror:   the mirror has: uv/{UV_VERSION}/uv-aarch64-apple-darwin.tar.gz "
+        f"uv/{UV_VERSION}/uv-x86_64-pc-windows-msvc.zip" in lines
+    )
+    assert_nothing_installed(stick)
+
+
+async def test_uv_already_on_path_leaves_the_stick_uv_alone(
+    stick: Stick, pbs_archive: FakePbsArchive, uv_bin: Path, tmp_path: Path
+) -> None:
+    """With uv on PATH the stick's uv is not looked at (even damaged): nothing unpacked, nothing
+    said, the install goes through the machine's uv."""
+    archive = stick.root / "uv" / UV_VERSION / archive_name(stick.triple)
+    archive.write_bytes(b"damaged")
+    own = tmp_path / "own-bin"
+    own.mkdir()
+    (own / "uv").symlink_to(uv_bin)
+    path = no_uv_path(tmp_path / "tools-and-uv", own)
+    result = await stick.use("uv", "python", "install", "--offline", pbs_archive.minor, path=path)
+    assert_installed(result, pbs_archive)
+    assert "use-mirror:" not in result.output
+    assert not stick.unpacked.parent.exists()
+
+
+@pytest.mark.parametrize("shell", SHELLS)
+async def test_eval_mode_puts_the_stick_uv_on_path_for_that_shell_and_says_so(
+    stick: Stick, shell: str
+) -> None:
+    """`eval "$(sh use-mirror.sh)"` prints a PATH export of the unpacked uv besides the mirror
+    variables, and says it holds for that shell only."""
+    sh = find_shell(shell)
+    script = stick.root / "use-mirror.sh"
+    shown = await stick.sandbox.run(sh, script, env={"PATH": stick.path}, offline=True)
+    assert shown.code == 0, shown.output
+    quoted = f"'{stick.uv_dir()}'"
+    assert f'export PATH={quoted}:"$PATH"' in shown.output.splitlines()
+    assert "use-mirror: for that shell only, not for good; to keep it there, add to " in (
+        shown.output
+    )
+    program = 'eval "$("$0" "$1")" && command -v uv && uv --version'
+    ran = await stick.sandbox.run(
+        sh, "-c", program, sh, script, env={"PATH": stick.path}, offline=True
+    )
+    assert ran.code == 0, ran.output
+    assert f"{stick.uv_dir()}/uv" in ran.output.splitlines()
+    assert f"uv {UV_VERSION} (" in ran.output

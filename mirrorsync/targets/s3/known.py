@@ -17,15 +17,16 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Final
 
-from mirrorsync.core.layout import PAGE_NAME, SUMS_NAME
+from mirrorsync.core.layout import PAGE_NAME, SUMS_NAME, release_dir
 from mirrorsync.targets.files import write_atomic
 
 TAG_SMALL_FILES = frozenset({SUMS_NAME, PAGE_NAME})
 
 
 def is_asset(path: str) -> bool:
-    """Whether ``path`` is a release's archive (``<tag>/<name>``), not an index or a page."""
-    return path.count("/") == 1 and path.rsplit("/", 1)[1] not in TAG_SMALL_FILES
+    """Whether ``path`` is a release's archive (``<tag>/<name>``, ``uv/<version>/<name>``), not
+    an index or a page."""
+    return release_dir(path) is not None and path.rsplit("/", 1)[1] not in TAG_SMALL_FILES
 
 
 class Unknown:

@@ -309,7 +309,7 @@ class S3Target:
             self._known.learn(await self.listing())
         absent = {p for p in small if not self._known.present(p)}
         for p in wanted:
-            if is_asset(p) and p not in await self.listing(p.split("/", 1)[0]):
+            if is_asset(p) and p not in await self.listing(p.rsplit("/", 1)[0]):
                 absent.add(p)
         return absent
 
