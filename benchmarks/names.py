@@ -85,3 +85,49 @@ def spread_sizes(names: list[str], *, low: int, high: int) -> dict[str, int]:
         seed = int.from_bytes(hashlib.sha256(name.encode("utf-8")).digest()[:8], "big")
         sizes[name] = low + seed % (high - low + 1)
     return sizes
+
+
+def load_history(path: Path = PBS_ASSETS) -> dict[str, tuple[str, ...]]:
+    """Every real name by tag (all eras), each list sorted: the whole recorded history."""
+    data = json.loads(path.read_text(encoding="utf-8"))
+    return {
+        tag: tuple(sorted({a["name"] for a in assets}))
+        for tag, assets in data["releases"].items()
+        if assets
+    }
+
+
+def history_names(
+    history: dict[str, tuple[str, ...]],
+    pool: dict[str, tuple[str, ...]],
+    *,
+    releases: int,
+    total: int,
+) -> dict[str, tuple[str, ...]]:
+    """``releases`` releases holding about ``total`` names: real ones first, then invented.
+
+    The newest real releases are taken whole while they fit; when they hold more than ``total``
+    between them each is thinned evenly (``_spread``). When ``total`` needs more than the real
+    history holds, the rest is spread over invented releases (``+20300101-`` and on) that re-use
+    the names of complete era C releases (``pool``, from ``load_pool``) with the tag replaced.
+    """
+    real = sorted(history, reverse=True)[:releases]
+    held = sum(len(history[t]) for t in real)
+    if held >= total or len(real) == releases:
+        keep = {t: max(1, len(history[t]) * total // held) for t in real}
+        return {t: _spread(history[t], min(keep[t], len(history[t]))) for t in real}
+    chosen = {t: history[t] for t in real}
+    invented = releases - len(real)
+    per, extra = divmod(total - held, invented)
+    templates = sorted((t for t, names in pool.items() if len(names) >= per + 1), reverse=True)
+    if not templates:
+        raise ValueError(f"no release in the data has {per + 1} names")
+    day = FIRST_INVENTED
+    for i in range(invented):
+        template = templates[i % len(templates)]
+        while (tag := day.strftime("%Y%m%d")) in history:
+            day += timedelta(days=1)
+        day += timedelta(days=1)
+        names = _spread(pool[template], per + (i < extra))
+        chosen[tag] = tuple(n.replace(f"+{template}-", f"+{tag}-") for n in names)
+    return chosen

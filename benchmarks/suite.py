@@ -43,7 +43,7 @@ from benchmarks.upstream import Shape
 KIB = 1 << 10
 GIB = 1 << 30
 MB = 1_000_000
-SCENARIOS = ("S1", "S2", "S3", "S4", "S5", "S6")
+SCENARIOS = ("S1", "S2", "S3", "S4", "S5", "S6", "H1", "H10")
 PROBE_FILE = "opens.json"
 
 
@@ -70,6 +70,13 @@ class Sizes:
     s5_total: int | None
     """None: each release holds a complete real list (682-828 names), as upstream's do."""
     s6_size: int
+    h_releases: int
+    """The whole-history scenario (H1): releases and assets (the issue's 123 and 28,561)."""
+    h_total: int
+    h_factor: int
+    """H10 serves ``h_factor`` times H1's releases and assets."""
+    h_runs: int = 1
+    """Runs per figure of the H10 rows (each cold sync of it takes minutes)."""
 
 
 FULL = Sizes(
@@ -88,6 +95,9 @@ FULL = Sizes(
     s5_releases=125,
     s5_total=None,
     s6_size=GIB,
+    h_releases=123,
+    h_total=28_561,
+    h_factor=10,
 )
 QUICK = Sizes(
     runs=1,
@@ -105,6 +115,9 @@ QUICK = Sizes(
     s5_releases=15,
     s5_total=600,
     s6_size=32 * MIB,
+    h_releases=4,
+    h_total=400,
+    h_factor=3,
 )
 
 # Targets of the issue (on its 2-core machine).
@@ -303,6 +316,8 @@ class Suite:
         self.tools = {name: program(name) for name in ("aria2c", "curl")}
         self.upstream_cpu: dict[str, float] = {}
         self._s4_runs: dict[str, list[Measured]] = {}
+        self.history_points: dict[str, Any] = {}
+        """H1's and H10's peak RSS by run (``benchmarks.history.Point``), for the slope."""
 
     # -- plumbing ------------------------------------------------------------------------------
 
@@ -311,6 +326,9 @@ class Suite:
         self.log.flush()
 
     def run(self) -> None:
+        # The history scenarios build on this module's rows and runner: imported here, not above.
+        from benchmarks.history import History  # noqa: PLC0415
+
         scenarios: dict[str, Callable[[], None]] = {
             "S1": self.s1_cold_loopback,
             "S2": self.s2_cold_wan,
@@ -318,6 +336,8 @@ class Suite:
             "S4": self.s4_noop,
             "S5": self.s5_listing,
             "S6": self.s6_memory,
+            "H1": lambda: History(self).whole(),
+            "H10": lambda: History(self).tenfold(),
         }
         for key, scenario in scenarios.items():
             if key in self.only:
@@ -346,13 +366,15 @@ class Suite:
         """Flush what earlier runs left dirty, so that it is not written during the next one."""
         os.sync()
 
-    def config(self, name: str, *, api_url: str, root: Path) -> Path:
+    def config(
+        self, name: str, *, api_url: str, root: Path, target: Mapping[str, Any] | None = None
+    ) -> Path:
         # JSON is YAML: no dependency needed to write the config.
         doc = {
             "upstream": {"api_url": api_url},
             "releases": {"latest": None},
             "select": {"prereleases": True},
-            "target": {"path": str(root)},
+            "target": dict(target) if target is not None else {"path": str(root)},
             "download": {"concurrency": self.sizes.concurrency},
         }
         path = self.workdir / f"{name}.yaml"
@@ -367,13 +389,15 @@ class Suite:
         upstream: Upstream,
         probe: Path | None = None,
         fetched: int | None = None,
+        args: Sequence[str] = (),
+        env: Mapping[str, str] | None = None,
     ) -> Measured:
-        """One ``python -m mirrorsync COMMAND -q --json -c CFG`` run; a failure is recorded."""
+        """One ``python -m mirrorsync COMMAND [ARGS] -q --json -c CFG`` run; failures recorded."""
         module = ["-m", "mirrorsync"] if probe is None else ["-m", "benchmarks.probe", str(probe)]
-        argv = [sys.executable, *module, command, "-q", "--json", "-c", str(cfg)]
+        argv = [sys.executable, *module, command, *args, "-q", "--json", "-c", str(cfg)]
         upstream.stats()
         self.settle()
-        child = run_child(argv, scratch=self.workdir / "child", env=self.env, cwd=REPO)
+        child = run_child(argv, scratch=self.workdir / "child", env=env or self.env, cwd=REPO)
         served = upstream.stats()
         document: dict[str, Any] = {}
         with contextlib.suppress(ValueError):

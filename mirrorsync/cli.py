@@ -17,7 +17,12 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, TextIO, TypeVar
 
 from mirrorsync import __version__
-from mirrorsync.commands.documents import plan_document, plan_text, sync_document, sync_summary
+from mirrorsync.commands.documents import (
+    plan_text,
+    sync_document,
+    sync_summary,
+    write_plan_document,
+)
 from mirrorsync.commands.records import stop_status
 from mirrorsync.commands.repair import prepare_repair, unrepaired, upstream_records
 from mirrorsync.commands.sync import GENERATOR, NoProgress, Outcome, Progress, Runtime, run_sync
@@ -226,7 +231,9 @@ async def _interruptible(work: Awaitable[T]) -> T:
 
 
 def _emit_json(doc: Mapping[str, Any]) -> None:
-    sys.stdout.write(json.dumps(doc, indent=1) + "\n")
+    # Streamed: a plan of a whole history is megabytes of text, never held whole.
+    json.dump(doc, sys.stdout, indent=1)
+    sys.stdout.write("\n")
     sys.stdout.flush()
 
 
@@ -309,7 +316,9 @@ def _run(
         return error.exit_code
     if dry_run:
         if args.json:
-            _emit_json(plan_document(outcome.plan))
+            write_plan_document(outcome.plan, sys.stdout.write)
+            sys.stdout.write("\n")
+            sys.stdout.flush()
         else:
             sys.stdout.write(plan_text(outcome.plan) + "\n")
         return outcome.exit_code

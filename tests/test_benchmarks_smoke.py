@@ -13,12 +13,12 @@ from pathlib import Path
 import pytest
 
 REPO = Path(__file__).resolve().parents[1]
-SCENARIOS = ("S1", "S2", "S3", "S4", "S5", "S6")
+SCENARIOS = ("S1", "S2", "S3", "S4", "S5", "S6", "H1", "H10")
 
 
 @pytest.mark.timeout(300)
 def test_quick_suite_completes_and_reports_every_scenario(tmp_path: Path) -> None:
-    """The quick suite exits 0 and prints a measured mirrorsync row for each of S1-S6."""
+    """The quick suite exits 0 and prints a measured mirrorsync row for each of S1-S6, H1, H10."""
     done = subprocess.run(  # noqa: S603 - our own interpreter and package
         [sys.executable, "-m", "benchmarks", "--quick", "--workdir", str(tmp_path)],
         cwd=REPO,

@@ -2,19 +2,38 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterator
 from typing import Any
 
 from mirrorsync.core.capacity import known_total, space_line
+from mirrorsync.core.jsontext import write_rows
 from mirrorsync.core.model import Plan, Space, SyncReport
 from mirrorsync.core.units import human_size
 
 
+def _plan_rows(plan: Plan) -> dict[str, Iterator[dict[str, Any]]]:
+    """The per-file lists of the plan document, one row at a time, in document order."""
+    return {
+        "fetch": ({"path": a.path, "size": a.size, "sha256": a.sha256} for a in plan.fetch),
+        "keep": ({"path": e.path, "size": e.size, "sha256": e.sha256} for e in plan.keep),
+        "prune": ({"path": e.path} for e in plan.prune),
+    }
+
+
 def plan_document(plan: Plan) -> dict[str, Any]:
     """The ``plan --json`` document; ``fetch`` + ``keep`` is exactly the selected set."""
+    return {key: list(rows) for key, rows in _plan_rows(plan).items()} | _plan_head(plan)
+
+
+def write_plan_document(plan: Plan, write: Callable[[str], object]) -> None:
+    """``json.dumps(plan_document(plan), indent=1)``, written a row at a time: the plan of a
+    whole history has tens of thousands of rows, never all held as objects and text at once."""
+    rows = _plan_rows(plan)
+    write_rows({key: [] for key in rows} | _plan_head(plan), rows, write)
+
+
+def _plan_head(plan: Plan) -> dict[str, Any]:
     return {
-        "fetch": [{"path": a.path, "size": a.size, "sha256": a.sha256} for a in plan.fetch],
-        "keep": [{"path": e.path, "size": e.size, "sha256": e.sha256} for e in plan.keep],
-        "prune": [{"path": e.path} for e in plan.prune],
         "unparsed": list(plan.unparsed),
         "missing_tags": list(plan.missing_tags),
         "uv_missing": list(plan.uv_missing),

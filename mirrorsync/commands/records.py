@@ -59,6 +59,9 @@ class Ledger:
     notes: list[str] = field(default_factory=list)
     """What the run leaves out on this target and why (a file system without links), for
     ``status.json``: nothing is wrong, so no warning."""
+    held: tuple[int, int] | None = None
+    """(files, bytes) the mirror holds when an idle run skipped reading the index (they are the
+    last run's figures, unchanged); None when the entries say."""
 
     @property
     def touched(self) -> bool:
@@ -148,6 +151,8 @@ class RunRecords:
             extra["notes"] = list(ledger.notes)
         # Before the run reached its files, the mirror is still what the old index says.
         holding = ledger.entries if ledger.touched else ledger.previous
+        files = len(holding) if ledger.held is None else ledger.held[0]
+        size = sum(e.size for e in holding.values()) if ledger.held is None else ledger.held[1]
         ended = self.now()
         document = render_status(
             previous=previous,
@@ -155,8 +160,8 @@ class RunRecords:
             started=self.started,
             ended=ended,
             upstream=self.cfg.upstream.describe(),
-            size=sum(e.size for e in holding.values()),
-            files=len(holding),
+            size=size,
+            files=files,
             extra=extra,
         )
         path = self.tree.state_dir / STATUS_PATH
@@ -170,7 +175,7 @@ class RunRecords:
             "ended": timestamp(ended),
             "status": status,
             "seconds": round(self.elapsed(), 3),
-            "files": len(holding),
+            "files": files,
             **{k: v for k, v in extra.items() if k not in ("generator", "client_files", "notes")},
         }
         append_history(self.tree.state_dir / HISTORY_PATH, record)

@@ -16,9 +16,11 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
 from mirrorsync.commands.applier import Applier, NoProgress, Progress
+from mirrorsync.commands.idle import IdleCheck
 from mirrorsync.commands.planner import Planner
 from mirrorsync.commands.records import GENERATOR, Ledger, RunRecords
 from mirrorsync.config.records import Config
+from mirrorsync.core.idle import IdleProof
 from mirrorsync.core.model import Plan, SyncReport
 from mirrorsync.core.plan import plan_exit
 from mirrorsync.net.client import open_client
@@ -131,7 +133,12 @@ async def _execute(cfg: Config, tree: Target, rt: Runtime, *, dry_run: bool) -> 
             progress=rt.progress,
             now=rt.now,
         )
+        idle = IdleCheck(cfg, tree, source)
         try:
+            last = None if dry_run else (records.read_status() or {}).get("status")
+            proof = None if dry_run else await idle.take(last_status=last)
+            if proof is not None:
+                return await _idle_run(proof, idle, ledger, records)
             planned = await planner.plan(source, http, uv=uv)
             if dry_run:
                 return Outcome(plan=planned.plan, report=report, exit_code=plan_exit(planned.plan))
@@ -140,9 +147,27 @@ async def _execute(cfg: Config, tree: Target, rt: Runtime, *, dry_run: bool) -> 
             if not dry_run:
                 await _record_stop(e, applier, records)
             raise
+        if settled.status == "success" and settled.exit_code == 0:
+            await idle.leave(ledger=ledger)
         return Outcome(
             plan=planned.plan, report=report, exit_code=settled.exit_code, refused=settled.refused
         )
+
+
+async def _idle_run(
+    proof: IdleProof, idle: IdleCheck, ledger: Ledger, records: RunRecords
+) -> Outcome:
+    """A run with nothing to do (``core.idle``): recorded like the last one, and nothing else."""
+    report = records.report
+    report.kept = proof.files
+    ledger.held = (proof.files, proof.size)
+    ledger.client_fingerprint = proof.client_files
+    ledger.notes = list(proof.notes)
+    for note in ledger.notes:  # one info line per run, as a planned run says it
+        log.info("%s", note)
+    records.finish("success")
+    await idle.leave(proof)
+    return Outcome(plan=Plan(fetch=(), keep=(), prune=()), report=report, exit_code=0)
 
 
 async def _record_stop(error: BaseException, applier: Applier, records: RunRecords) -> None:

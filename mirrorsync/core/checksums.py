@@ -122,7 +122,9 @@ def resolve_expected(asset: Asset, *, sums: Mapping[str, str] | None, sidecar: s
     )
     for source, value in candidates:
         if value is not None and _HEX.fullmatch(value):
-            return dataclasses.replace(asset, sha256=value.lower(), sha256_source=source)
+            # Already lower case (as parse_digest returns it): the same string, not a copy.
+            digest = value if value.islower() else value.lower()
+            return dataclasses.replace(asset, sha256=digest, sha256_source=source)
     return asset
 
 

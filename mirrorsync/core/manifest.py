@@ -3,14 +3,18 @@
 from __future__ import annotations
 
 import hashlib
+import io
 import json
+import sys
 from collections import defaultdict
 from collections.abc import Iterable, Mapping
+from dataclasses import replace
 from datetime import datetime
 from typing import Any, TypeVar
 
 from mirrorsync.config.records import PublishConfig
 from mirrorsync.core.checksums import SHA256_HEX, render_sha256sums
+from mirrorsync.core.jsontext import write_rows
 from mirrorsync.core.layout import INDEX_PATH, SUMS_NAME, UV_DIR, check_relpath, release_dir
 from mirrorsync.core.model import Asset, IndexEntry, Kind, UvArchive
 from mirrorsync.core.units import timestamp
@@ -114,18 +118,29 @@ def render_index(
 ) -> bytes:
     """``index.json``: every managed file that is present, sorted by path: the Pythons in
     ``files``, the uv archives of ``bundle.uv`` (when there are any) in ``uv`` (a reader that
-    only knows ``files`` sees a mirror of Pythons, as before)."""
+    only knows ``files`` sees a mirror of Pythons, as before).
+
+    The text is what ``json.dumps(doc, indent=1, ensure_ascii=False)`` gives for the whole
+    document, the Pythons written one entry at a time: they are never all held as JSON objects
+    and text at once besides the result (a whole history's index is ~500 bytes per file).
+    """
     ordered = sorted(entries, key=lambda e: e.path)
-    doc: dict[str, Any] = {
+    head: dict[str, Any] = {
         "format": FORMAT,
         "generator": generator,
         "updated_at": timestamp(now),
         "upstream": dict(upstream),
-        "files": [_entry_json(e) for e in ordered if e.kind == "python"],
+        "files": [],
     }
     if uv := [_entry_json(e) for e in ordered if e.kind == "uv"]:
-        doc[UV_LIST] = uv
-    return (json.dumps(doc, indent=1, ensure_ascii=False) + "\n").encode("utf-8")
+        head[UV_LIST] = uv
+    out = io.BytesIO()
+    pythons = (_entry_json(e) for e in ordered if e.kind == "python")
+    write_rows(
+        head, {"files": pythons}, lambda text: out.write(text.encode("utf-8")), ensure_ascii=False
+    )
+    out.write(b"\n")
+    return out.getvalue()
 
 
 def _require(d: Mapping[str, Any], key: str, kind: type[T], where: str) -> T:
@@ -135,10 +150,42 @@ def _require(d: Mapping[str, Any], key: str, kind: type[T], where: str) -> T:
     return value
 
 
+class _Bad:
+    """An object of the index that looked like an entry and is not a valid one: parsed again
+    where its place is known, so that the error names it."""
+
+    __slots__ = ("raw",)
+
+    def __init__(self, raw: dict[str, Any]) -> None:
+        self.raw = raw
+
+
+def _entry_hook(obj: dict[str, Any]) -> object:
+    """``json`` object hook: an object with a ``path`` or a ``sha256`` and no ``kind`` (a
+    Python's entry; nothing else in the index has either) becomes its ``IndexEntry`` as soon as
+    it is parsed, so a whole history's entries are never all held as JSON objects."""
+    if "files" in obj or "kind" in obj or ("path" not in obj and "sha256" not in obj):
+        return obj
+    try:
+        return _parse_entry(obj, "")
+    except StateError:
+        return _Bad(obj)
+
+
+def _settle(item: object, where: str, kind: Kind) -> IndexEntry:
+    """The entry ``item`` stands for at ``where`` in the list of ``kind``; ``StateError`` else."""
+    if isinstance(item, IndexEntry):
+        if kind == "python":
+            return item
+        # An entry of the uv list written without its "kind": what _parse_entry makes of it.
+        return replace(item, python="", flavor="", build="", variant="", linkage=None, kind=kind)
+    return _parse_entry(item.raw if isinstance(item, _Bad) else item, where, kind=kind)
+
+
 def parse_index(data: bytes, *, origin: str = INDEX_PATH) -> dict[str, IndexEntry]:
     """The entries of an ``index.json`` by path; ``StateError`` when it is malformed."""
     try:
-        doc = json.loads(data)
+        doc = json.loads(data, object_hook=_entry_hook)
     except ValueError as e:
         raise StateError(f"{origin}: not valid JSON ({e})") from e
     if not isinstance(doc, dict) or doc.get("format") != FORMAT:
@@ -150,12 +197,12 @@ def parse_index(data: bytes, *, origin: str = INDEX_PATH) -> dict[str, IndexEntr
     if not isinstance(uv, list):
         raise StateError(f"{origin}: {UV_LIST!r} is not a list")
     entries: dict[str, IndexEntry] = {}
-    for i, raw in enumerate(files):
-        entry = _parse_entry(raw, f"{origin}: files[{i}]")
+    for i, item in enumerate(files):
+        entry = _settle(item, f"{origin}: files[{i}]", "python")
         entries[entry.path] = entry
-    for i, raw in enumerate(uv):
+    for i, item in enumerate(uv):
         where = f"{origin}: {UV_LIST}[{i}]"
-        entry = _parse_entry(raw, where, kind="uv")
+        entry = _settle(item, where, "uv")
         if not shape_ok(entry.path, "uv"):
             raise StateError(f"{where}: a uv path is not {UV_DIR}/<version>/<name>: {entry.path!r}")
         entries[entry.path] = entry
@@ -172,18 +219,23 @@ def _parse_entry(raw: object, where: str, *, kind: Kind = "python") -> IndexEntr
     updated = raw.get("upstream_updated_at")
     linkage = raw.get("linkage")
     python_fields = ("python", "flavor", "build", "variant")
+    # The descriptive fields repeat across the files (a few dozen versions, platforms, builds):
+    # interned, each distinct value is held once, not once per file.
     return IndexEntry(
         path=_require(raw, "path", str, where),
         size=_require(raw, "size", int, where),
         sha256=sha,
         verified=_require(raw, "verified", bool, where),
-        platform=_require(raw, "platform", str, where),
-        **{k: "" if kind == "uv" else _require(raw, k, str, where) for k in python_fields},
-        linkage=linkage if isinstance(linkage, str) and kind == "python" else None,
+        platform=_shared(_require(raw, "platform", str, where)),
+        **{k: "" if kind == "uv" else _shared(_require(raw, k, str, where)) for k in python_fields},
+        linkage=_shared(linkage) if isinstance(linkage, str) and kind == "python" else None,
         upstream_id=upstream_id if isinstance(upstream_id, int) else None,
-        upstream_updated_at=updated if isinstance(updated, str) else None,
+        upstream_updated_at=_shared(updated) if isinstance(updated, str) else None,
         kind=kind,
     )
+
+
+_shared = sys.intern
 
 
 def safe_entries(entries: dict[str, IndexEntry]) -> dict[str, IndexEntry]:
@@ -242,9 +294,10 @@ def index_files(
     Each touched release's ``SHA256SUMS`` (deleted when the release has no file left), then
     ``index.json`` when there was none or its entries (``previous``) differ.
     """
-    sums = render_tag_sums(entries.values())
+    tags = set(touched)
+    sums = render_tag_sums(e for e in entries.values() if e.tag in tags)
     files: list[tuple[str, bytes | None]] = [
-        (f"{tag}/{SUMS_NAME}", sums.get(tag)) for tag in sorted(set(touched))
+        (f"{tag}/{SUMS_NAME}", sums.get(tag)) for tag in sorted(tags)
     ]
     if not index_existed or entries != previous:
         index = render_index(entries.values(), generator=generator, now=now, upstream=upstream)

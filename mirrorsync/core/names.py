@@ -17,6 +17,7 @@ them deliberately when upstream adds a platform or an option.
 from __future__ import annotations
 
 import re
+import sys
 from typing import Final, Literal
 
 from mirrorsync.core.layout import SUMS_NAME
@@ -212,6 +213,13 @@ _RULES: Final = (_check_platform, _check_era, _check_linkage, _check_flavor, _ch
 """The consistency rules of docs/upstream.md §2, checked in order after the grammar matched."""
 
 
+_shared = sys.intern
+
+
+def _shared_or_none(text: str | None) -> str | None:
+    return None if text is None else sys.intern(text)
+
+
 def parse_asset_name(name: str, *, release_tag: str | None = None) -> AssetName:
     """Parse an archive name of any era; ``render()`` of the result gives ``name`` back.
 
@@ -224,16 +232,19 @@ def parse_asset_name(name: str, *, release_tag: str | None = None) -> AssetName:
     if m is None:
         raise _invalid(name, _grammar_hint(name))
     flavor = m["flavor"]
+    # The fields repeat across thousands of names (a few dozen versions, platforms, builds):
+    # interned, each distinct value is held once, not once per archive of a whole history.
+    platform = _shared(m["platform"])
     parsed = AssetName(
-        python=m["python"],
-        name_tag=m["tag"],
-        platform=LEGACY_PLATFORMS.get(m["platform"], m["platform"]),
-        platform_written=m["platform"],
-        linkage=m["linkage"],
-        build=m["build"] or "",
+        python=_shared(m["python"]),
+        name_tag=_shared_or_none(m["tag"]),
+        platform=LEGACY_PLATFORMS.get(platform, platform),
+        platform_written=platform,
+        linkage=_shared_or_none(m["linkage"]),
+        build=_shared(m["build"] or ""),
         flavor=_FLAVORS[flavor] if flavor is not None else "full",
         flavor_written=flavor is not None,
-        built_at=m["built_at"],
+        built_at=_shared_or_none(m["built_at"]),
         ext=_EXTS[m["ext"]],
     )
     for rule in _RULES:

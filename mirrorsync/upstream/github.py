@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 import logging
 import re
+import sys
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import replace
 from http import HTTPStatus
@@ -15,6 +17,7 @@ import aiohttp
 from yarl import URL
 
 from mirrorsync.core.checksums import parse_digest
+from mirrorsync.core.idle import listing_digest
 from mirrorsync.core.model import Release, UpstreamAsset
 from mirrorsync.core.releases import distinct_releases
 from mirrorsync.errors import UpstreamError
@@ -44,6 +47,69 @@ LISTING_TRIES = 3
 """Full listings read before a listing that keeps changing under us is given up (exit 1)."""
 LOW_RATE_LIMIT = 10
 CRAWL_KEY = "listing/last-full-check"
+
+_Answer = tuple[list[object] | None, str | None, bool, str | None, str]
+"""A page's releases (None: unchanged, not parsed), next URL, unchanged, ETag, digest."""
+
+
+_KEPT_KEYS = frozenset(
+    {
+        # a release
+        "tag_name",
+        "id",
+        "draft",
+        "prerelease",
+        "published_at",
+        "assets",
+        # an asset
+        "name",
+        "size",
+        "browser_download_url",
+        "updated_at",
+        "state",
+        "digest",
+    }
+)
+"""The fields ``release_from_json`` reads: all a listing page is kept for."""
+
+
+def _slim(obj: dict[str, object]) -> dict[str, object]:
+    """``json`` object hook: a release or an asset object keeps only the fields read.
+
+    Objects are built innermost first, so an asset's ``uploader`` (20 fields, in every asset of
+    the API) and a release's ``author`` and ``body`` are dropped as soon as their parent is
+    built: a page is never held whole as parsed objects.
+    """
+    if "tag_name" in obj or "browser_download_url" in obj:
+        return {k: v for k, v in obj.items() if k in _KEPT_KEYS}
+    return obj
+
+
+def parse_listing_page(body: str) -> list[object]:
+    """A listing page's JSON array, each release and asset object with only the fields read;
+    ``ValueError`` when it is not JSON, ``UpstreamError`` when it is not an array."""
+    data = json.loads(body, object_hook=_slim)
+    if not isinstance(data, list):
+        raise UpstreamError("not a JSON array")
+    return data
+
+
+def compact_page(body: str) -> str:
+    """A listing page as JSON with only the fields read (what the cache keeps of it); the body
+    itself when it does not parse (it is then refused when it is parsed, as it was)."""
+    try:
+        data = parse_listing_page(body)
+    except (ValueError, UpstreamError):
+        return body
+    return _compact(data)
+
+
+def _compact(data: list[object]) -> str:
+    return json.dumps(data, separators=(",", ":"), ensure_ascii=False)
+
+
+def _body_digest(body: str) -> str:
+    return hashlib.sha256(body.encode("utf-8", "surrogatepass")).hexdigest()
 
 
 def release_from_json(data: object) -> Release:
@@ -86,8 +152,9 @@ def _asset_from_json(data: object) -> UpstreamAsset | None:
         url=url,
         digest=parse_digest(digest if isinstance(digest, str) else None),
         id=aid if isinstance(aid, int) and not isinstance(aid, bool) else None,
-        updated_at=updated if isinstance(updated, str) else None,
-        state=state if isinstance(state, str) else "uploaded",
+        # Many assets share an upload time and every one a state: each distinct value held once.
+        updated_at=sys.intern(updated) if isinstance(updated, str) else None,
+        state=sys.intern(state) if isinstance(state, str) else "uploaded",
     )
 
 
@@ -246,6 +313,8 @@ class GitHubReleases:
         self.pages_fetched = 0
         self.pages_unchanged = 0
         self.pages_trusted = 0
+        self._answers: dict[str, _Answer] = {}
+        """Pages ``unchanged_listing`` asked this run, for ``list_releases`` not to ask again."""
 
     async def list_releases(self) -> list[Release]:
         """Every release, each once; with ``prove_consistent``, a listing proven unchanged.
@@ -276,14 +345,15 @@ class GitHubReleases:
         )
 
     async def _all_unchanged(self, asked: list[tuple[str, str | None, str]]) -> bool:
-        """Whether every page asked of the server still answers as it did (ETag, else body)."""
-        for url, etag, body in asked:
-            if not await self._unchanged(url, etag, body):
+        """Whether every page asked of the server still answers as it did: its ETag, else the
+        fields read of it (a change elsewhere in a release object changes nothing mirrored)."""
+        for url, etag, digest in asked:
+            if not await self._unchanged(url, etag, digest):
                 log.debug("%s changed while the listing was read", url)
                 return False
         return True
 
-    async def _unchanged(self, url: str, etag: str | None, body: str) -> bool:
+    async def _unchanged(self, url: str, etag: str | None, digest: str) -> bool:
         async def attempt() -> bool:
             headers = dict(API_HEADERS)
             if etag:
@@ -295,14 +365,19 @@ class GitHubReleases:
                 text = await self._page_text(r, url)
                 _check_status(r.status, r.headers, text, url=answer.url, now=self._retry.clock())
                 self.pages_fetched += 1
-                return text == body
+                return _body_digest(compact_page(text)) == digest
 
         return await self._run(attempt, what=f"checking {url}")
 
     async def _list_once(self) -> tuple[list[Release], list[tuple[str, str | None, str]]]:
         """One pass over the pages: the releases, and each page asked of the server this pass
-        (URL, ETag, body) for the consistency check."""
-        first = f"{self._api_url}/repos/{self._repo}/releases?per_page={self._per_page}"
+        (URL, ETag, sha256 of the body) for the consistency check.
+
+        Each page is parsed into compact records as it arrives and its text dropped: a whole
+        history is ~2 KB of JSON per asset, and nothing of it is needed once parsed (the check
+        compares a page's ETag, else the digest of its body).
+        """
+        first = self._first_page()
         url: str | None = first
         seen: set[str] = set()
         asked: list[tuple[str, str | None, str]] = []
@@ -317,17 +392,76 @@ class GitHubReleases:
             cached = self._cache.page(url) if (trust_rest and self._cache) else None
             if cached is not None:
                 self.pages_trusted += 1
-                body, url = cached.body, cached.next_url
+                data, url = self._parse_page(cached.body), cached.next_url
             else:
                 page_url = url
-                body, url, unchanged, etag = await self._page(page_url)
-                asked.append((page_url, etag, body))
+                got, url, unchanged, etag, digest = await self._page(page_url)
+                assert got is not None  # noqa: S101 - parse_unchanged: always parsed
+                data = got
+                asked.append((page_url, etag, digest))
                 if len(seen) == 1:
                     trust_rest = unchanged and self._recent_full_listing(first)
-            releases.extend(self._parse_page(body))
+            releases.extend(release_from_json(item) for item in data)
+            del data
         if not trust_rest and self._cache is not None:
             self._cache.store_file(self._crawl_key, identity=first, text=str(self._retry.clock()))
         return releases, asked
+
+    async def unchanged_listing(self) -> str | None:
+        """The listing's ``listing_digest`` when every page is unchanged since the state
+        directory's cache saw it (a 304 to its ETag, or trusted from the cache as
+        ``list_releases`` trusts it), nothing parsed; None as soon as a page changed.
+
+        Every answer is kept for ``list_releases`` in this run, which then asks no page twice.
+        """
+        if self._cache is None:
+            return None
+        first = self._first_page()
+        url: str | None = first
+        seen: set[str] = set()
+        pages: list[tuple[str, str, str]] = []
+        trust_rest = False
+        while url is not None:
+            if url in seen or len(seen) >= MAX_PAGES:
+                return None
+            seen.add(url)
+            cached = self._cache.page(url)
+            if cached is None:
+                return None
+            if trust_rest:
+                pages.append((url, cached.etag, _body_digest(cached.body)))
+                url = cached.next_url
+                continue
+            answer = await self._page(url, parse_unchanged=False)
+            self._answers[url] = answer
+            _, next_url, unchanged, etag, digest = answer
+            if not unchanged or etag is None:
+                return None
+            pages.append((url, etag, digest))
+            if len(seen) == 1:
+                trust_rest = self._recent_full_listing(first)
+            url = next_url
+        return listing_digest(pages)
+
+    def cached_listing(self) -> str | None:
+        """``listing_digest`` of the pages as the cache holds them now (after a run that read
+        them all), or None when one is missing: what ``unchanged_listing`` will compare with."""
+        if self._cache is None:
+            return None
+        url: str | None = self._first_page()
+        seen: set[str] = set()
+        pages: list[tuple[str, str, str]] = []
+        while url is not None:
+            cached = self._cache.page(url)
+            if cached is None or url in seen or len(seen) >= MAX_PAGES:
+                return None
+            seen.add(url)
+            pages.append((url, cached.etag, _body_digest(cached.body)))
+            url = cached.next_url
+        return listing_digest(pages)
+
+    def _first_page(self) -> str:
+        return f"{self._api_url}/repos/{self._repo}/releases?per_page={self._per_page}"
 
     def _recent_full_listing(self, first: str) -> bool:
         if self._cache is None or self._full_listing_every <= 0:
@@ -339,20 +473,29 @@ class GitHubReleases:
             return False
         return 0 <= age < self._full_listing_every
 
-    def _parse_page(self, body: str) -> list[Release]:
+    def _parse_page(self, body: str) -> list[object]:
         try:
-            data = json.loads(body)
-        except ValueError as e:
+            return parse_listing_page(body)
+        except (ValueError, UpstreamError) as e:
             raise UpstreamError(f"unexpected listing from {self._api_url}: {e}") from e
-        if not isinstance(data, list):
-            raise UpstreamError(f"unexpected listing from {self._api_url}: not a JSON array")
-        return [release_from_json(item) for item in data]
 
-    async def _page(self, url: str) -> tuple[str, str | None, bool, str | None]:
-        """One page: its body, the next page's URL, whether it was unchanged (304), its ETag."""
+    async def _page(self, url: str, *, parse_unchanged: bool = True) -> _Answer:
+        """One page: its releases (parsed, only the fields read), the next page's URL, whether
+        it was unchanged (304), its ETag, and the sha256 of its compact form. An answer kept by
+        ``unchanged_listing`` in this run is used rather than asked again. Without
+        ``parse_unchanged`` an unchanged page is not parsed (its releases are None)."""
+        kept = self._answers.pop(url, None)
+        if kept is not None:
+            data, next_url, unchanged, etag, digest = kept
+            if data is None:
+                cached = self._cache.page(url) if self._cache else None
+                if cached is None:  # the entry went away meanwhile: ask again
+                    return await self._page(url, parse_unchanged=parse_unchanged)
+                data = self._parse_page(cached.body) if parse_unchanged else None
+            return data, next_url, unchanged, etag, digest
         cached = self._cache.page(url) if self._cache else None
 
-        async def attempt() -> tuple[str, str | None, bool, str | None]:
+        async def attempt() -> _Answer:
             headers = dict(API_HEADERS)
             if cached is not None:
                 headers["If-None-Match"] = cached.etag
@@ -361,17 +504,23 @@ class GitHubReleases:
                 self._note_rate_limit(r.headers)
                 if r.status == HTTPStatus.NOT_MODIFIED and cached is not None:
                     self.pages_unchanged += 1
-                    return cached.body, cached.next_url, True, cached.etag
+                    data = self._parse_page(cached.body) if parse_unchanged else None
+                    return data, cached.next_url, True, cached.etag, _body_digest(cached.body)
                 body = await self._page_text(r, url)
                 _check_status(r.status, r.headers, body, url=answer.url, now=self._retry.clock())
                 next_url = next_page_url(r.headers.getall("Link", []), page_url=str(answer.url))
                 self.pages_fetched += 1
+                data = self._parse_page(body)
+                del body
+                # Only what is read is replayed on a 304: the cache holds the page with only
+                # those fields (a fifth of its size), so an idle run parses that much less.
+                compact = _compact(data)
                 etag = r.headers.get("ETag")
                 if self._cache is not None and etag:
                     self._cache.store_page(
-                        CachedPage(url=url, etag=etag, body=body, next_url=next_url)
+                        CachedPage(url=url, etag=etag, body=compact, next_url=next_url)
                     )
-                return body, next_url, False, etag
+                return data, next_url, False, etag, _body_digest(compact)
 
         return await self._run(attempt, what=f"listing {url}")
 

@@ -3,10 +3,18 @@ plan's figures."""
 
 from __future__ import annotations
 
+import json
+
 from eras import DIGEST, DIGEST_TAG
 from selection_table import make_asset
 
-from mirrorsync.commands.documents import plan_document, plan_text, sync_summary
+from mirrorsync.commands.documents import (
+    plan_document,
+    plan_text,
+    sync_summary,
+    write_plan_document,
+)
+from mirrorsync.core.manifest import entry_for
 from mirrorsync.core.model import Plan, SyncReport
 
 
@@ -41,3 +49,20 @@ def test_plan_says_size_unknown_where_the_listing_gives_none() -> None:
     sized = Plan(fetch=(known,), keep=(), prune=())
     assert "1 to fetch (2.0 KiB)" in plan_text(sized)
     assert plan_document(sized)["totals"]["fetch_bytes"] == 2048
+
+
+def test_streamed_plan_document_is_the_document() -> None:
+    """``plan --json`` written row by row is exactly ``json.dumps`` of the whole document, with
+    rows in each list, one row, or none."""
+    first = make_asset(DIGEST_TAG, DIGEST[0], size=2048)
+    second = make_asset(DIGEST_TAG, DIGEST[1], size=None)
+    entry = entry_for(first, sha256="a" * 64, size=2048)
+    plans = (
+        Plan(fetch=(), keep=(), prune=()),
+        Plan(fetch=(first,), keep=(), prune=(entry,)),
+        Plan(fetch=(first, second), keep=(entry, entry), prune=(), unparsed=("x",)),
+    )
+    for plan in plans:
+        parts: list[str] = []
+        write_plan_document(plan, parts.append)
+        assert "".join(parts) == json.dumps(plan_document(plan), indent=1)
