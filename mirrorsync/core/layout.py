@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 from mirrorsync.errors import UnsafeName
 
 STATE_DIR = ".mirrorsync"
@@ -17,13 +19,15 @@ PART_SUFFIX = ".part"
 """What a partial download in the staging area is named: ``<name>.part``."""
 MAX_COMPONENT = 255 - len(PART_SUFFIX)
 """A path part must leave room for the staging suffix within the usual 255-byte file-name limit."""
+_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+"""ASCII control characters (one regex search: a verify checks every listed path)."""
 
 
 def check_relpath(path: str) -> None:
     """Accept only ``part/part`` paths that stay inside the root; raise ``UnsafeName`` else."""
     if not path:
         raise UnsafeName(path, "empty path")
-    if any(ord(c) < 0x20 or ord(c) == 0x7F for c in path):  # noqa: PLR2004 - ASCII controls
+    if _CONTROL.search(path):
         raise UnsafeName(path, f"control character in {path!r}")
     if "\\" in path:
         raise UnsafeName(path, f"backslash in {path!r}")
