@@ -152,44 +152,56 @@ class Applier:
     async def _fetch_all(
         self, fetch: list[Asset], http: HttpClient, *, unverifiable: dict[str, str]
     ) -> None:
-        progress, ledger, report = self.progress, self.ledger, self.report
+        """Fetch and publish ``fetch`` with ``download.concurrency`` workers, each taking the
+        next asset when it is done with one: a whole-history sync holds that many coroutines,
+        not one per file."""
+        progress = self.progress
         progress.begin(files=len(fetch), total_bytes=known_total(fetch))
-        limit = asyncio.Semaphore(self.cfg.download.concurrency)
+        queue = iter(fetch)
 
-        async def one(asset: Asset) -> None:
-            async with limit:
-                try:
-                    if asset.path in unverifiable:
-                        raise DownloadError(asset.path, unverifiable[asset.path])
-                    got = await fetch_asset(
-                        http,
-                        asset,
-                        staged=self.tree.staging_path(asset.path),
-                        retry=self.retry,
-                        on_bytes=progress.advance,
-                        limiter=self.limiter,
-                    )
-                    await self.tree.publish(got.staged, asset.path, sha256=got.sha256)
-                except AssetError as e:
-                    log.error("%s: %s", asset.path, e)
-                    report.failed.append(Failure(path=asset.path, error=str(e)))
-                    return
-            change = "changed" if asset.path in ledger.previous else "added"
-            ledger.changes.append((change, asset.path))
-            ledger.entries[asset.path] = entry_for(asset, sha256=got.sha256, size=got.size)
-            report.fetched += 1
-            report.bytes_downloaded += got.downloaded
-            progress.file_done(asset.path)
-            log.info("%s: fetched %d bytes", asset.path, got.size)
+        async def worker() -> None:
+            for asset in queue:  # shared: each asset goes to exactly one worker
+                await self._fetch_one(asset, http, unverifiable=unverifiable)
 
+        workers = min(self.cfg.download.concurrency, len(fetch))
         try:
             async with asyncio.TaskGroup() as tg:
-                for asset in fetch:
-                    tg.create_task(one(asset), name=asset.path)
+                for n in range(workers):
+                    tg.create_task(worker(), name=f"download worker {n}")
         except* MirrorsyncError as group:
             raise group.exceptions[0] from None
         finally:
             progress.end()
+
+    async def _fetch_one(
+        self, asset: Asset, http: HttpClient, *, unverifiable: dict[str, str]
+    ) -> None:
+        """Download, verify and publish one asset; an asset's own failure is recorded, a run's
+        failure (the target, an interruption) is raised."""
+        progress, ledger, report = self.progress, self.ledger, self.report
+        try:
+            if asset.path in unverifiable:
+                raise DownloadError(asset.path, unverifiable[asset.path])
+            got = await fetch_asset(
+                http,
+                asset,
+                staged=self.tree.staging_path(asset.path),
+                retry=self.retry,
+                on_bytes=progress.advance,
+                limiter=self.limiter,
+            )
+            await self.tree.publish(got.staged, asset.path, sha256=got.sha256)
+        except AssetError as e:
+            log.error("%s: %s", asset.path, e)
+            report.failed.append(Failure(path=asset.path, error=str(e)))
+            return
+        change = "changed" if asset.path in ledger.previous else "added"
+        ledger.changes.append((change, asset.path))
+        ledger.entries[asset.path] = entry_for(asset, sha256=got.sha256, size=got.size)
+        report.fetched += 1
+        report.bytes_downloaded += got.downloaded
+        progress.file_done(asset.path)
+        log.info("%s: fetched %d bytes", asset.path, got.size)
 
     # -- indexes and client files --------------------------------------------------------------
 

@@ -86,17 +86,20 @@ class _Part:
 
     def open_resume(self, limit: int, cancel: Cancel) -> int:
         """Open for appending after hashing what an earlier attempt left; returns its size."""
-        self.path.parent.mkdir(parents=True, exist_ok=True)
         self.hash = hashlib.sha256()
         self.size = 0
         try:
             existing = self.path.stat().st_size
-        except FileNotFoundError:
+        except FileNotFoundError:  # the usual case: no earlier attempt, maybe no directory yet
             existing = 0
         if existing > limit:
             self.path.unlink()
             existing = 0
-        self._file = self.path.open("ab" if existing else "wb")
+        try:
+            self._file = self._open(append=existing > 0)
+        except FileNotFoundError:  # the release's first file: one mkdir, not one per file
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            self._file = self._open(append=existing > 0)
         if existing:
             with self.path.open("rb") as f:
                 while block := f.read(READ_BLOCK):
@@ -104,6 +107,9 @@ class _Part:
                     self.hash.update(block)
                     self.size += len(block)
         return self.size
+
+    def _open(self, *, append: bool) -> BinaryIO:
+        return self.path.open("ab") if append else self.path.open("wb")
 
     def restart(self) -> None:
         """Drop what was there: the server sent the whole body."""
@@ -122,7 +128,11 @@ class _Part:
 
     def finish(self) -> None:
         """Flush to stable storage, so that a crash after the rename cannot lose the bytes."""
-        self.close()
+        if self._file is not None:  # still open from this attempt: fsync it as it is
+            self._file.flush()
+            os.fsync(self._file.fileno())
+            self.close()
+            return
         fd = os.open(self.path, os.O_RDONLY)
         try:
             os.fsync(fd)
@@ -296,6 +306,9 @@ class _Download:
         self.limiter = limiter
         self.loop = loop
         self.received = 0
+        self.unreported = 0
+        """Bytes the last attempt received and did not report (set by its thread, which has
+        finished when the event loop reads it)."""
         self.resumed = False
         self.validator: str | None = None
         """The ETag (else Last-Modified) of the answer this run's partial file began with: sent
@@ -324,6 +337,11 @@ class _Download:
             cancel.set()
             await _wait_out(job, cancel)
             raise
+        finally:
+            # The bytes the thread did not hand over itself: no wake-up of the loop per file.
+            if unreported := self.unreported:
+                self.unreported = 0
+                self.on_bytes(unreported)
 
     # -- in the download thread ----------------------------------------------------------------
 
@@ -403,7 +421,8 @@ class _Download:
                     else:
                         part.write(data)
                     self.received += n
-                    progress.add(n)
+                    # The last bytes are reported by the event loop once the attempt is over.
+                    progress.add(n, last=asset.size == part.size + len(gathered))
                     if self.limiter is not None:
                         self._throttle(n, cancel)
                     cancel.check()
@@ -412,7 +431,7 @@ class _Download:
             # resumes after it.
             if gathered:
                 part.write(gathered)
-            progress.flush()
+            self.unreported += progress.take()
 
     def _throttle(self, nbytes: int, cancel: Cancel) -> None:
         """Take ``nbytes`` from the run's shared rate limiter, which lives on the event loop."""
@@ -451,10 +470,18 @@ class _Progress:
         self._pending = 0
         self._last = 0.0  # the first bytes are shown at once
 
-    def add(self, nbytes: int) -> None:
+    def add(self, nbytes: int, *, last: bool = False) -> None:
+        """Count ``nbytes``; ``last``: the body is complete, so the caller reports them."""
         self._pending += nbytes
+        if last:
+            return
         if self._pending >= PROGRESS_STEP or time.monotonic() - self._last >= PROGRESS_INTERVAL:
             self.flush()
+
+    def take(self) -> int:
+        """The bytes counted but not yet reported, for the caller to report."""
+        pending, self._pending = self._pending, 0
+        return pending
 
     def flush(self) -> None:
         if self._pending:

@@ -45,8 +45,29 @@ class RetryPolicy:
         return float(backoff(state))
 
     async def run(self, attempt: Callable[[], Awaitable[T]], *, what: str) -> T:
-        """Run ``attempt`` until it succeeds, fails permanently, or the retries are spent."""
+        """Run ``attempt`` until it succeeds, fails permanently, or the retries are spent.
 
+        The first attempt runs bare: most succeed, and a sync makes tens of thousands of them.
+        A transient failure hands over to the retry loop, which counts it as its first attempt.
+        """
+        try:
+            return await attempt()
+        except Exception as e:
+            if self.retries == 0 or not is_transient(e):
+                raise
+            first = e
+        calls = 0
+
+        async def replayed() -> T:
+            nonlocal calls
+            calls += 1
+            if calls == 1:
+                raise first  # the failure already seen: waited for and logged as usual
+            return await attempt()
+
+        return await self._retrying(replayed, what=what)
+
+    async def _retrying(self, attempt: Callable[[], Awaitable[T]], *, what: str) -> T:
         def before_sleep(state: RetryCallState) -> None:
             exc = state.outcome.exception() if state.outcome else None
             delay = state.upcoming_sleep
