@@ -14,8 +14,9 @@ import http.client
 import logging
 import os
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
+from functools import partial
 from http import HTTPStatus
 from pathlib import Path
 from typing import Any, BinaryIO
@@ -171,7 +172,22 @@ async def fetch_asset(
         # Without a checksum nothing could tell an earlier run's partial file of another upstream
         # version from a prefix of this one: start afresh (retries in this run still resume).
         _discard(staged)
-    download = _Download(
+    download = _new_download(
+        http, asset, staged=staged, retry=retry, on_bytes=on_bytes, limiter=limiter
+    )
+    return await _conclude(download, download.run)
+
+
+def _new_download(
+    http: HttpClient,
+    asset: Asset,
+    *,
+    staged: Path,
+    retry: RetryPolicy,
+    on_bytes: Callable[[int], None],
+    limiter: RateLimiter | None,
+) -> _Download:
+    return _Download(
         http.transfers,
         asset,
         part=_Part(staged),
@@ -180,9 +196,14 @@ async def fetch_asset(
         limiter=limiter,
         loop=asyncio.get_running_loop(),
     )
+
+
+async def _conclude(download: _Download, first: Callable[[], Awaitable[Fetched]]) -> Fetched:
+    """``first()`` (the download, or what is left of it), with what its failures mean."""
+    asset = download.asset
     try:
         try:
-            return await download.run()
+            return await first()
         except (SizeMismatch, ChecksumMismatch):
             if not download.resumed:
                 raise
@@ -201,6 +222,89 @@ async def fetch_asset(
         raise TargetError.from_os_error(f"{asset.path}: cannot write", e) from e
     finally:
         download.part.close()
+
+
+STREAK_FILES = 16
+STREAK_BYTES = 8 << 20
+"""A streak: up to this many small files (and bytes) whose first attempts one download thread
+makes one after another, with one hand-over to the event loop for all of them."""
+
+
+def streakable(asset: Asset) -> bool:
+    """Whether ``fetch_streak`` may take ``asset``: fetched over HTTP, with a known size and
+    sha256 (a size not known could be large; without a sha256 a partial file is not trusted)."""
+    return (
+        asset.upstream.local_path is None
+        and asset.size is not None
+        and asset.size < STREAK_BYTES
+        and asset.sha256 is not None
+    )
+
+
+async def fetch_streak(
+    http: HttpClient,
+    assets: Sequence[tuple[Asset, Path]],
+    *,
+    retry: RetryPolicy,
+    on_bytes: Callable[[int], None] = lambda _: None,
+    limiter: RateLimiter | None = None,
+) -> list[Fetched | AssetError]:
+    """Download each ``(asset, staging file)`` as ``fetch_asset`` would, in order, each one's
+    outcome (``Fetched`` or its ``AssetError``) in its place; others errors are raised.
+
+    The first attempts run one after another in one download thread, which hands all of them
+    over at once: tens of thousands of small files cost their requests, not a thread hop and
+    an event-loop wake-up each. A first attempt that fails stops the streak; that download is
+    then concluded on the event loop exactly as ``fetch_asset`` would (retries, resume), and
+    the rest of the streak goes on in a new one.
+    """
+    downloads = [
+        _new_download(http, a, staged=staged, retry=retry, on_bytes=on_bytes, limiter=limiter)
+        for a, staged in assets
+    ]
+    loop = asyncio.get_running_loop()
+    outcomes: list[Fetched | AssetError] = []
+    while len(outcomes) < len(downloads):
+        left = downloads[len(outcomes) :]
+        cancel = Cancel()
+        job = loop.run_in_executor(http.transfers.executor, _first_attempts, left, cancel)
+        try:
+            done, failed = await asyncio.shield(job)
+        except asyncio.CancelledError:
+            cancel.set()
+            await _wait_out(job, cancel)
+            raise
+        finally:
+            for download in left:
+                download.report_unreported()
+        outcomes += done
+        if failed is not None:
+            download, error = failed
+            try:
+                outcomes.append(await _conclude(download, partial(download.run_after, error)))
+            except AssetError as e:
+                outcomes.append(e)
+    return outcomes
+
+
+_Failed = tuple["_Download", Exception]
+
+
+def _first_attempts(
+    downloads: Sequence[_Download], cancel: Cancel
+) -> tuple[list[Fetched], _Failed | None]:
+    """In a download thread: the downloads that succeeded at once, in order, and the first one
+    that did not, with its failure (the rest is left for another streak)."""
+    done: list[Fetched] = []
+    for download in downloads:
+        try:
+            done.append(download.first_in_thread(cancel))
+        except Cancelled:
+            raise
+        except Exception as e:  # noqa: BLE001 - concluded on the event loop, as fetch_asset would
+            download.part.close()
+            return done, (download, e)
+    return done, None
 
 
 async def _copy_in_thread(
@@ -315,16 +419,45 @@ class _Download:
         as If-Range when resuming, so that a file replaced upstream is sent whole, not spliced."""
         self.durable = False
         """Whether the last attempt verified and fsynced the file itself (one thread hop less)."""
+        self.stage = "attempt"
+        """How far ``first_in_thread`` got: its attempt, or checking and syncing the file."""
         self.url = asset.upstream.url
         """Where the bytes come from: the asset's URL until it answered 404 and a fallback took
         over (then for the rest of the download)."""
 
-    async def run(self) -> Fetched:
-        await self.retry.run(self._attempt, what=self.asset.path)
+    async def run(self, *, after: Exception | None = None) -> Fetched:
+        """Every attempt it takes; ``after``: the first one was made and failed so."""
+        await self.retry.run(self._attempt, what=self.asset.path, after=after)
         part = self.part
         sha256 = _verified(part, self.asset)
         if not self.durable:
             await self.loop.run_in_executor(self.transfers.executor, part.finish)
+        return self._fetched(sha256)
+
+    async def run_after(self, error: Exception) -> Fetched:
+        """What is left after ``first_in_thread`` raised ``error``."""
+        if self.stage == "attempt":
+            return await self.run(after=error)
+        raise error  # the file is complete but wrong, or could not be made durable
+
+    def first_in_thread(self, cancel: Cancel) -> Fetched:
+        """In a download thread: the first attempt, verified and made durable."""
+        self.stage = "attempt"
+        self._attempt_in_thread(cancel)
+        self.stage = "verify"
+        sha256 = _verified(self.part, self.asset)
+        if not self.durable:
+            self.part.finish()
+        return self._fetched(sha256)
+
+    def report_unreported(self) -> None:
+        """On the event loop: the bytes the thread did not hand over itself."""
+        if unreported := self.unreported:
+            self.unreported = 0
+            self.on_bytes(unreported)
+
+    def _fetched(self, sha256: str) -> Fetched:
+        part = self.part
         return Fetched(staged=part.path, sha256=sha256, size=part.size, downloaded=self.received)
 
     async def _attempt(self) -> None:
@@ -339,9 +472,7 @@ class _Download:
             raise
         finally:
             # The bytes the thread did not hand over itself: no wake-up of the loop per file.
-            if unreported := self.unreported:
-                self.unreported = 0
-                self.on_bytes(unreported)
+            self.report_unreported()
 
     # -- in the download thread ----------------------------------------------------------------
 
