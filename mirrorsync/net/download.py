@@ -262,6 +262,8 @@ async def fetch_streak(
         _new_download(http, a, staged=staged, retry=retry, on_bytes=on_bytes, limiter=limiter)
         for a, staged in assets
     ]
+    for download in downloads:
+        download.in_streak = True
     loop = asyncio.get_running_loop()
     outcomes: list[Fetched | AssetError] = []
     while len(outcomes) < len(downloads):
@@ -421,6 +423,8 @@ class _Download:
         """Whether the last attempt verified and fsynced the file itself (one thread hop less)."""
         self.stage = "attempt"
         """How far ``first_in_thread`` got: its attempt, or checking and syncing the file."""
+        self.in_streak = False
+        """Whether it is one of a streak of small files (its progress need not show at once)."""
         self.url = asset.upstream.url
         """Where the bytes come from: the asset's URL until it answered 404 and a fallback took
         over (then for the rest of the download)."""
@@ -535,7 +539,7 @@ class _Download:
 
     def _stream(self, opened: Opened, cancel: Cancel) -> None:
         part, asset = self.part, self.asset
-        progress = _Progress(self.loop, self.on_bytes)
+        progress = _Progress(self.loop, self.on_bytes, eager=not self.in_streak)
         # Small pieces (a slow or paced link hands out a few KiB per read) are gathered into one
         # hash+write step: each step releases and retakes the GIL, which costs more than a copy.
         gathered = bytearray()
@@ -595,11 +599,19 @@ class _Download:
 class _Progress:
     """Byte counts for the event loop's progress display, a few times a second at most."""
 
-    def __init__(self, loop: asyncio.AbstractEventLoop, on_bytes: Callable[[int], None]) -> None:
+    def __init__(
+        self,
+        loop: asyncio.AbstractEventLoop,
+        on_bytes: Callable[[int], None],
+        *,
+        eager: bool = True,
+    ) -> None:
         self._loop = loop
         self._on_bytes = on_bytes
         self._pending = 0
-        self._last = 0.0  # the first bytes are shown at once
+        # Eager: the first bytes are shown at once (a large download, or one that stalls, shows
+        # that it started); else after the first interval, as a small file's seldom lasts that.
+        self._last = 0.0 if eager else time.monotonic()
 
     def add(self, nbytes: int, *, last: bool = False) -> None:
         """Count ``nbytes``; ``last``: the body is complete, so the caller reports them."""

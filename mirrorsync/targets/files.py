@@ -72,7 +72,7 @@ def fsync_dir(path: Path) -> None:
 def staging_file(staging_dir: Path, path: str) -> Path:
     """The staging file for ``path`` (``<tag>/<name>``) below ``staging_dir``."""
     check_relpath(path)
-    return staging_dir.joinpath(*path.split("/")).with_suffix(Path(path).suffix + PART_SUFFIX)
+    return staging_dir / f"{path}{PART_SUFFIX}"  # one Path made: this runs once per file
 
 
 def staged_files(staging_dir: Path) -> Iterator[Path]:

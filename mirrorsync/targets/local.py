@@ -80,7 +80,7 @@ class LocalTree:
 
     def final_path(self, path: str) -> Path:
         check_relpath(path)
-        return self.root.joinpath(*path.split("/"))
+        return self.root / path  # checked: relative, "/"-separated, no "." or ".." parts
 
     def _writable_path(self, path: str) -> Path:
         """``final_path``, refusing a release directory that is a symbolic link: what it points
