@@ -77,6 +77,8 @@ class LocalTree:
         """Directories of index and client files written since they were last fsynced."""
         self._unsynced_lock = threading.Lock()
         self._syncing = threading.Lock()
+        self._walked: dict[str, int] = {}
+        """The regular files the last ``inventory`` found, by path, for the ``sizes`` after it."""
 
     def final_path(self, path: str) -> Path:
         check_relpath(path)
@@ -295,7 +297,10 @@ class LocalTree:
         def walk() -> Inventory:
             files: dict[str, int] = {}
             unreadable: dict[str, str] = {}
-            for rel, size in _walk(self.root, skip={STATE_DIR, *CLIENT_LAYOUTS}, out=unreadable):
+            regular: dict[str, int] = {}
+            self._walked = regular
+            skip = {STATE_DIR, *CLIENT_LAYOUTS}
+            for rel, size in _walk(self.root, skip=skip, out=unreadable, regular=regular):
                 if isinstance(size, int):
                     files[rel] = size
                 else:
@@ -305,12 +310,19 @@ class LocalTree:
         return await asyncio.to_thread(walk)
 
     async def sizes(self, paths: Iterable[str]) -> dict[str, int | str]:
+        """Right after ``inventory`` (as verify asks), the regular files it found are answered
+        from its walk; any other path is stat'ed, following links."""
         wanted = list(paths)
         for path in wanted:
             check_relpath(path)
         root = os.fspath(self.root)
-        # Plain strings, each path checked once: tens of thousands of stats in one thread.
-        return await asyncio.to_thread(lambda: {p: _stat_size(f"{root}/{p}") for p in wanted})
+        walked, self._walked = self._walked, {}  # once: later calls look at the disk again
+
+        def size(path: str) -> int | str:
+            found = walked.get(path)
+            return found if found is not None else _stat_size(f"{root}/{path}")
+
+        return await asyncio.to_thread(lambda: {p: size(p) for p in wanted})
 
     async def recorded(self, path: str) -> tuple[int, str | None] | None:
         """A directory records no sha256 beside a file: only its size."""
@@ -651,14 +663,30 @@ def _stat_size(path: str) -> int | str:
     return st.st_size if stat.S_ISREG(st.st_mode) else "not a regular file"
 
 
+def _listing(directory: Path, rel: str, *, out: dict[str, str]) -> list[os.DirEntry[str]]:
+    """The entries of ``directory``; none when it is gone, or cannot be listed (said in ``out``)."""
+    try:
+        with os.scandir(directory) as it:
+            return list(it)
+    except FileNotFoundError:
+        return []
+    except OSError as e:
+        out[rel.rstrip("/") or "."] = (
+            f"cannot list this directory ({describe_os_error(e)}); its files were not checked"
+        )
+        return []
+
+
 def _walk(
     top: Path,
     *,
     out: dict[str, str],
     prefix: str = "",
     skip: frozenset[str] | set[str] = frozenset(),
+    regular: dict[str, int] | None = None,
 ) -> Iterator[tuple[str, int | str]]:
-    """(``prefix`` + ``/``-path, size or why there is none) of every non-directory below ``top``.
+    """(``prefix`` + ``/``-path, size or why there is none) of every non-directory below ``top``;
+    the sizes of the regular files among them also go into ``regular``.
 
     Links are never followed; names in ``skip`` are not entered at the top; a directory that
     cannot be listed goes into ``out`` with a sentence saying so.
@@ -666,16 +694,7 @@ def _walk(
     stack = [(top, prefix)]
     while stack:
         directory, rel = stack.pop()
-        try:
-            with os.scandir(directory) as it:
-                found = list(it)
-        except FileNotFoundError:
-            continue
-        except OSError as e:
-            out[rel.rstrip("/") or "."] = (
-                f"cannot list this directory ({describe_os_error(e)}); its files were not checked"
-            )
-            continue
+        found = _listing(directory, rel, out=out)
         skipped = skip if directory is top else ()
         for entry in found:
             if entry.name in skipped:
@@ -687,13 +706,17 @@ def _walk(
             if is_dir:
                 stack.append((Path(entry.path), f"{rel}{entry.name}/"))
                 continue
+            path = f"{rel}{entry.name}"
             try:
-                size: int | str = entry.stat(follow_symlinks=False).st_size
+                st = entry.stat(follow_symlinks=False)
             except FileNotFoundError:
                 continue  # gone since the listing
             except OSError as e:
-                size = describe_os_error(e)
-            yield f"{rel}{entry.name}", size
+                yield path, describe_os_error(e)
+                continue
+            if regular is not None and stat.S_ISREG(st.st_mode):
+                regular[path] = st.st_size
+            yield path, st.st_size
 
 
 def foreign_files(root: Path) -> list[str]:
