@@ -250,7 +250,7 @@ async def fetch_streak(
     limiter: RateLimiter | None = None,
 ) -> list[Fetched | AssetError]:
     """Download each ``(asset, staging file)`` as ``fetch_asset`` would, in order, each one's
-    outcome (``Fetched`` or its ``AssetError``) in its place; others errors are raised.
+    outcome (``Fetched`` or its ``AssetError``) in its place; other errors are raised.
 
     The first attempts run one after another in one download thread, which hands all of them
     over at once: tens of thousands of small files cost their requests, not a thread hop and
