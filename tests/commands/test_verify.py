@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import os
 import shutil
+import threading
 from collections.abc import Callable
 from pathlib import Path
 
@@ -379,3 +381,20 @@ async def test_concurrency_must_be_positive(tmp_path: Path) -> None:
     """A concurrency below one is a programming error, refused before anything is read."""
     with pytest.raises(ValueError, match="concurrency"):
         await verify(open_root(tmp_path), full=True, concurrency=0)
+
+
+async def test_cancelling_a_full_verify_stops_its_hashing_threads(
+    synced: Mirror, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Ctrl-C during --full: the verify is cancelled and no hashing thread outlives it."""
+    monkeypatch.setattr(local, "_PROGRESS_STEP", 1)  # every block reaches the loop
+    task: asyncio.Task[VerifyReport] | None = None
+
+    def stop(_: int) -> None:
+        assert task is not None
+        task.cancel()
+
+    task = asyncio.create_task(verify(open_root(synced.root), full=True, on_bytes=stop))
+    with pytest.raises(asyncio.CancelledError):
+        await task
+    assert not [t for t in threading.enumerate() if t.name.startswith("mirrorsync-hash")]
