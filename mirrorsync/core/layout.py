@@ -19,15 +19,17 @@ PART_SUFFIX = ".part"
 """What a partial download in the staging area is named: ``<name>.part``."""
 MAX_COMPONENT = 255 - len(PART_SUFFIX)
 """A path part must leave room for the staging suffix within the usual 255-byte file-name limit."""
-_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
-"""ASCII control characters (one regex search: a verify checks every listed path)."""
+
+
+_CONTROL = re.compile("[\x00-\x1f\x7f]")
+"""ASCII control characters (one regular-expression scan: this runs for every path, twice)."""
 
 
 def check_relpath(path: str) -> None:
     """Accept only ``part/part`` paths that stay inside the root; raise ``UnsafeName`` else."""
     if not path:
         raise UnsafeName(path, "empty path")
-    if _CONTROL.search(path):
+    if _CONTROL.search(path) is not None:
         raise UnsafeName(path, f"control character in {path!r}")
     if "\\" in path:
         raise UnsafeName(path, f"backslash in {path!r}")
