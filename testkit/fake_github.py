@@ -254,6 +254,10 @@ class FakeGitHub:
         """Listing order override (tags first in this order, the rest after, newest first)."""
         self.hits: list[Hit] = []
         self.auth_violations: list[Hit] = []
+        self.cdn_in_flight = 0
+        """CDN requests being answered right now."""
+        self.max_cdn_in_flight = 0
+        """The most CDN requests answered at once since the start (downloads in flight)."""
         self.stalled = asyncio.Event()
         """Set once a ``stall`` fault has sent its partial body; ``clear()`` it to await another."""
 
@@ -705,7 +709,18 @@ class FakeGitHub:
         if request.host != wanted:
             # Misdirected: e.g. the API asked under the CDN name, or the CDN under the API name.
             return web.Response(status=421, text=f"this route is served on {wanted} only\n")
-        return await handler(request)
+        if wanted != self.cdn_host:
+            return await handler(request)
+        self.cdn_in_flight += 1
+        self.max_cdn_in_flight = max(self.max_cdn_in_flight, self.cdn_in_flight)
+        try:
+            response = await handler(request)
+            if not response.prepared:  # its body is sent while it is counted
+                await response.prepare(request)
+                await response.write_eof()
+            return response
+        finally:
+            self.cdn_in_flight -= 1
 
     async def _on_prepare(self, request: web.Request, response: web.StreamResponse) -> None:
         hit = request.get(_HIT)

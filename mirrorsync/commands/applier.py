@@ -5,9 +5,11 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Callable, Iterable
+import operator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import KW_ONLY, dataclass
 from datetime import datetime
+from pathlib import Path
 from typing import Protocol
 
 from mirrorsync.commands.planner import Planned
@@ -28,7 +30,14 @@ from mirrorsync.core.plan import Settlement, settle
 from mirrorsync.core.units import timestamp
 from mirrorsync.errors import AssetError, DownloadError, MirrorsyncError, TargetError
 from mirrorsync.net.client import HttpClient
-from mirrorsync.net.download import fetch_asset
+from mirrorsync.net.download import (
+    STREAK_BYTES,
+    STREAK_FILES,
+    Fetched,
+    fetch_asset,
+    fetch_streak,
+    streakable,
+)
 from mirrorsync.net.ratelimit import RateLimiter
 from mirrorsync.net.retry import RetryPolicy
 from mirrorsync.publish.client_files import publish_client_files
@@ -152,44 +161,113 @@ class Applier:
     async def _fetch_all(
         self, fetch: list[Asset], http: HttpClient, *, unverifiable: dict[str, str]
     ) -> None:
-        progress, ledger, report = self.progress, self.ledger, self.report
+        """Fetch and publish ``fetch`` with ``download.concurrency`` workers, each taking the
+        next assets when it is done: a whole-history sync holds that many coroutines, not one
+        per file. Small files go in streaks (``fetch_streak``), the rest one by one."""
+        progress = self.progress
         progress.begin(files=len(fetch), total_bytes=known_total(fetch))
-        limit = asyncio.Semaphore(self.cfg.download.concurrency)
+        queue = iter(fetch)
 
-        async def one(asset: Asset) -> None:
-            async with limit:
-                try:
-                    if asset.path in unverifiable:
-                        raise DownloadError(asset.path, unverifiable[asset.path])
-                    got = await fetch_asset(
-                        http,
-                        asset,
-                        staged=self.tree.staging_path(asset.path),
-                        retry=self.retry,
-                        on_bytes=progress.advance,
-                        limiter=self.limiter,
-                    )
-                    await self.tree.publish(got.staged, asset.path, sha256=got.sha256)
-                except AssetError as e:
-                    log.error("%s: %s", asset.path, e)
-                    report.failed.append(Failure(path=asset.path, error=str(e)))
+        workers = min(self.cfg.download.concurrency, len(fetch))
+
+        async def worker() -> None:
+            while True:
+                # Streaks shrink as the queue does: every worker keeps a share to the end.
+                most = min(STREAK_FILES, operator.length_hint(queue) // (4 * workers))
+                streak, alone = self._take_streak(queue, most, unverifiable=unverifiable)
+                if streak:
+                    await self._fetch_streak(streak, http)
+                if alone is not None:
+                    await self._fetch_one(alone, http, unverifiable=unverifiable)
+                elif not streak:
                     return
-            change = "changed" if asset.path in ledger.previous else "added"
-            ledger.changes.append((change, asset.path))
-            ledger.entries[asset.path] = entry_for(asset, sha256=got.sha256, size=got.size)
-            report.fetched += 1
-            report.bytes_downloaded += got.downloaded
-            progress.file_done(asset.path)
-            log.info("%s: fetched %d bytes", asset.path, got.size)
 
         try:
             async with asyncio.TaskGroup() as tg:
-                for asset in fetch:
-                    tg.create_task(one(asset), name=asset.path)
+                for n in range(workers):
+                    tg.create_task(worker(), name=f"download worker {n}")
         except* MirrorsyncError as group:
             raise group.exceptions[0] from None
         finally:
             progress.end()
+
+    def _take_streak(
+        self, queue: Iterator[Asset], most: int, *, unverifiable: dict[str, str]
+    ) -> tuple[list[tuple[Asset, Path]], Asset | None]:
+        """The next small files from ``queue`` with their staging files, ``most`` of them (at
+        least one), up to ``STREAK_BYTES``, and the asset that ended the streak when it must be
+        fetched on its own."""
+        streak: list[tuple[Asset, Path]] = []
+        total = 0
+        while not streak or (len(streak) < most and total < STREAK_BYTES):
+            asset = next(queue, None)
+            if asset is None:
+                break
+            if asset.path in unverifiable or not streakable(asset):
+                return streak, asset
+            try:
+                staged = self.tree.staging_path(asset.path)
+            except AssetError:
+                return streak, asset  # _fetch_one records why
+            streak.append((asset, staged))
+            total += asset.size or 0
+        return streak, None
+
+    async def _fetch_streak(self, streak: list[tuple[Asset, Path]], http: HttpClient) -> None:
+        outcomes = await fetch_streak(
+            http,
+            streak,
+            retry=self.retry,
+            on_bytes=self.progress.advance,
+            limiter=self.limiter,
+        )
+        for (asset, _), got in zip(streak, outcomes, strict=True):
+            if isinstance(got, AssetError):
+                self._failed(asset, got)
+                continue
+            try:
+                await self.tree.publish(got.staged, asset.path, sha256=got.sha256)
+            except AssetError as e:
+                self._failed(asset, e)
+                continue
+            self._fetched(asset, got)
+
+    async def _fetch_one(
+        self, asset: Asset, http: HttpClient, *, unverifiable: dict[str, str]
+    ) -> None:
+        """Download, verify and publish one asset; an asset's own failure is recorded, a run's
+        failure (the target, an interruption) is raised."""
+        try:
+            if asset.path in unverifiable:
+                raise DownloadError(asset.path, unverifiable[asset.path])
+            got = await fetch_asset(
+                http,
+                asset,
+                staged=self.tree.staging_path(asset.path),
+                retry=self.retry,
+                on_bytes=self.progress.advance,
+                limiter=self.limiter,
+            )
+            await self.tree.publish(got.staged, asset.path, sha256=got.sha256)
+        except AssetError as e:
+            self._failed(asset, e)
+            return
+        self._fetched(asset, got)
+
+    def _failed(self, asset: Asset, error: AssetError) -> None:
+        log.error("%s: %s", asset.path, error)
+        self.report.failed.append(Failure(path=asset.path, error=str(error)))
+
+    def _fetched(self, asset: Asset, got: Fetched) -> None:
+        """Record a published file in the ledger and the report."""
+        ledger, report = self.ledger, self.report
+        change = "changed" if asset.path in ledger.previous else "added"
+        ledger.changes.append((change, asset.path))
+        ledger.entries[asset.path] = entry_for(asset, sha256=got.sha256, size=got.size)
+        report.fetched += 1
+        report.bytes_downloaded += got.downloaded
+        self.progress.file_done(asset.path)
+        log.info("%s: fetched %d bytes", asset.path, got.size)
 
     # -- indexes and client files --------------------------------------------------------------
 

@@ -30,7 +30,15 @@ from mirrorsync.core.layout import (
 from mirrorsync.core.manifest import parse_index, render_tag_sums, shape_ok
 from mirrorsync.core.model import IndexEntry
 from mirrorsync.errors import LockHeld, MirrorsyncError, StateError, UnsafeName
-from mirrorsync.targets.base import BLOCK, Inventory, Leftovers, Target, Unreadable
+from mirrorsync.targets.base import (
+    BLOCK,
+    Hashed,
+    HashesInBulk,
+    Inventory,
+    Leftovers,
+    Target,
+    Unreadable,
+)
 
 __all__ = ["BLOCK", "Problem", "VerifyReport", "verify", "verify_document"]
 
@@ -117,7 +125,9 @@ async def verify(
         present = [e for e in listed.values() if _size_ok(e, sizes[e.path], scan)]
         if full:
             on_total(sum(e.size for e in present))
-        if target.keeps_sha256 or full:
+        if full and not target.keeps_sha256 and isinstance(target, HashesInBulk):
+            await _hash_in_bulk(target, present, scan, workers=limit, on_bytes=on_bytes)
+        elif target.keeps_sha256 or full:
             await _check_files(target, present, scan, full=full, limit=limit, on_bytes=on_bytes)
         if entries is not None:
             await _check_sums(target, entries, inventory.files, scan)
@@ -249,6 +259,29 @@ async def _check_files(
         raise group.exceptions[0] from None
 
 
+async def _hash_in_bulk(
+    target: HashesInBulk,
+    entries: list[IndexEntry],
+    scan: _Scan,
+    *,
+    workers: int,
+    on_bytes: Callable[[int], None],
+) -> None:
+    """``full`` on a target that hashes in threads of its own: no task per file."""
+    by_path = {e.path: e for e in entries}
+
+    def count(n: int) -> None:
+        scan.bytes_hashed += n
+        on_bytes(n)
+
+    def found(path: str, hashed: Hashed) -> None:
+        if (problem := _bytes_problem(by_path[path], hashed)) is not None:
+            scan.problems.append(problem)
+
+    files = [(e.path, e.size) for e in entries]
+    await target.hash_files(files, workers=workers, found=found, on_bytes=count)
+
+
 async def _check_recorded(target: Target, entry: IndexEntry) -> Problem | None:
     recorded = await target.recorded(entry.path)
     if recorded is None:
@@ -267,9 +300,16 @@ async def _check_bytes(
     target: Target, entry: IndexEntry, *, on_bytes: Callable[[int], None]
 ) -> Problem | None:
     try:
-        hashed = await target.hash(entry.path, on_bytes=on_bytes)
+        hashed: Hashed = await target.hash(entry.path, on_bytes=on_bytes)
     except Unreadable as e:
-        return Problem(path=entry.path, kind="sha256", detail=f"cannot read ({e.reason})")
+        hashed = e
+    return _bytes_problem(entry, hashed)
+
+
+def _bytes_problem(entry: IndexEntry, hashed: Hashed) -> Problem | None:
+    """What re-reading a listed file found wrong with it, if anything."""
+    if isinstance(hashed, Unreadable):
+        return Problem(path=entry.path, kind="sha256", detail=f"cannot read ({hashed.reason})")
     if hashed is None:
         return Problem(path=entry.path, kind="missing", detail="vanished while verifying")
     size, actual = hashed

@@ -14,8 +14,9 @@ import http.client
 import logging
 import os
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
+from functools import partial
 from http import HTTPStatus
 from pathlib import Path
 from typing import Any, BinaryIO
@@ -86,17 +87,20 @@ class _Part:
 
     def open_resume(self, limit: int, cancel: Cancel) -> int:
         """Open for appending after hashing what an earlier attempt left; returns its size."""
-        self.path.parent.mkdir(parents=True, exist_ok=True)
         self.hash = hashlib.sha256()
         self.size = 0
         try:
             existing = self.path.stat().st_size
-        except FileNotFoundError:
+        except FileNotFoundError:  # the usual case: no earlier attempt, maybe no directory yet
             existing = 0
         if existing > limit:
             self.path.unlink()
             existing = 0
-        self._file = self.path.open("ab" if existing else "wb")
+        try:
+            self._file = self._open(append=existing > 0)
+        except FileNotFoundError:  # the release's first file: one mkdir, not one per file
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            self._file = self._open(append=existing > 0)
         if existing:
             with self.path.open("rb") as f:
                 while block := f.read(READ_BLOCK):
@@ -104,6 +108,9 @@ class _Part:
                     self.hash.update(block)
                     self.size += len(block)
         return self.size
+
+    def _open(self, *, append: bool) -> BinaryIO:
+        return self.path.open("ab") if append else self.path.open("wb")
 
     def restart(self) -> None:
         """Drop what was there: the server sent the whole body."""
@@ -122,7 +129,11 @@ class _Part:
 
     def finish(self) -> None:
         """Flush to stable storage, so that a crash after the rename cannot lose the bytes."""
-        self.close()
+        if self._file is not None:  # still open from this attempt: fsync it as it is
+            self._file.flush()
+            os.fsync(self._file.fileno())
+            self.close()
+            return
         fd = os.open(self.path, os.O_RDONLY)
         try:
             os.fsync(fd)
@@ -161,7 +172,22 @@ async def fetch_asset(
         # Without a checksum nothing could tell an earlier run's partial file of another upstream
         # version from a prefix of this one: start afresh (retries in this run still resume).
         _discard(staged)
-    download = _Download(
+    download = _new_download(
+        http, asset, staged=staged, retry=retry, on_bytes=on_bytes, limiter=limiter
+    )
+    return await _conclude(download, download.run)
+
+
+def _new_download(
+    http: HttpClient,
+    asset: Asset,
+    *,
+    staged: Path,
+    retry: RetryPolicy,
+    on_bytes: Callable[[int], None],
+    limiter: RateLimiter | None,
+) -> _Download:
+    return _Download(
         http.transfers,
         asset,
         part=_Part(staged),
@@ -170,9 +196,14 @@ async def fetch_asset(
         limiter=limiter,
         loop=asyncio.get_running_loop(),
     )
+
+
+async def _conclude(download: _Download, first: Callable[[], Awaitable[Fetched]]) -> Fetched:
+    """``first()`` (the download, or what is left of it), with what its failures mean."""
+    asset = download.asset
     try:
         try:
-            return await download.run()
+            return await first()
         except (SizeMismatch, ChecksumMismatch):
             if not download.resumed:
                 raise
@@ -191,6 +222,91 @@ async def fetch_asset(
         raise TargetError.from_os_error(f"{asset.path}: cannot write", e) from e
     finally:
         download.part.close()
+
+
+STREAK_FILES = 16
+STREAK_BYTES = 8 << 20
+"""A streak: up to this many small files (and bytes) whose first attempts one download thread
+makes one after another, with one hand-over to the event loop for all of them."""
+
+
+def streakable(asset: Asset) -> bool:
+    """Whether ``fetch_streak`` may take ``asset``: fetched over HTTP, with a known size and
+    sha256 (a size not known could be large; without a sha256 a partial file is not trusted)."""
+    return (
+        asset.upstream.local_path is None
+        and asset.size is not None
+        and asset.size < STREAK_BYTES
+        and asset.sha256 is not None
+    )
+
+
+async def fetch_streak(
+    http: HttpClient,
+    assets: Sequence[tuple[Asset, Path]],
+    *,
+    retry: RetryPolicy,
+    on_bytes: Callable[[int], None] = lambda _: None,
+    limiter: RateLimiter | None = None,
+) -> list[Fetched | AssetError]:
+    """Download each ``(asset, staging file)`` as ``fetch_asset`` would, in order, each one's
+    outcome (``Fetched`` or its ``AssetError``) in its place; other errors are raised.
+
+    The first attempts run one after another in one download thread, which hands all of them
+    over at once: tens of thousands of small files cost their requests, not a thread hop and
+    an event-loop wake-up each. A first attempt that fails stops the streak; that download is
+    then concluded on the event loop exactly as ``fetch_asset`` would (retries, resume), and
+    the rest of the streak goes on in a new one.
+    """
+    downloads = [
+        _new_download(http, a, staged=staged, retry=retry, on_bytes=on_bytes, limiter=limiter)
+        for a, staged in assets
+    ]
+    for download in downloads:
+        download.in_streak = True
+    loop = asyncio.get_running_loop()
+    outcomes: list[Fetched | AssetError] = []
+    while len(outcomes) < len(downloads):
+        left = downloads[len(outcomes) :]
+        cancel = Cancel()
+        job = loop.run_in_executor(http.transfers.executor, _first_attempts, left, cancel)
+        try:
+            done, failed = await asyncio.shield(job)
+        except asyncio.CancelledError:
+            cancel.set()
+            await _wait_out(job, cancel)
+            raise
+        finally:
+            for download in left:
+                download.report_unreported()
+        outcomes += done
+        if failed is not None:
+            download, error = failed
+            try:
+                outcomes.append(await _conclude(download, partial(download.run_after, error)))
+            except AssetError as e:
+                outcomes.append(e)
+    return outcomes
+
+
+_Failed = tuple["_Download", Exception]
+
+
+def _first_attempts(
+    downloads: Sequence[_Download], cancel: Cancel
+) -> tuple[list[Fetched], _Failed | None]:
+    """In a download thread: the downloads that succeeded at once, in order, and the first one
+    that did not, with its failure (the rest is left for another streak)."""
+    done: list[Fetched] = []
+    for download in downloads:
+        try:
+            done.append(download.first_in_thread(cancel))
+        except Cancelled:
+            raise
+        except Exception as e:  # noqa: BLE001 - concluded on the event loop, as fetch_asset would
+            download.part.close()
+            return done, (download, e)
+    return done, None
 
 
 async def _copy_in_thread(
@@ -296,22 +412,56 @@ class _Download:
         self.limiter = limiter
         self.loop = loop
         self.received = 0
+        self.unreported = 0
+        """Bytes the last attempt received and did not report (set by its thread, which has
+        finished when the event loop reads it)."""
         self.resumed = False
         self.validator: str | None = None
         """The ETag (else Last-Modified) of the answer this run's partial file began with: sent
         as If-Range when resuming, so that a file replaced upstream is sent whole, not spliced."""
         self.durable = False
         """Whether the last attempt verified and fsynced the file itself (one thread hop less)."""
+        self.stage = "attempt"
+        """How far ``first_in_thread`` got: its attempt, or checking and syncing the file."""
+        self.in_streak = False
+        """Whether it is one of a streak of small files (its progress need not show at once)."""
         self.url = asset.upstream.url
         """Where the bytes come from: the asset's URL until it answered 404 and a fallback took
         over (then for the rest of the download)."""
 
-    async def run(self) -> Fetched:
-        await self.retry.run(self._attempt, what=self.asset.path)
+    async def run(self, *, after: Exception | None = None) -> Fetched:
+        """Every attempt it takes; ``after``: the first one was made and failed so."""
+        await self.retry.run(self._attempt, what=self.asset.path, after=after)
         part = self.part
         sha256 = _verified(part, self.asset)
         if not self.durable:
             await self.loop.run_in_executor(self.transfers.executor, part.finish)
+        return self._fetched(sha256)
+
+    async def run_after(self, error: Exception) -> Fetched:
+        """What is left after ``first_in_thread`` raised ``error``."""
+        if self.stage == "attempt":
+            return await self.run(after=error)
+        raise error  # the file is complete but wrong, or could not be made durable
+
+    def first_in_thread(self, cancel: Cancel) -> Fetched:
+        """In a download thread: the first attempt, verified and made durable."""
+        self.stage = "attempt"
+        self._attempt_in_thread(cancel)
+        self.stage = "verify"
+        sha256 = _verified(self.part, self.asset)
+        if not self.durable:
+            self.part.finish()
+        return self._fetched(sha256)
+
+    def report_unreported(self) -> None:
+        """On the event loop: the bytes the thread did not hand over itself."""
+        if unreported := self.unreported:
+            self.unreported = 0
+            self.on_bytes(unreported)
+
+    def _fetched(self, sha256: str) -> Fetched:
+        part = self.part
         return Fetched(staged=part.path, sha256=sha256, size=part.size, downloaded=self.received)
 
     async def _attempt(self) -> None:
@@ -324,6 +474,9 @@ class _Download:
             cancel.set()
             await _wait_out(job, cancel)
             raise
+        finally:
+            # The bytes the thread did not hand over itself: no wake-up of the loop per file.
+            self.report_unreported()
 
     # -- in the download thread ----------------------------------------------------------------
 
@@ -386,7 +539,7 @@ class _Download:
 
     def _stream(self, opened: Opened, cancel: Cancel) -> None:
         part, asset = self.part, self.asset
-        progress = _Progress(self.loop, self.on_bytes)
+        progress = _Progress(self.loop, self.on_bytes, eager=not self.in_streak)
         # Small pieces (a slow or paced link hands out a few KiB per read) are gathered into one
         # hash+write step: each step releases and retakes the GIL, which costs more than a copy.
         gathered = bytearray()
@@ -403,7 +556,8 @@ class _Download:
                     else:
                         part.write(data)
                     self.received += n
-                    progress.add(n)
+                    # The last bytes are reported by the event loop once the attempt is over.
+                    progress.add(n, last=asset.size == part.size + len(gathered))
                     if self.limiter is not None:
                         self._throttle(n, cancel)
                     cancel.check()
@@ -412,7 +566,7 @@ class _Download:
             # resumes after it.
             if gathered:
                 part.write(gathered)
-            progress.flush()
+            self.unreported += progress.take()
 
     def _throttle(self, nbytes: int, cancel: Cancel) -> None:
         """Take ``nbytes`` from the run's shared rate limiter, which lives on the event loop."""
@@ -445,16 +599,32 @@ class _Download:
 class _Progress:
     """Byte counts for the event loop's progress display, a few times a second at most."""
 
-    def __init__(self, loop: asyncio.AbstractEventLoop, on_bytes: Callable[[int], None]) -> None:
+    def __init__(
+        self,
+        loop: asyncio.AbstractEventLoop,
+        on_bytes: Callable[[int], None],
+        *,
+        eager: bool = True,
+    ) -> None:
         self._loop = loop
         self._on_bytes = on_bytes
         self._pending = 0
-        self._last = 0.0  # the first bytes are shown at once
+        # Eager: the first bytes are shown at once (a large download, or one that stalls, shows
+        # that it started); else after the first interval, as a small file's seldom lasts that.
+        self._last = 0.0 if eager else time.monotonic()
 
-    def add(self, nbytes: int) -> None:
+    def add(self, nbytes: int, *, last: bool = False) -> None:
+        """Count ``nbytes``; ``last``: the body is complete, so the caller reports them."""
         self._pending += nbytes
+        if last:
+            return
         if self._pending >= PROGRESS_STEP or time.monotonic() - self._last >= PROGRESS_INTERVAL:
             self.flush()
+
+    def take(self) -> int:
+        """The bytes counted but not yet reported, for the caller to report."""
+        pending, self._pending = self._pending, 0
+        return pending
 
     def flush(self) -> None:
         if self._pending:

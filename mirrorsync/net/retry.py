@@ -44,9 +44,39 @@ class RetryPolicy:
         backoff = wait_exponential_jitter(initial=self.initial, max=self.max_backoff)
         return float(backoff(state))
 
-    async def run(self, attempt: Callable[[], Awaitable[T]], *, what: str) -> T:
-        """Run ``attempt`` until it succeeds, fails permanently, or the retries are spent."""
+    async def run(
+        self,
+        attempt: Callable[[], Awaitable[T]],
+        *,
+        what: str,
+        after: Exception | None = None,
+    ) -> T:
+        """Run ``attempt`` until it succeeds, fails permanently, or the retries are spent;
+        ``after``: the first attempt was made elsewhere (a download thread) and failed so.
 
+        The first attempt runs bare: most succeed, and a sync makes tens of thousands of them.
+        A transient failure hands over to the retry loop, which counts it as its first attempt.
+        """
+        if after is None:
+            try:
+                return await attempt()
+            except Exception as e:  # noqa: BLE001 - judged by is_transient below
+                after = e
+        if self.retries == 0 or not is_transient(after):
+            raise after
+        first = after
+        calls = 0
+
+        async def replayed() -> T:
+            nonlocal calls
+            calls += 1
+            if calls == 1:
+                raise first  # the failure already seen: waited for and logged as usual
+            return await attempt()
+
+        return await self._retrying(replayed, what=what)
+
+    async def _retrying(self, attempt: Callable[[], Awaitable[T]], *, what: str) -> T:
         def before_sleep(state: RetryCallState) -> None:
             exc = state.outcome.exception() if state.outcome else None
             delay = state.upcoming_sleep

@@ -13,7 +13,7 @@ from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
-from typing import Protocol
+from typing import Protocol, runtime_checkable
 
 from mirrorsync.core.model import Filesystem, IndexEntry
 from mirrorsync.errors import TargetError
@@ -55,6 +55,31 @@ class Leftovers:
     it is."""
     unreadable: Mapping[str, str] = field(default_factory=dict)
     """Places that could not be looked into, each with a sentence saying so."""
+
+
+Hashed = tuple[int, str] | Unreadable | None
+"""What reading one published file gave: (size, sha256); why it could not be read; None when it
+is absent."""
+
+
+@runtime_checkable
+class HashesInBulk(Protocol):
+    """A target that hashes many published files in threads of its own, with no event-loop round
+    trip per file (a directory: tens of thousands of small files cost their reads, not their
+    scheduling); ``verify --full`` uses it where a target offers it."""
+
+    async def hash_files(
+        self,
+        files: Sequence[tuple[str, int]],
+        *,
+        workers: int,
+        found: Callable[[str, Hashed], None],
+        on_bytes: Callable[[int], None] = lambda _: None,
+    ) -> None:
+        """Hash each of ``files`` (path, expected size: only to share the work out evenly) with
+        ``workers`` threads; ``found`` is called on the event loop with each file's outcome, in
+        the order of ``files``; ``on_bytes`` with the bytes read as they are read."""
+        ...
 
 
 class Target(Protocol):

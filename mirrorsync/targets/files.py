@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import errno
+import hashlib
 import itertools
 import logging
 import os
 import shutil
-from collections.abc import Iterator
+import threading
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 from mirrorsync.core.layout import PART_SUFFIX, check_relpath
@@ -70,7 +72,7 @@ def fsync_dir(path: Path) -> None:
 def staging_file(staging_dir: Path, path: str) -> Path:
     """The staging file for ``path`` (``<tag>/<name>``) below ``staging_dir``."""
     check_relpath(path)
-    return staging_dir.joinpath(*path.split("/")).with_suffix(Path(path).suffix + PART_SUFFIX)
+    return staging_dir / f"{path}{PART_SUFFIX}"  # one Path made: this runs once per file
 
 
 def staged_files(staging_dir: Path) -> Iterator[Path]:
@@ -97,3 +99,30 @@ def sweep_staging_dir(staging_dir: Path, *, keep: set[Path]) -> int:
         if not any(d.iterdir()):
             shutil.rmtree(d, ignore_errors=True)
     return removed
+
+
+HASH_BLOCK = 1 << 20
+"""Bytes per read when hashing a published file: one buffer per thread, reused for every file."""
+
+
+class Stopped(Exception):
+    """Hashing was called off (Ctrl-C, SIGTERM) between two reads."""
+
+
+def hash_file(
+    path: str, buf: bytearray, *, stop: threading.Event, on_bytes: Callable[[int], None]
+) -> tuple[int, str]:
+    """(size, sha256) of the file at ``path``, read into ``buf`` block by block (hashlib drops
+    the GIL for each block, so threads hash in parallel); ``OSError`` as the file system raises
+    it, ``Stopped`` once ``stop`` is set."""
+    digest = hashlib.sha256()
+    view = memoryview(buf)
+    size = 0
+    with open(path, "rb", buffering=0) as f:  # noqa: PTH123 - a plain str path, unbuffered
+        while n := f.readinto(buf):
+            digest.update(view[:n])
+            size += n
+            on_bytes(n)
+            if stop.is_set():
+                raise Stopped
+    return size, digest.hexdigest()

@@ -7,6 +7,8 @@ Every path that reaches it is checked first: names come from upstream and are un
 from __future__ import annotations
 
 import asyncio
+import collections
+import concurrent.futures
 import contextlib
 import hashlib
 import logging
@@ -17,7 +19,7 @@ import threading
 from collections.abc import AsyncIterator, Callable, Iterable, Iterator, Mapping, Sequence
 from datetime import datetime
 from pathlib import Path
-from typing import BinaryIO
+from typing import Any, BinaryIO
 
 from mirrorsync.core.layout import (
     CLIENT_LAYOUTS,
@@ -36,9 +38,11 @@ from mirrorsync.core.model import Filesystem, IndexEntry
 from mirrorsync.core.names import RELEASE_TAG
 from mirrorsync.errors import ConfigError, TargetError, UnsafeName, describe_os_error
 from mirrorsync.targets import probe
-from mirrorsync.targets.base import BLOCK, Inventory, Leftovers, Target, Unreadable
+from mirrorsync.targets.base import BLOCK, Hashed, Inventory, Leftovers, Target, Unreadable
 from mirrorsync.targets.files import (
+    HASH_BLOCK,
     fsync_dir,
+    hash_file,
     staging_file,
     sweep_staging_dir,
     temp_path_for,
@@ -74,10 +78,12 @@ class LocalTree:
         """Directories of index and client files written since they were last fsynced."""
         self._unsynced_lock = threading.Lock()
         self._syncing = threading.Lock()
+        self._walked: dict[str, int] = {}
+        """The regular files the last ``inventory`` found, by path, for the ``sizes`` after it."""
 
     def final_path(self, path: str) -> Path:
         check_relpath(path)
-        return self.root.joinpath(*path.split("/"))
+        return self.root / path  # checked: relative, "/"-separated, no "." or ".." parts
 
     def _writable_path(self, path: str) -> Path:
         """``final_path``, refusing a release directory that is a symbolic link: what it points
@@ -292,7 +298,10 @@ class LocalTree:
         def walk() -> Inventory:
             files: dict[str, int] = {}
             unreadable: dict[str, str] = {}
-            for rel, size in _walk(self.root, skip={STATE_DIR, *CLIENT_LAYOUTS}, out=unreadable):
+            regular: dict[str, int] = {}
+            self._walked = regular
+            skip = {STATE_DIR, *CLIENT_LAYOUTS}
+            for rel, size in _walk(self.root, skip=skip, out=unreadable, regular=regular):
                 if isinstance(size, int):
                     files[rel] = size
                 else:
@@ -302,19 +311,19 @@ class LocalTree:
         return await asyncio.to_thread(walk)
 
     async def sizes(self, paths: Iterable[str]) -> dict[str, int | str]:
+        """Right after ``inventory`` (as verify asks), the regular files it found are answered
+        from its walk; any other path is stat'ed, following links."""
         wanted = list(paths)
         for path in wanted:
             check_relpath(path)
-        return await asyncio.to_thread(lambda: {p: self._stat_size(p) for p in wanted})
+        root = os.fspath(self.root)
+        walked, self._walked = self._walked, {}  # once: later calls look at the disk again
 
-    def _stat_size(self, path: str) -> int | str:
-        try:
-            st = self.final_path(path).stat()
-        except FileNotFoundError:
-            return "absent"
-        except OSError as e:
-            return f"unreadable: {describe_os_error(e)}"
-        return st.st_size if stat.S_ISREG(st.st_mode) else "not a regular file"
+        def size(path: str) -> int | str:
+            found = walked.get(path)
+            return found if found is not None else _stat_size(f"{root}/{path}")
+
+        return await asyncio.to_thread(lambda: {p: size(p) for p in wanted})
 
     async def recorded(self, path: str) -> tuple[int, str | None] | None:
         """A directory records no sha256 beside a file: only its size."""
@@ -340,6 +349,38 @@ class LocalTree:
         finally:
             hasher.f.close()
         return hasher.size, hasher.digest.hexdigest()
+
+    async def hash_files(
+        self,
+        files: Sequence[tuple[str, int]],
+        *,
+        workers: int,
+        found: Callable[[str, Hashed], None],
+        on_bytes: Callable[[int], None] = lambda _: None,
+    ) -> None:
+        """Share ``files`` out in runs of consecutive files, hashed by ``workers`` threads, each
+        reading into one reused buffer; the event loop hears once per run, not per file."""
+        for path, _ in files:
+            check_relpath(path)
+        hashing = _HashRuns(files, root=os.fspath(self.root), on_bytes=on_bytes)
+        runs = _runs([size for _, size in files], workers=workers)
+        pending: collections.deque[tuple[int, asyncio.Future[tuple[list[Hashed], int]]]]
+        pending = collections.deque()
+        loop = asyncio.get_running_loop()
+        with concurrent.futures.ThreadPoolExecutor(
+            max_workers=workers, thread_name_prefix="mirrorsync-hash"
+        ) as pool:
+            try:
+                for lo, hi in runs:
+                    pending.append((lo, loop.run_in_executor(pool, hashing.run, lo, hi)))
+                    if len(pending) < 2 * workers:
+                        continue  # a few runs ahead, so that no thread waits for the loop
+                    await hashing.deliver(*pending.popleft(), found=found)
+                while pending:
+                    await hashing.deliver(*pending.popleft(), found=found)
+            finally:
+                hashing.stop.set()  # cancelled or failed: the threads stop at their next read
+                await _wait_all([job for _, job in pending])
 
     async def leftovers(self) -> Leftovers:
         """Files in the staging area: ``<tag>/<name>.part`` is resumable, anything else is not.
@@ -529,14 +570,131 @@ class _Hasher:
         return len(data)
 
 
+_PROGRESS_STEP = 8 << 20
+"""Bytes a hashing thread reads before it tells the event loop (the progress bar)."""
+_RUN_FILES = 256
+_RUN_SHARE = 16
+"""A run of files for one hashing job: at most ``_RUN_FILES`` files, and about a
+``_RUN_SHARE``-th of each worker's share of the bytes: no thread is left with a long tail."""
+_FILE_COST = 64 << 10
+"""What opening a file costs, in bytes read: empty files still make runs end."""
+
+
+class _HashRuns:
+    """The threads' side of ``LocalTree.hash_files``: one run of files per job."""
+
+    def __init__(
+        self, files: Sequence[tuple[str, int]], *, root: str, on_bytes: Callable[[int], None]
+    ) -> None:
+        self.files = files
+        self.root = root
+        self.on_bytes = on_bytes
+        self.loop = asyncio.get_running_loop()
+        self.stop = threading.Event()
+        self._buffers = threading.local()
+
+    def run(self, lo: int, hi: int) -> tuple[list[Hashed], int]:
+        """In a worker thread: the outcomes of ``files[lo:hi]`` and the bytes not yet told."""
+        buf: bytearray | None = getattr(self._buffers, "buf", None)
+        if buf is None:
+            buf = self._buffers.buf = bytearray(HASH_BLOCK)
+        unreported = 0
+
+        def count(n: int) -> None:
+            nonlocal unreported
+            unreported += n
+            if unreported >= _PROGRESS_STEP:
+                self.loop.call_soon_threadsafe(self.on_bytes, unreported)
+                unreported = 0
+
+        results = [
+            _hashed(path, f"{self.root}/{path}", buf, stop=self.stop, on_bytes=count)
+            for path, _ in self.files[lo:hi]
+        ]
+        return results, unreported
+
+    async def deliver(
+        self,
+        lo: int,
+        job: asyncio.Future[tuple[list[Hashed], int]],
+        *,
+        found: Callable[[str, Hashed], None],
+    ) -> None:
+        results, unreported = await job
+        self.on_bytes(unreported)
+        for (path, _), hashed in zip(self.files[lo:], results, strict=False):
+            found(path, hashed)
+
+
+def _runs(sizes: Sequence[int], *, workers: int) -> Iterator[tuple[int, int]]:
+    """``(lo, hi)`` index ranges of consecutive files, in order, covering ``sizes``."""
+    share = max(sum(sizes) // (max(workers, 1) * _RUN_SHARE), HASH_BLOCK)
+    lo, weight = 0, 0
+    for i, size in enumerate(sizes):
+        weight += size + _FILE_COST
+        if weight >= share or i + 1 - lo >= _RUN_FILES:
+            yield lo, i + 1
+            lo, weight = i + 1, 0
+    if lo < len(sizes):
+        yield lo, len(sizes)
+
+
+def _hashed(
+    path: str, full: str, buf: bytearray, *, stop: threading.Event, on_bytes: Callable[[int], None]
+) -> Hashed:
+    try:
+        return hash_file(full, buf, stop=stop, on_bytes=on_bytes)
+    except FileNotFoundError:
+        return None
+    except OSError as e:
+        return Unreadable(path, describe_os_error(e))
+
+
+async def _wait_all(jobs: Sequence[asyncio.Future[Any]]) -> None:
+    """Wait until every job's thread has returned, also through a second Ctrl-C."""
+    while not all(job.done() for job in jobs):
+        with contextlib.suppress(asyncio.CancelledError):
+            await asyncio.wait(jobs)
+    for job in jobs:
+        if not job.cancelled():
+            job.exception()  # retrieved: what is reported is what stopped the verify
+
+
+def _stat_size(path: str) -> int | str:
+    """The size of the regular file at ``path``, or why there is none."""
+    try:
+        st = os.stat(path)  # noqa: PTH116 - a plain str: no Path made per file
+    except FileNotFoundError:
+        return "absent"
+    except OSError as e:
+        return f"unreadable: {describe_os_error(e)}"
+    return st.st_size if stat.S_ISREG(st.st_mode) else "not a regular file"
+
+
+def _listing(directory: Path, rel: str, *, out: dict[str, str]) -> list[os.DirEntry[str]]:
+    """The entries of ``directory``; none when it is gone, or cannot be listed (said in ``out``)."""
+    try:
+        with os.scandir(directory) as it:
+            return list(it)
+    except FileNotFoundError:
+        return []
+    except OSError as e:
+        out[rel.rstrip("/") or "."] = (
+            f"cannot list this directory ({describe_os_error(e)}); its files were not checked"
+        )
+        return []
+
+
 def _walk(
     top: Path,
     *,
     out: dict[str, str],
     prefix: str = "",
     skip: frozenset[str] | set[str] = frozenset(),
+    regular: dict[str, int] | None = None,
 ) -> Iterator[tuple[str, int | str]]:
-    """(``prefix`` + ``/``-path, size or why there is none) of every non-directory below ``top``.
+    """(``prefix`` + ``/``-path, size or why there is none) of every non-directory below ``top``;
+    the sizes of the regular files among them also go into ``regular``.
 
     Links are never followed; names in ``skip`` are not entered at the top; a directory that
     cannot be listed goes into ``out`` with a sentence saying so.
@@ -544,18 +702,10 @@ def _walk(
     stack = [(top, prefix)]
     while stack:
         directory, rel = stack.pop()
-        try:
-            with os.scandir(directory) as it:
-                found = list(it)
-        except FileNotFoundError:
-            continue
-        except OSError as e:
-            out[rel.rstrip("/") or "."] = (
-                f"cannot list this directory ({describe_os_error(e)}); its files were not checked"
-            )
-            continue
+        found = _listing(directory, rel, out=out)
+        skipped = skip if directory is top else ()
         for entry in found:
-            if directory == top and entry.name in skip:
+            if entry.name in skipped:
                 continue
             try:
                 is_dir = entry.is_dir(follow_symlinks=False)
@@ -564,13 +714,17 @@ def _walk(
             if is_dir:
                 stack.append((Path(entry.path), f"{rel}{entry.name}/"))
                 continue
+            path = f"{rel}{entry.name}"
             try:
-                size: int | str = entry.stat(follow_symlinks=False).st_size
+                st = entry.stat(follow_symlinks=False)
             except FileNotFoundError:
                 continue  # gone since the listing
             except OSError as e:
-                size = describe_os_error(e)
-            yield f"{rel}{entry.name}", size
+                yield path, describe_os_error(e)
+                continue
+            if regular is not None and stat.S_ISREG(st.st_mode):
+                regular[path] = st.st_size
+            yield path, st.st_size
 
 
 def foreign_files(root: Path) -> list[str]:

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import os
 import shutil
+import threading
 from collections.abc import Callable
 from pathlib import Path
 
@@ -12,6 +14,7 @@ import pytest
 from mirror_harness import Mirror
 
 from mirrorsync.commands.verify import BLOCK, VerifyReport, verify, verify_document
+from mirrorsync.targets import local
 from mirrorsync.targets.open import open_root
 
 DIGEST_TAG = "20251217"  # API digests and SHA256SUMS
@@ -68,14 +71,34 @@ async def test_clean_tree_verifies_ok(synced: Mirror, *, full: bool) -> None:
     assert report.bytes_hashed == (total if full else 0)
 
 
-async def test_full_mode_reports_progress_per_block(synced: Mirror) -> None:
-    """Full mode calls on_bytes with blocks of at most 1 MiB that add up to every byte hashed."""
+async def test_full_mode_reports_progress_as_it_reads(
+    synced: Mirror, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Full mode tells on_bytes about the bytes as they are read, not only per finished run of
+    files: with a 1 MiB step, calls of at most two blocks that add up to every byte hashed."""
+    monkeypatch.setattr(local, "_PROGRESS_STEP", BLOCK)
     seen: list[int] = []
     report = await verify(open_root(synced.root), full=True, concurrency=2, on_bytes=seen.append)
     assert report.ok
     assert sum(seen) == report.bytes_hashed
-    assert max(seen) == BLOCK
-    assert seen.count(BLOCK) == 2  # the big file's two whole blocks
+    assert max(seen) <= 2 * BLOCK
+    assert len(seen) >= 3  # the big file's two whole blocks, then the rest
+
+
+async def test_full_mode_finds_the_same_with_one_worker_or_many(synced: Mirror) -> None:
+    """Hashing with 1, 2 or 8 threads reports the same problems, in the same (sorted) order."""
+    for rel in (LINUX, f"{DIGEST_TAG}/{BIG}"):
+        path = synced.root / rel
+        data = bytearray(path.read_bytes())
+        data[-1] ^= 0xFF  # same size: only the hash can tell
+        path.write_bytes(bytes(data))
+    (synced.root / NO_SUMS_TAG / NO_SUMS[0]).unlink()
+    reports = [await verify(open_root(synced.root), full=True, concurrency=n) for n in (1, 2, 8)]
+    assert [p.kind for p in reports[0].problems] == ["missing", "sha256", "sha256"]
+    assert all(r == reports[0] for r in reports)
+    assert reports[0].problems == tuple(
+        sorted(reports[0].problems, key=lambda p: (p.path, p.kind, p.detail))
+    )
 
 
 async def test_full_mode_announces_the_bytes_to_hash_first(synced: Mirror) -> None:
@@ -358,3 +381,20 @@ async def test_concurrency_must_be_positive(tmp_path: Path) -> None:
     """A concurrency below one is a programming error, refused before anything is read."""
     with pytest.raises(ValueError, match="concurrency"):
         await verify(open_root(tmp_path), full=True, concurrency=0)
+
+
+async def test_cancelling_a_full_verify_stops_its_hashing_threads(
+    synced: Mirror, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Ctrl-C during --full: the verify is cancelled and no hashing thread outlives it."""
+    monkeypatch.setattr(local, "_PROGRESS_STEP", 1)  # every block reaches the loop
+    task: asyncio.Task[VerifyReport] | None = None
+
+    def stop(_: int) -> None:
+        assert task is not None
+        task.cancel()
+
+    task = asyncio.create_task(verify(open_root(synced.root), full=True, on_bytes=stop))
+    with pytest.raises(asyncio.CancelledError):
+        await task
+    assert not [t for t in threading.enumerate() if t.name.startswith("mirrorsync-hash")]
