@@ -310,27 +310,28 @@ async def _hash_in_bulk(
 
 
 class _Ahead:
-    """The outcomes of hashing ahead of the index; bytes told once the total has been told."""
+    """The outcomes of hashing ahead of the index; the threads' byte counts held back until the
+    total has been told, then told in the same steps, and from then on as they come."""
 
     def __init__(self, on_bytes: Callable[[int], None]) -> None:
         self.outcomes: dict[str, Hashed] = {}
         self._on_bytes = on_bytes
-        self._untold: int | None = 0
+        self._held: list[int] | None = []
 
     def found(self, path: str, hashed: Hashed) -> None:
         self.outcomes[path] = hashed
 
     def count(self, n: int) -> None:
-        if self._untold is None:
+        if self._held is None:
             self._on_bytes(n)
         else:
-            self._untold += n
+            self._held.append(n)
 
     def tell(self) -> None:
-        """From now on, bytes are told as they are read (those read so far, at once)."""
-        untold, self._untold = self._untold, None
-        if untold:
-            self._on_bytes(untold)
+        """Tell the bytes read so far, step by step; from now on, tell them as they are read."""
+        held, self._held = self._held or [], None
+        for n in held:
+            self._on_bytes(n)
 
 
 def _may_be_listed(path: str) -> bool:
