@@ -24,19 +24,20 @@ from mirrorsync.commands.documents import (
     write_plan_document,
 )
 from mirrorsync.commands.records import stop_status
-from mirrorsync.commands.repair import prepare_repair, unrepaired, upstream_records
-from mirrorsync.commands.sync import GENERATOR, NoProgress, Outcome, Progress, Runtime, run_sync
 from mirrorsync.commands.verify import VerifyReport, verify, verify_document
 from mirrorsync.config.load import find_config, load_config
 from mirrorsync.config.records import Config
 from mirrorsync.core.model import SyncReport
 from mirrorsync.errors import ConfigError, Interrupted, MirrorsyncError
-from mirrorsync.net.policy import proxies_from
 from mirrorsync.targets.base import Target
 from mirrorsync.targets.open import open_root, open_target, served_root
 
+# sync, plan and repair import the network side (aiohttp: a quarter of a second of start-up) when
+# they run, not at start-up: verify, serve and --help never need it.
 if TYPE_CHECKING:
     from tqdm import tqdm
+
+    from mirrorsync.commands.sync import Outcome, Progress
 
 log = logging.getLogger("mirrorsync")
 T = TypeVar("T")
@@ -282,6 +283,9 @@ def main(argv: Sequence[str] | None = None, *, environ: Mapping[str, str] | None
         return e.exit_code
     if getattr(args, "prune", False):
         cfg = dataclasses.replace(cfg, prune=True)
+    from mirrorsync.commands.sync import NoProgress, Runtime, run_sync  # noqa: PLC0415
+    from mirrorsync.net.policy import proxies_from  # noqa: PLC0415
+
     token = env.get(cfg.upstream.token_env) or None
     progress: Progress = TqdmProgress(sys.stderr) if bars and not dry_run else NoProgress()
     report = SyncReport()
@@ -359,9 +363,7 @@ def _verify_command(args: argparse.Namespace, env: Mapping[str, str], *, bars: b
         if args.json:
             _emit_json({"status": "failed", "error": str(e)})
         return e.exit_code
-    token = (env.get(cfg.upstream.token_env) or None) if cfg else None
-    runtime = Runtime(token=token, proxies=proxies_from(env))  # for a repair's sync
-    work = _verify(opener, cfg, full=args.full, repair=args.repair, bars=bars, runtime=runtime)
+    work = _verify(opener, cfg, full=args.full, repair=args.repair, bars=bars, env=env)
     try:
         report, actions = asyncio.run(_interruptible(work))
     except MirrorsyncError as e:
@@ -394,12 +396,23 @@ async def _verify(
     full: bool,
     repair: bool,
     bars: bool,
-    runtime: Runtime,
+    env: Mapping[str, str],
 ) -> tuple[VerifyReport, list[str]]:
     """verify; with ``repair``: set aside, sync, verify again (each step opens the target anew)."""
     report = await _verify_once(opener(), full=full, bars=bars)
     if not repair or report.ok or cfg is None:
         return report, []
+    # The network side, imported only when there is something to repair.
+    from mirrorsync.commands.repair import (  # noqa: PLC0415
+        prepare_repair,
+        unrepaired,
+        upstream_records,
+    )
+    from mirrorsync.commands.sync import GENERATOR, Runtime, run_sync  # noqa: PLC0415
+    from mirrorsync.net.policy import proxies_from  # noqa: PLC0415
+
+    token = env.get(cfg.upstream.token_env) or None
+    runtime = Runtime(token=token, proxies=proxies_from(env))  # for the repair's syncs
     # What upstream publishes for each path: a damaged record of a good file is re-recorded,
     # never quarantined.
     planned = await run_sync(cfg, dry_run=True, runtime=runtime)

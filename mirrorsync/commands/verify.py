@@ -12,6 +12,7 @@ re-hashes every listed file.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
@@ -118,17 +119,23 @@ async def verify(
                 f"a sync is changing this mirror right now ({holder}); nothing was checked",
                 hint="verify again when it has finished",
             )
-        entries = _parse_entries(await _read(target, INDEX_PATH), scan)
-        listed = entries or {}
-        inventory = await target.inventory()
-        sizes = await target.sizes(listed)
-        present = [e for e in listed.values() if _size_ok(e, sizes[e.path], scan)]
-        if full:
-            on_total(sum(e.size for e in present))
+        data = await _read(target, INDEX_PATH)
         if full and not target.keeps_sha256 and isinstance(target, HashesInBulk):
-            await _hash_in_bulk(target, present, scan, workers=limit, on_bytes=on_bytes)
-        elif target.keeps_sha256 or full:
-            await _check_files(target, present, scan, full=full, limit=limit, on_bytes=on_bytes)
+            inventory = await target.inventory()
+            entries = await _hash_in_bulk(
+                target, target, data, scan, workers=limit, on_bytes=on_bytes, on_total=on_total
+            )
+        else:
+            entries = _parse_entries(data, scan)
+            listed = entries or {}
+            inventory = await target.inventory()
+            sizes = await target.sizes(listed)
+            present = [e for e in listed.values() if _size_ok(e, sizes[e.path], scan)]
+            if full:
+                on_total(sum(e.size for e in present))
+            if target.keeps_sha256 or full:
+                await _check_files(target, present, scan, full=full, limit=limit, on_bytes=on_bytes)
+        listed = entries or {}
         if entries is not None:
             await _check_sums(target, entries, inventory.files, scan)
         leftovers = await target.leftovers()
@@ -260,26 +267,88 @@ async def _check_files(
 
 
 async def _hash_in_bulk(
-    target: HashesInBulk,
-    entries: list[IndexEntry],
+    target: Target,
+    bulk: HashesInBulk,
+    data: bytes | Unreadable | None,
     scan: _Scan,
     *,
     workers: int,
     on_bytes: Callable[[int], None],
-) -> None:
-    """``full`` on a target that hashes in threads of its own: no task per file."""
-    by_path = {e.path: e for e in entries}
-
-    def count(n: int) -> None:
-        scan.bytes_hashed += n
-        on_bytes(n)
-
-    def found(path: str, hashed: Hashed) -> None:
-        if (problem := _bytes_problem(by_path[path], hashed)) is not None:
+    on_total: Callable[[int], None],
+) -> dict[str, IndexEntry] | None:
+    """``full`` on a target that hashes in threads of its own, right after its ``inventory``:
+    the regular files the walk found in release directories are hashed while the index is
+    parsed (both cores busy), and each listed file that is there with its size is then judged
+    by its outcome; a listed file the walk did not hash (a link) is hashed afterwards. The
+    entries of the index, as ``_parse_entries`` returns them."""
+    walked = bulk.walked()
+    ahead = _Ahead(on_bytes)
+    files = [(p, n) for p, n in sorted(walked.items()) if _may_be_listed(p)]
+    hashing = asyncio.ensure_future(
+        bulk.hash_files(files, workers=workers, found=ahead.found, on_bytes=ahead.count)
+    )
+    try:
+        entries = await asyncio.to_thread(_parse_entries, data, scan)
+        listed = entries or {}
+        sizes = await target.sizes(listed)
+        present = [e for e in listed.values() if _size_ok(e, sizes[e.path], scan)]
+        on_total(sum(e.size for e in present))
+        ahead.tell()
+        await hashing
+        rest = [(e.path, e.size) for e in present if e.path not in ahead.outcomes]
+        if rest:
+            await bulk.hash_files(rest, workers=workers, found=ahead.found, on_bytes=on_bytes)
+    finally:
+        await _stopped(hashing)
+    for entry in present:
+        hashed = ahead.outcomes[entry.path]
+        if isinstance(hashed, tuple):
+            scan.bytes_hashed += hashed[0]
+        if (problem := _bytes_problem(entry, hashed)) is not None:
             scan.problems.append(problem)
+    return entries
 
-    files = [(e.path, e.size) for e in entries]
-    await target.hash_files(files, workers=workers, found=found, on_bytes=count)
+
+class _Ahead:
+    """The outcomes of hashing ahead of the index; the threads' byte counts held back until the
+    total has been told, then told in the same steps, and from then on as they come."""
+
+    def __init__(self, on_bytes: Callable[[int], None]) -> None:
+        self.outcomes: dict[str, Hashed] = {}
+        self._on_bytes = on_bytes
+        self._held: list[int] | None = []
+
+    def found(self, path: str, hashed: Hashed) -> None:
+        self.outcomes[path] = hashed
+
+    def count(self, n: int) -> None:
+        if self._held is None:
+            self._on_bytes(n)
+        else:
+            self._held.append(n)
+
+    def tell(self) -> None:
+        """Tell the bytes read so far, step by step; from now on, tell them as they are read."""
+        held, self._held = self._held or [], None
+        for n in held:
+            self._on_bytes(n)
+
+
+def _may_be_listed(path: str) -> bool:
+    """Whether the index may list ``path``: a file in a release directory, not one the mirror
+    writes there itself."""
+    return release_dir(path) is not None and path.rpartition("/")[2] not in TAG_FILES
+
+
+async def _stopped(job: asyncio.Future[None]) -> None:
+    """``job`` cancelled if it is still running, and waited for (its threads have stopped)."""
+    if not job.done():
+        job.cancel()
+    while not job.done():
+        with contextlib.suppress(asyncio.CancelledError):
+            await asyncio.wait([job])
+    if not job.cancelled():
+        job.exception()  # retrieved: a failure was raised where it was awaited
 
 
 async def _check_recorded(target: Target, entry: IndexEntry) -> Problem | None:

@@ -81,6 +81,12 @@ class HashesInBulk(Protocol):
         the order of ``files``; ``on_bytes`` with the bytes read as they are read."""
         ...
 
+    def walked(self) -> Mapping[str, int]:
+        """Right after ``inventory``: the regular files its walk found (never a link, a pipe or
+        a device), by path, with their sizes; what ``verify --full`` may start hashing before it
+        has read the index."""
+        ...
+
 
 class Target(Protocol):
     """Where the mirror's files are published: a local directory or a bucket.

@@ -310,6 +310,10 @@ class LocalTree:
 
         return await asyncio.to_thread(walk)
 
+    def walked(self) -> Mapping[str, int]:
+        """The regular files the last ``inventory`` found, with their sizes (links are not)."""
+        return dict(self._walked)
+
     async def sizes(self, paths: Iterable[str]) -> dict[str, int | str]:
         """Right after ``inventory`` (as verify asks), the regular files it found are answered
         from its walk; any other path is stat'ed, following links."""

@@ -114,6 +114,32 @@ async def test_full_mode_announces_the_bytes_to_hash_first(synced: Mirror) -> No
     assert [kind for kind, _ in seen].count("total") == 1
 
 
+async def test_full_mode_counts_listed_files_only(synced: Mirror) -> None:
+    """An unlisted file in a release directory, hashed ahead of the index, adds no bytes to the
+    report: bytes_hashed and on_total count the listed files, and it is reported as unlisted."""
+    (synced.root / DIGEST_TAG / "notes.txt").write_bytes(b"x" * 5000)
+    totals: list[int] = []
+    report = await verify(open_root(synced.root), full=True, on_total=totals.append)
+    assert report.bytes_hashed == sum(f["size"] for f in synced.index()["files"])
+    assert totals == [report.bytes_hashed]
+    assert [(p.path, p.kind) for p in report.problems] == [(f"{DIGEST_TAG}/notes.txt", "unlisted")]
+
+
+async def test_full_mode_hashes_a_listed_file_behind_a_link(synced: Mirror) -> None:
+    """A listed file that is a link (the walk does not hash it) is still hashed in full mode:
+    through a link to a copy with one byte changed, its sha256 is reported."""
+    path = synced.root / LINUX
+    data = bytearray(path.read_bytes())
+    data[-1] ^= 0xFF
+    copy = synced.root.parent / "elsewhere.bin"
+    copy.write_bytes(bytes(data))
+    path.unlink()
+    path.symlink_to(copy)
+    report = await verify(open_root(synced.root), full=True)
+    assert [(p.path, p.kind) for p in report.problems] == [(LINUX, "sha256")]
+    assert report.bytes_hashed == sum(f["size"] for f in synced.index()["files"])
+
+
 async def test_deleted_file_is_missing(synced: Mirror) -> None:
     """A listed file that is gone is reported as missing, and nothing else is."""
     (synced.root / LINUX).unlink()
