@@ -271,7 +271,7 @@ class Applier:
 
     # -- indexes and client files --------------------------------------------------------------
 
-    def _index_files(self, touched: Iterable[str]) -> list[tuple[str, bytes | None]]:
+    def _index_files(self, touched: Iterable[str]) -> Iterator[tuple[str, bytes | None]]:
         ledger, upstream = self.ledger, self.cfg.upstream
         return index_files(
             ledger.entries,
@@ -309,12 +309,16 @@ class Applier:
         not keep the others from being written); nothing when the run never reached its files."""
         if not self.ledger.touched:
             return
-        try:
-            files = self._index_files(self._touched_tags())
-        except MirrorsyncError as e:
-            log.error("cannot write the indexes: %s", e)
-            return
-        for one in files:
+        # Rendered one by one as they are written: a rendering error ends the files there.
+        files = self._index_files(self._touched_tags())
+        while True:
+            try:
+                one = next(files, None)
+            except MirrorsyncError as e:
+                log.error("cannot write the indexes: %s", e)
+                return
+            if one is None:
+                return
             try:
                 await self._put([one])
             except TargetError as e:
