@@ -28,6 +28,8 @@ T = TypeVar("T")
 
 def entry_for(asset: Asset, *, sha256: str, size: int) -> IndexEntry:
     """The index entry of an asset just mirrored (or adopted) with this sha256 and size."""
+    if sha256 == asset.sha256:
+        sha256 = asset.sha256  # the expected digest's string, not a second copy of it
     p = asset.parsed
     if isinstance(p, UvArchive):
         return IndexEntry(
