@@ -153,9 +153,10 @@ class Applier:
             digest = await self.tree.existing_sha256(asset.path, size=size)
             if digest is not None and digest == asset.sha256:
                 log.info("%s: already in place and verified; adopted", asset.path)
-                self.ledger.entries[asset.path] = entry_for(asset, sha256=digest, size=size)
-                self.ledger.changes.append(("added", asset.path))
-                adopted.add(asset.path)
+                entry = entry_for(asset, sha256=digest, size=size)
+                self.ledger.entries[entry.path] = entry
+                self.ledger.changes.append(("added", entry.path))
+                adopted.add(entry.path)
         return [a for a in assets if a.path not in adopted]
 
     async def _fetch_all(
@@ -261,17 +262,21 @@ class Applier:
     def _fetched(self, asset: Asset, got: Fetched) -> None:
         """Record a published file in the ledger and the report."""
         ledger, report = self.ledger, self.report
-        change = "changed" if asset.path in ledger.previous else "added"
-        ledger.changes.append((change, asset.path))
-        ledger.entries[asset.path] = entry_for(asset, sha256=got.sha256, size=got.size)
+        entry = entry_for(asset, sha256=got.sha256, size=got.size)
+        # One string for the path, shared by the entry, its key and the change (``asset.path``
+        # builds a new one each time: three per file held to the end of the run otherwise).
+        path = entry.path
+        change = "changed" if path in ledger.previous else "added"
+        ledger.changes.append((change, path))
+        ledger.entries[path] = entry
         report.fetched += 1
         report.bytes_downloaded += got.downloaded
-        self.progress.file_done(asset.path)
-        log.info("%s: fetched %d bytes", asset.path, got.size)
+        self.progress.file_done(path)
+        log.info("%s: fetched %d bytes", path, got.size)
 
     # -- indexes and client files --------------------------------------------------------------
 
-    def _index_files(self, touched: Iterable[str]) -> list[tuple[str, bytes | None]]:
+    def _index_files(self, touched: Iterable[str]) -> Iterator[tuple[str, bytes | None]]:
         ledger, upstream = self.ledger, self.cfg.upstream
         return index_files(
             ledger.entries,
@@ -309,12 +314,16 @@ class Applier:
         not keep the others from being written); nothing when the run never reached its files."""
         if not self.ledger.touched:
             return
-        try:
-            files = self._index_files(self._touched_tags())
-        except MirrorsyncError as e:
-            log.error("cannot write the indexes: %s", e)
-            return
-        for one in files:
+        # Rendered one by one as they are written: a rendering error ends the files there.
+        files = self._index_files(self._touched_tags())
+        while True:
+            try:
+                one = next(files, None)
+            except MirrorsyncError as e:
+                log.error("cannot write the indexes: %s", e)
+                return
+            if one is None:
+                return
             try:
                 await self._put([one])
             except TargetError as e:

@@ -17,6 +17,7 @@ from datetime import UTC, datetime
 
 from mirrorsync.commands.applier import Applier, NoProgress, Progress
 from mirrorsync.commands.idle import IdleCheck
+from mirrorsync.commands.memory import give_back_large_blocks
 from mirrorsync.commands.planner import Planner
 from mirrorsync.commands.records import GENERATOR, Ledger, RunRecords
 from mirrorsync.config.records import Config
@@ -89,6 +90,7 @@ async def run_sync(
 ) -> Outcome:
     """Run ``sync`` (or ``plan`` with ``dry_run``) for ``cfg``; raises ``MirrorsyncError``."""
     rt = runtime or Runtime()
+    give_back_large_blocks()  # before the listing's pages: see commands/memory.py
     tree = open_target(cfg)
     async with tree.connect():
         if dry_run:

@@ -7,7 +7,7 @@ import io
 import json
 import sys
 from collections import defaultdict
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import replace
 from datetime import datetime
 from typing import Any, TypeVar
@@ -28,6 +28,8 @@ T = TypeVar("T")
 
 def entry_for(asset: Asset, *, sha256: str, size: int) -> IndexEntry:
     """The index entry of an asset just mirrored (or adopted) with this sha256 and size."""
+    if sha256 == asset.sha256:
+        sha256 = asset.sha256  # the expected digest's string, not a second copy of it
     p = asset.parsed
     if isinstance(p, UvArchive):
         return IndexEntry(
@@ -287,22 +289,28 @@ def index_files(
     generator: str,
     now: datetime,
     upstream: Mapping[str, str],
-) -> list[tuple[str, bytes | None]]:
+) -> Iterator[tuple[str, bytes | None]]:
     """What to rewrite so that the indexes describe ``entries``: ``(path, bytes)`` to write, or
-    ``(path, None)`` to delete.
+    ``(path, None)`` to delete, each rendered only when it is asked for (a whole-history mirror
+    never holds its 123 ``SHA256SUMS`` and ``index.json`` rendered at once).
 
     Each touched release's ``SHA256SUMS`` (deleted when the release has no file left), then
-    ``index.json`` when there was none or its entries (``previous``) differ.
+    ``index.json`` when there was none or its entries (``previous``) differ. ``entries`` must not
+    change while the files are taken.
     """
     tags = set(touched)
-    sums = render_tag_sums(e for e in entries.values() if e.tag in tags)
-    files: list[tuple[str, bytes | None]] = [
-        (f"{tag}/{SUMS_NAME}", sums.get(tag)) for tag in sorted(tags)
-    ]
+    by_tag: dict[str, list[tuple[str, str]]] = defaultdict(list)
+    for e in entries.values():
+        if e.tag in tags:
+            by_tag[e.tag].append((e.name, e.sha256))
+    for tag in sorted(tags):
+        rows = by_tag.pop(tag, None)
+        yield f"{tag}/{SUMS_NAME}", None if rows is None else render_sha256sums(rows)
     if not index_existed or entries != previous:
-        index = render_index(entries.values(), generator=generator, now=now, upstream=upstream)
-        files.append((INDEX_PATH, index))
-    return files
+        yield (
+            INDEX_PATH,
+            render_index(entries.values(), generator=generator, now=now, upstream=upstream),
+        )
 
 
 def client_files_fingerprint(publish: PublishConfig, *, generator: str, upstream: str = "") -> str:

@@ -33,9 +33,14 @@ def make_plan(
     keep: list[IndexEntry] = []
     wanted: set[str] = set()
     for asset in selected:
-        wanted.add(asset.path)
-        entry = published.get(asset.path)
-        if entry is not None and is_current(entry, asset):
+        path = asset.path
+        entry = published.get(path)
+        if entry is None:  # not published: nothing to keep or to spare from the prune
+            fetch.append(asset)
+            continue
+        # Only published paths matter to the prune: a cold run holds no set of every path.
+        wanted.add(path)
+        if is_current(entry, asset):
             keep.append(entry)
         else:
             fetch.append(asset)

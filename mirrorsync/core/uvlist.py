@@ -22,7 +22,6 @@ entry) and the JSON array that ``uv python list --output-format json`` prints, a
 from __future__ import annotations
 
 import json
-from collections import defaultdict
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any, Final
@@ -230,15 +229,19 @@ def uv_download_metadata(
     malformed sha256.
     """
     prefix = _check_base_url(base_url)
-    by_key: dict[str, list[_Candidate]] = defaultdict(list)
+    # Only the best candidate of each key is kept as the entries go by (the newest tag, then the
+    # smallest rank, the first of equals): not one parsed candidate per mirrored file.
+    by_key: dict[str, _Candidate] = {}
     for entry in entries:
-        if (c := _candidate(entry)) is not None:
-            by_key[c.key].append(c)
+        if (c := _candidate(entry)) is None:
+            continue
+        key = c.key
+        held = by_key.get(key)
+        if held is None or c.tag > held.tag or (c.tag == held.tag and c.rank < held.rank):
+            by_key[key] = c
     result: dict[str, dict[str, Any]] = {}
     for key in sorted(by_key):
-        candidates = by_key[key]
-        newest = max(c.tag for c in candidates)
-        best = min((c for c in candidates if c.tag == newest), key=lambda c: c.rank)
+        best = by_key[key]
         url = prefix + quote(best.tag, safe="") + "/" + quote(best.name, safe="")
         result[key] = best.to_json(url=url)
     return result

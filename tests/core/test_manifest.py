@@ -109,14 +109,16 @@ def test_index_files(
     expect: tuple[list[str], list[str]],
 ) -> None:
     """Touched releases' SHA256SUMS are written (or deleted), index.json only when it changed."""
-    files = index_files(
-        entries,
-        touched=touched,
-        previous=previous,
-        index_existed=existed,
-        generator="mirrorsync test",
-        now=NOW,
-        upstream=UPSTREAM,
+    files = list(
+        index_files(
+            entries,
+            touched=touched,
+            previous=previous,
+            index_existed=existed,
+            generator="mirrorsync test",
+            now=NOW,
+            upstream=UPSTREAM,
+        )
     )
     written = [path for path, data in files if data is not None]
     deleted = [path for path, data in files if data is None]
