@@ -277,13 +277,13 @@ async def _hash_in_bulk(
     on_total: Callable[[int], None],
 ) -> dict[str, IndexEntry] | None:
     """``full`` on a target that hashes in threads of its own, right after its ``inventory``:
-    the regular files the walk found in release directories are hashed while the index is
-    parsed (both cores busy), and each listed file that is there with its size is then judged
-    by its outcome; a listed file the walk did not hash (a link) is hashed afterwards. The
-    entries of the index, as ``_parse_entries`` returns them."""
+    the regular files up to ``AHEAD_MAX`` the walk found in release directories are hashed
+    while the index is parsed (both cores busy), and each listed file that is there with its
+    size is then judged by its outcome; a listed file the walk did not hash (a link, a large
+    file) is hashed afterwards. The entries of the index, as ``_parse_entries`` returns them."""
     walked = bulk.walked()
     ahead = _Ahead(on_bytes)
-    files = [(p, n) for p, n in sorted(walked.items()) if _may_be_listed(p)]
+    files = [(p, n) for p, n in sorted(walked.items()) if n <= AHEAD_MAX and _may_be_listed(p)]
     hashing = asyncio.ensure_future(
         bulk.hash_files(files, workers=workers, found=ahead.found, on_bytes=ahead.count)
     )
@@ -332,6 +332,12 @@ class _Ahead:
         held, self._held = self._held or [], None
         for n in held:
             self._on_bytes(n)
+
+
+AHEAD_MAX = 8 << 20
+"""The largest file hashed ahead of the index: the overlap matters for many small files, and a
+large file that turns out to be unlisted (an operator's) is then never read for nothing; a
+larger listed file is hashed once the index is known, at a cost of its share of ~0.3 s."""
 
 
 def _may_be_listed(path: str) -> bool:

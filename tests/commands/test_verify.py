@@ -125,6 +125,19 @@ async def test_full_mode_counts_listed_files_only(synced: Mirror) -> None:
     assert [(p.path, p.kind) for p in report.problems] == [(f"{DIGEST_TAG}/notes.txt", "unlisted")]
 
 
+async def test_full_mode_never_reads_a_large_unlisted_file(synced: Mirror) -> None:
+    """A large unlisted file in a release directory is not hashed ahead of the index: the bytes
+    told to the progress bar are exactly the listed files' (none of its 9 MiB), and it is
+    reported as unlisted."""
+    (synced.root / DIGEST_TAG / "operator.iso").write_bytes(b"\0" * (9 << 20))
+    told: list[int] = []
+    report = await verify(open_root(synced.root), full=True, on_bytes=told.append)
+    assert sum(told) == report.bytes_hashed == sum(f["size"] for f in synced.index()["files"])
+    assert [(p.path, p.kind) for p in report.problems] == [
+        (f"{DIGEST_TAG}/operator.iso", "unlisted")
+    ]
+
+
 async def test_full_mode_hashes_a_listed_file_behind_a_link(synced: Mirror) -> None:
     """A listed file that is a link (the walk does not hash it) is still hashed in full mode:
     through a link to a copy with one byte changed, its sha256 is reported."""
