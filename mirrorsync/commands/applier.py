@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import operator
+from collections import deque
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import KW_ONLY, dataclass
 from datetime import datetime
@@ -96,12 +96,14 @@ class Applier:
 
     async def apply(self, planned: Planned, http: HttpClient) -> Settlement:
         """Fetch what the plan says, publish the indexes, prune when allowed, record the run."""
-        plan, ledger, report = planned.plan, self.ledger, self.report
+        ledger, report = self.ledger, self.report
         # Everything present stays listed: deselected files until a prune removes them, and
         # old good copies until a verified replacement is renamed over them.
         ledger.entries = dict(planned.present)
-        fetch = await self._adopt(plan.fetch)
-        report.kept = len(plan.keep) + (len(plan.fetch) - len(fetch))
+        listed = len(planned.plan.fetch)
+        fetch = await self._adopt(planned.take_fetch())
+        plan = planned.plan
+        report.kept = len(plan.keep) + (listed - len(fetch))
         await self._fetch_all(fetch, http, unverifiable=planned.unverifiable)
         settled = settle(
             plan,
@@ -130,12 +132,12 @@ class Applier:
         self.records.finish(settled.status)
         return settled
 
-    async def _adopt(self, fetch: Iterable[Asset]) -> list[Asset]:
+    async def _adopt(self, assets: list[Asset]) -> deque[Asset]:
         """Keep files already in place that a killed run published but did not index.
 
-        Only files whose size and upstream sha256 both match are adopted; the rest is fetched.
+        Only files whose size and upstream sha256 both match are adopted; the rest is fetched
+        (the queue of them: ``_fetch_all`` takes each asset out of it).
         """
-        assets = list(fetch)
         previous = self.ledger.previous
         # A file of unknown size (Astral's index lists none) is fetched again, not adopted.
         candidates = [
@@ -157,24 +159,26 @@ class Applier:
                 self.ledger.entries[entry.path] = entry
                 self.ledger.changes.append(("added", entry.path))
                 adopted.add(entry.path)
-        return [a for a in assets if a.path not in adopted]
+        if not adopted:
+            return deque(assets)
+        return deque(a for a in assets if a.path not in adopted)
 
     async def _fetch_all(
-        self, fetch: list[Asset], http: HttpClient, *, unverifiable: dict[str, str]
+        self, queue: deque[Asset], http: HttpClient, *, unverifiable: dict[str, str]
     ) -> None:
-        """Fetch and publish ``fetch`` with ``download.concurrency`` workers, each taking the
-        next assets when it is done: a whole-history sync holds that many coroutines, not one
-        per file. Small files go in streaks (``fetch_streak``), the rest one by one."""
+        """Fetch and publish the assets of ``queue`` with ``download.concurrency`` workers, each
+        taking the next assets out of it when it is done: a whole-history sync holds that many
+        coroutines, not one per file, and no asset past its fetch. Small files go in streaks
+        (``fetch_streak``), the rest one by one."""
         progress = self.progress
-        progress.begin(files=len(fetch), total_bytes=known_total(fetch))
-        queue = iter(fetch)
+        progress.begin(files=len(queue), total_bytes=known_total(queue))
 
-        workers = min(self.cfg.download.concurrency, len(fetch))
+        workers = min(self.cfg.download.concurrency, len(queue))
 
         async def worker() -> None:
             while True:
                 # Streaks shrink as the queue does: every worker keeps a share to the end.
-                most = min(STREAK_FILES, operator.length_hint(queue) // (4 * workers))
+                most = min(STREAK_FILES, len(queue) // (4 * workers))
                 streak, alone = self._take_streak(queue, most, unverifiable=unverifiable)
                 if streak:
                     await self._fetch_streak(streak, http)
@@ -193,7 +197,7 @@ class Applier:
             progress.end()
 
     def _take_streak(
-        self, queue: Iterator[Asset], most: int, *, unverifiable: dict[str, str]
+        self, queue: deque[Asset], most: int, *, unverifiable: dict[str, str]
     ) -> tuple[list[tuple[Asset, Path]], Asset | None]:
         """The next small files from ``queue`` with their staging files, ``most`` of them (at
         least one), up to ``STREAK_BYTES``, and the asset that ended the streak when it must be
@@ -201,9 +205,9 @@ class Applier:
         streak: list[tuple[Asset, Path]] = []
         total = 0
         while not streak or (len(streak) < most and total < STREAK_BYTES):
-            asset = next(queue, None)
-            if asset is None:
+            if not queue:
                 break
+            asset = queue.popleft()
             if asset.path in unverifiable or not streakable(asset):
                 return streak, asset
             try:

@@ -200,7 +200,7 @@ def test_client_files_due(
 
 
 def uv_entry(version: str, triple: str = "x86_64-unknown-linux-gnu") -> IndexEntry:
-    up = UpstreamAsset(name=f"uv-{triple}.tar.gz", size=1, url="https://x/uv", digest=H)
+    up = UpstreamAsset(name=f"uv-{triple}.tar.gz", size=1, link="https://x/uv", digest=H)
     (asset,) = uv_catalog([Release(tag=version, assets=(up,))], platforms=[]).assets
     return entry_for(resolve_expected(asset, sums=None, sidecar=None), sha256=H, size=1)
 
