@@ -280,7 +280,7 @@ class Applier:
 
     # -- indexes and client files --------------------------------------------------------------
 
-    def _index_files(self, touched: Iterable[str]) -> Iterator[tuple[str, bytes | None]]:
+    def _index_files(self, touched: Iterable[str]) -> Iterator[tuple[str, Iterable[bytes] | None]]:
         ledger, upstream = self.ledger, self.cfg.upstream
         return index_files(
             ledger.entries,
@@ -297,12 +297,12 @@ class Applier:
         changed = (path for _, path in ledger.changes)
         return touched_tags(changed, previous=ledger.previous, entries=ledger.entries)
 
-    async def _put(self, files: Iterable[tuple[str, bytes | None]]) -> None:
+    async def _put(self, files: Iterable[tuple[str, Iterable[bytes] | None]]) -> None:
         for path, data in files:
             if data is None:
                 await self.tree.delete(path)
             else:
-                await self.tree.write(path, data)
+                await self.tree.write_pieces(path, data)
 
     async def _write_indexes(self) -> set[str]:
         """Each touched release's SHA256SUMS, then index.json; only what changed is rewritten."""
@@ -332,6 +332,9 @@ class Applier:
                 await self._put([one])
             except TargetError as e:
                 log.error("%s", e)
+            except MirrorsyncError as e:  # index.json failed to render as it was written
+                log.error("cannot write the indexes: %s", e)
+                return
 
     def free_disk(self, error: BaseException) -> None:
         """On a full disk, remove partial downloads so that the indexes still fit."""
