@@ -116,7 +116,7 @@ class Applier:
             log.error("%s", settled.refused)
         for entry in settled.prune:
             ledger.entries.pop(entry.path, None)
-            ledger.changes.append(("removed", entry.path))
+            ledger.changes.add("removed", entry.path)
         # Indexes and client files stop naming pruned files before the files go.
         touched = await self._write_indexes()
         await self._write_client_files(
@@ -157,7 +157,7 @@ class Applier:
                 log.info("%s: already in place and verified; adopted", asset.path)
                 entry = entry_for(asset, sha256=digest, size=size)
                 self.ledger.entries[entry.path] = entry
-                self.ledger.changes.append(("added", entry.path))
+                self.ledger.changes.add("added", entry.path)
                 adopted.add(entry.path)
         if not adopted:
             return deque(assets)
@@ -271,7 +271,7 @@ class Applier:
         # builds a new one each time: three per file held to the end of the run otherwise).
         path = entry.path
         change = "changed" if path in ledger.previous else "added"
-        ledger.changes.append((change, path))
+        ledger.changes.add(change, path)
         ledger.entries[path] = entry
         report.fetched += 1
         report.bytes_downloaded += got.downloaded

@@ -321,12 +321,15 @@ def index_files(
     change while the files are taken.
     """
     tags = set(touched)
-    by_tag: dict[str, list[tuple[str, str]]] = defaultdict(list)
+    # The entries themselves, by release: a row's name (a new string) is made only as that
+    # release's list is rendered, not for every file of a cold run at once.
+    by_tag: dict[str, list[IndexEntry]] = defaultdict(list)
     for e in entries.values():
-        if e.tag in tags:
-            by_tag[e.tag].append((e.name, e.sha256))
+        if (tag := e.tag) in tags:
+            by_tag[tag].append(e)
     for tag in sorted(tags):
-        rows = by_tag.pop(tag, None)
+        held = by_tag.pop(tag, None)
+        rows = None if held is None else [(e.name, e.sha256) for e in held]
         yield f"{tag}/{SUMS_NAME}", None if rows is None else (render_sha256sums(rows),)
     if not index_existed or entries != previous:
         yield (
