@@ -46,6 +46,9 @@ from mirrorsync.targets.base import Target
 
 log = logging.getLogger(__name__)
 
+ADOPT_BATCH = 2048
+"""Assets whose paths ``Applier._adopt`` asks the target about at once."""
+
 
 class Progress(Protocol):
     """How a run reports progress; ``cli`` implements it with tqdm on a terminal."""
@@ -138,6 +141,16 @@ class Applier:
         Only files whose size and upstream sha256 both match are adopted; the rest is fetched
         (the queue of them: ``_fetch_all`` takes each asset out of it).
         """
+        adopted: set[str] = set()
+        # In batches: the paths asked about (a string each) are never those of a whole cold
+        # history at once, on top of its assets.
+        for start in range(0, len(assets), ADOPT_BATCH):
+            await self._adopt_some(assets[start : start + ADOPT_BATCH], adopted)
+        if not adopted:
+            return deque(assets)
+        return deque(a for a in assets if a.path not in adopted)
+
+    async def _adopt_some(self, assets: list[Asset], adopted: set[str]) -> None:
         previous = self.ledger.previous
         # A file of unknown size (Astral's index lists none) is fetched again, not adopted.
         candidates = [
@@ -146,7 +159,6 @@ class Applier:
             if a.path not in previous and a.sha256 is not None and a.size is not None
         ]
         absent = await self.tree.missing(a.path for a in candidates)
-        adopted: set[str] = set()
         for asset in candidates:
             if asset.path in absent:
                 continue
@@ -159,9 +171,6 @@ class Applier:
                 self.ledger.entries[entry.path] = entry
                 self.ledger.changes.add("added", entry.path)
                 adopted.add(entry.path)
-        if not adopted:
-            return deque(assets)
-        return deque(a for a in assets if a.path not in adopted)
 
     async def _fetch_all(
         self, queue: deque[Asset], http: HttpClient, *, unverifiable: dict[str, str]
