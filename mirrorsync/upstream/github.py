@@ -249,7 +249,8 @@ async def with_retries(retry: RetryPolicy, attempt: Callable[[], Awaitable[T]], 
     except (RequestFailed, TimeoutError) as e:
         reason = str(e) or type(e).__name__
         if is_transient(e):
-            reason += " (retries exhausted)"
+            # With ``download.retries: 0`` nothing was retried: say so rather than "exhausted".
+            reason += " (retries exhausted)" if retry.retries else " (download.retries is 0)"
         raise UpstreamError(f"{what}: {reason}") from e
 
 
