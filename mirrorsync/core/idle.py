@@ -80,6 +80,13 @@ def tree_digest(rows: Iterable[tuple[str, int, int, int]]) -> str:
     return digest.hexdigest()
 
 
+def bucket_digest(index_etag: str | None, state: str) -> str:
+    """The signature of a mirror in a bucket: the ETag of its ``index.json`` (None: absent)
+    and the ``tree_digest`` of what this machine keeps of the bucket."""
+    index = "absent" if index_etag is None else f"etag {index_etag}"
+    return hashlib.sha256(f"bucket\n{index}\n{state}\n".encode()).hexdigest()
+
+
 def idle_reason(
     proof: IdleProof | None,
     *,
