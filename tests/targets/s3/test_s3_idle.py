@@ -48,6 +48,7 @@ async def test_idle_run_costs_one_head_of_the_index(
     await settled(s3_mirror)
     status = json.loads((s3_mirror.state_dir / "status.json").read_bytes())
     s3_mirror.fake.reset_hits()
+    caplog.clear()  # the runs before may have logged at INFO already
     with caplog.at_level(logging.INFO):
         outcome = await s3_mirror.sync()
     assert IDLE in caplog.text
@@ -75,6 +76,7 @@ async def test_an_index_changed_in_the_bucket_is_planned(
     index = await s3_mirror.index()
     index["files"] = [f for f in index["files"] if f["path"] != LINUX]
     await s3_mirror.bucket.put("index.json", json.dumps(index).encode())
+    caplog.clear()  # the runs before may have logged at INFO already
     with caplog.at_level(logging.INFO):
         assert (await s3_mirror.sync()).exit_code == 0
     assert IDLE not in caplog.text
@@ -89,6 +91,7 @@ async def test_lost_knowledge_of_the_small_files_is_planned(
     run plans (and relearns them with one listing) instead of trusting the proof."""
     await settled(s3_mirror)
     shutil.rmtree(s3_mirror.state_dir / "published")
+    caplog.clear()  # the runs before may have logged at INFO already
     with caplog.at_level(logging.INFO):
         assert (await s3_mirror.sync()).exit_code == 0
     assert IDLE not in caplog.text
@@ -103,6 +106,7 @@ async def test_a_deleted_archive_is_left_to_verify_as_by_a_planned_run(
     await settled(s3_mirror)
     bucket = s3_mirror.bucket
     await bucket.client.delete_object(Bucket=bucket.name, Key=bucket.key(LINUX))
+    caplog.clear()  # the runs before may have logged at INFO already
     with caplog.at_level(logging.INFO):
         assert (await s3_mirror.sync()).exit_code == 0
     assert IDLE in caplog.text
@@ -125,6 +129,7 @@ async def test_run_after_a_failed_one_plans(
     s3_mirror.fake.add_release("20300101", {NEW: b"new"}, checksums="digest")
     s3_mirror.fake.corrupt(NEW, times=1)
     assert await s3_mirror.run() == 1
+    caplog.clear()  # the runs before may have logged at INFO already
     with caplog.at_level(logging.INFO):
         outcome = await s3_mirror.sync()
     assert IDLE not in caplog.text
@@ -139,6 +144,7 @@ async def test_config_change_is_planned(
     nothing of the bucket to find that out."""
     await settled(s3_mirror)
     s3_mirror.configure(prune=True)
+    caplog.clear()  # the runs before may have logged at INFO already
     with caplog.at_level(logging.INFO):
         assert (await s3_mirror.sync()).exit_code == 0
     assert IDLE not in caplog.text
