@@ -191,13 +191,7 @@ async def test_noop_resync_reads_the_index_and_uploads_nothing(s3_mirror: S3Mirr
     outcome = await s3_mirror.sync()
     assert outcome.exit_code == 0
     assert outcome.report.kept == len(NAMES)
-    bucket = f"/{s3_mirror.bucket.name}"
-    assert s3_mirror.proxy.requests() == [
-        ("PUT", f"{bucket}/{PREFIX}/.mirrorsync/lock"),
-        ("GET", f"{bucket}?uploads&prefix={PREFIX}%2F"),
-        ("GET", f"{bucket}/{PREFIX}/index.json"),
-        ("DELETE", f"{bucket}/{PREFIX}/.mirrorsync/lock"),
-    ]
+    assert s3_mirror.proxy.requests() == s3_mirror.quiet_run("GET")
 
 
 async def test_new_release_uploads_only_what_changed(s3_mirror: S3Mirror) -> None:
