@@ -37,15 +37,16 @@ index and the copies of its small files). With all of them unchanged since a run
 nothing, prunes nothing it did not prune then, and writes no index: exactly what skipping it
 does. In a directory, a file deleted, truncated, replaced or added by hand changes its size,
 mtime or inode, or its directory's listing: the digest differs and the run plans as usual. In a
-bucket, another ``index.json`` (another machine's run, a hand edit) changes its ETag, and lost or
-edited local copies change their stat; an archive object deleted or replaced by hand is noticed
-by neither the shortcut nor a planned run (both trust the index: ``verify`` finds it, ``verify
---repair`` restores it). A run that stopped or failed in between recorded another status (the
-shortcut needs ``success``), and whatever it changed (pages cached, files or partial downloads
-written) no longer matches the proof; a run that succeeded wrote a new one. What is not covered
-disables the shortcut: a uv download list (``select.uv_metadata``) or a uv bundle (``bundle.uv``:
-another listing), sources that cannot confirm their listing unread. ``plan`` never takes it: it
-prints every file.
+bucket, another ``index.json`` (another machine's run, a hand edit) changes its ETag, and lost
+or edited local copies change their stat; an object deleted or replaced in the bucket by hand
+(an archive, or a small file this machine keeps a copy of) is noticed by neither the shortcut
+nor a planned run (both trust the index and the copies: ``verify`` finds a missing or damaged
+archive or ``SHA256SUMS``, ``verify --repair`` restores it). A run that stopped or failed in
+between recorded another status (the shortcut needs ``success``), and whatever it changed (pages
+cached, files or partial downloads written) no longer matches the proof; a run that succeeded
+wrote a new one. What is not covered disables the shortcut: a uv download list
+(``select.uv_metadata``) or a uv bundle (``bundle.uv``: another listing), sources that cannot
+confirm their listing unread. ``plan`` never takes it: it prints every file.
 """
 
 from __future__ import annotations
