@@ -210,6 +210,16 @@ class Target(Protocol):
         went, or None when there was no file to move."""
         ...
 
+    # -- the idle-run proof (``core.idle``) -------------------------------------------------------
+
+    async def idle_signature(self) -> str | None:
+        """A digest of everything a plan reads of this target, taken without reading it: equal
+        to the one the last successful run left, the plan would find the target as that run
+        left it. Taken again after a run, it describes the target as the run left it; a target
+        may answer then from what it saw during the run. None where it cannot tell cheaply (no
+        shortcut: every run plans)."""
+        ...
+
     # -- capabilities: False where the target has none, having done nothing -----------------------
 
     def symlink(self, path: str, to: str, *, wanted: bool = True) -> bool:

@@ -49,6 +49,7 @@ from mirrorsync.targets.files import (
     write_atomic,
 )
 from mirrorsync.targets.lock import hold_lock, lock_holder
+from mirrorsync.targets.signature import tree_signature
 
 __all__ = ["LocalTree", "Target", "fsync_dir", "temp_path_for", "write_atomic"]
 
@@ -461,6 +462,14 @@ class LocalTree:
             return str(moved)
 
         return await asyncio.to_thread(move)
+
+    # -- the idle-run proof -----------------------------------------------------------------------
+
+    async def idle_signature(self) -> str | None:
+        """The stat digest of the whole tree (``signature.tree_signature``): what a plan reads of
+        a directory is its index and the size of each file, and a file changed by hand changes
+        its size, mtime or inode, or its directory's listing."""
+        return await tree_signature(self.root)
 
     # -- capabilities ----------------------------------------------------------------------------
     # On the event loop, like the small writes they follow: a few metadata operations each.

@@ -330,6 +330,12 @@ class GitHubReleases:
         for _ in range(LISTING_TRIES):
             releases, asked = await self._list_once()
             if not self._prove_consistent or await self._all_unchanged(asked):
+                log.debug(
+                    "listing: %d page(s) fetched, %d unchanged (304), %d taken from the cache",
+                    self.pages_fetched,
+                    self.pages_unchanged,
+                    self.pages_trusted,
+                )
                 kept, repeats = distinct_releases(releases)
                 if repeats:
                     log.info(
@@ -587,3 +593,11 @@ class DownloadBase:
     async def read_small(self, asset: UpstreamAsset, *, limit: int) -> bytes:
         original = replace(asset, url=self._original.get(asset.url, asset.url))
         return await self.inner.read_small(original, limit=limit)
+
+    async def unchanged_listing(self) -> str | None:
+        """The inner listing's: the download base changes no field the plan reads of it but
+        the URLs, and those are derived from the configuration (in the proof's fingerprint)."""
+        return await self.inner.unchanged_listing()
+
+    def cached_listing(self) -> str | None:
+        return self.inner.cached_listing()
