@@ -58,8 +58,9 @@ WRITE_AT = 512 << 10
 read at a time, and hashes and appends what it holds once that is ``WRITE_AT`` bytes or more,
 or the buffer is full, or the body ends or breaks. No bytes object is made per read, and there
 is one hash+write step (each releases and retakes the GIL) per half MiB, however the socket
-hands the bytes out: on S1 (64 x 16 MiB over loopback, 8 downloads on 2 cores) this cost 0.1
-CPU s less than a ``read1`` of at most 256 KiB hashed and written each time (BENCHMARKS.md)."""
+hands the bytes out. On S1 (64 x 16 MiB over loopback, 8 downloads on 2 cores), against a
+``read1`` of at most 256 KiB hashed and written each time: half the socket reads and polls, a
+quarter of the writes, 40 % fewer futex calls, ~0.1 CPU s less (BENCHMARKS.md)."""
 SMALL_READ = 64 << 10
 """Reads of at most this many bytes go through ``read1`` (see ``_readinto1``)."""
 WRITEBACK_STEP = 4 << 20
@@ -173,12 +174,12 @@ class _Part:
 def start_writeback(fd: int, start: int, end: int) -> None:
     """Have the kernel start writing bytes ``start``-``end`` of ``fd`` to disk, without waiting.
 
-    Each file is fsynced before its rename; left to the fsync, the whole file goes to the disk
+    Each file is fsynced before its rename. Left to the fsync, the whole file goes to the disk
     then, while its download thread waits, and downloads of equal size end together, so their
-    fsyncs do too: on S1 (64 x 16 MiB, 8 at a time) the summed fsync time went from ~2.4 s to
-    ~0.8 s with the writes started every 4 MiB, the cores no longer idle while the disk catches
-    up (BENCHMARKS.md). The same work, done earlier; where Linux's ``sync_file_range`` is not
-    available, nothing is done and the fsync does it all as before.
+    fsyncs do too. On S1 (64 x 16 MiB, 8 at a time) with the writes started every 4 MiB, the
+    median fsync took 6-10 ms instead of 23-36 ms, and the threads' summed waits in fsync and
+    here 0.4 s instead of 0.7-0.9 s (BENCHMARKS.md). The same work, done earlier; where Linux's
+    ``sync_file_range`` is not available nothing is done, and the fsync does it all as before.
     """
     call = _sync_file_range()
     if call is not None:
