@@ -1,0 +1,172 @@
+"""The main side of the hashing processes (``hashproc``): ``LocalTree.hash_files`` hands them
+runs of files when there are many, so the per-file work of tens of thousands of small files runs
+beside the main interpreter, not in its threads under its lock.
+
+A process that cannot start, or dies, costs nothing but speed: its runs are hashed in the
+caller's threads instead. Whatever happens (the last run delivered, an error, Ctrl-C), every
+process is stopped and waited for before ``HashPool.run`` returns: none outlives a verify, and a
+measuring parent that waits for the main process counts their CPU time too.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import os
+import sys
+from collections.abc import Awaitable, Callable, Sequence
+from pathlib import Path
+
+from mirrorsync.errors import describe_os_error
+from mirrorsync.targets.base import Hashed, Unreadable
+
+log = logging.getLogger(__name__)
+
+SCRIPT = Path(__file__).with_name("hashproc.py")
+AHEAD = 2
+"""Runs sent to a process before it has answered the first: it never waits for the loop."""
+
+Outcome = tuple[list[Hashed], int]
+"""One run's outcomes, in order, and the bytes read that were not yet told to ``on_bytes``."""
+
+
+class Lost(Exception):
+    """A hashing process stopped answering as the protocol says (it died, or was killed)."""
+
+
+class HashPool:
+    """Up to ``processes`` hashing processes started in ``root``, hashing ``runs`` (index ranges
+    of ``files``) in any order; ``outcome(i)`` is awaited in order by the caller."""
+
+    def __init__(
+        self,
+        files: Sequence[tuple[str, int]],
+        runs: Sequence[tuple[int, int]],
+        *,
+        root: str,
+        on_bytes: Callable[[int], None],
+        in_thread: Callable[[int, int], Awaitable[Outcome]],
+    ) -> None:
+        self.files = files
+        self.runs = runs
+        self.root = root
+        self.on_bytes = on_bytes
+        self.in_thread = in_thread
+        loop = asyncio.get_running_loop()
+        self.outcomes: list[asyncio.Future[Outcome]] = [loop.create_future() for _ in runs]
+        self._next = 0
+        self._procs: list[asyncio.subprocess.Process] = []
+        self._pumps: list[asyncio.Task[None]] = []
+
+    async def start(self, processes: int) -> int:
+        """Start the processes and their pumps; how many started (0: hash in threads)."""
+        if not sys.executable or not SCRIPT.is_file():
+            return 0
+        for _ in range(processes):
+            try:
+                proc = await asyncio.create_subprocess_exec(
+                    sys.executable,
+                    "-I",  # no environment, no user site, no current directory on the path
+                    "-S",  # no site-packages: it imports three standard modules
+                    os.fspath(SCRIPT),
+                    stdin=asyncio.subprocess.PIPE,
+                    stdout=asyncio.subprocess.PIPE,
+                    stderr=asyncio.subprocess.DEVNULL,
+                    cwd=self.root,
+                    process_group=0,  # a Ctrl-C at the terminal is the main process's to handle
+                )
+            except (OSError, ValueError) as e:
+                log.debug("cannot start a hashing process (%s): hashing in threads", e)
+                break
+            self._procs.append(proc)
+            self._pumps.append(asyncio.create_task(self._pump(proc), name="mirrorsync-hashproc"))
+        return len(self._procs)
+
+    async def stop(self) -> None:
+        """Every pump ended and every process gone and waited for, also through a second
+        Ctrl-C: idle ones end at the end of their input, busy ones are killed."""
+        for pump in self._pumps:
+            pump.cancel()
+        for proc in self._procs:
+            if proc.stdin is not None:
+                proc.stdin.close()
+            if proc.returncode is None:
+                with contextlib.suppress(ProcessLookupError):
+                    proc.kill()
+        waits = [*self._pumps, *(asyncio.ensure_future(p.wait()) for p in self._procs)]
+        while not all(w.done() for w in waits):
+            with contextlib.suppress(asyncio.CancelledError):
+                await asyncio.wait(waits)
+        for w in waits:
+            if not w.cancelled():
+                w.exception()  # retrieved: a pump's failure reached the caller through its run
+
+    def _take(self) -> int | None:
+        i = self._next
+        if i >= len(self.runs):
+            return None
+        self._next += 1
+        return i
+
+    async def _pump(self, proc: asyncio.subprocess.Process) -> None:
+        """Feed one process runs, ``AHEAD`` at a time, and resolve their outcomes; once it is
+        lost, hash the runs it had and any left in threads."""
+        sent: list[int] = []
+        alive = True
+        while True:
+            while alive and len(sent) < AHEAD and (i := self._take()) is not None:
+                assert proc.stdin is not None  # noqa: S101 - started with PIPE
+                proc.stdin.write(self._request(i))
+                sent.append(i)
+            if sent:
+                i = sent.pop(0)
+            elif (taken := self._take()) is not None:
+                i = taken
+            else:
+                return
+            outcome: Outcome | None = None
+            if alive:
+                try:
+                    outcome = await self._receive(proc, i)
+                except (Lost, OSError, ValueError, asyncio.IncompleteReadError) as e:
+                    alive = False
+                    log.warning("a hashing process stopped (%s): hashing in threads", e)
+            try:
+                if outcome is None:
+                    outcome = await self.in_thread(*self.runs[i])
+            except Exception as e:  # noqa: BLE001 - raised where the caller awaits this run
+                self.outcomes[i].set_exception(e)
+                return
+            self.outcomes[i].set_result(outcome)
+
+    def _request(self, i: int) -> bytes:
+        lo, hi = self.runs[i]
+        return b"\0".join(os.fsencode(path) for path, _ in self.files[lo:hi]) + b"\n"
+
+    async def _receive(self, proc: asyncio.subprocess.Process, i: int) -> Outcome:
+        assert proc.stdout is not None  # noqa: S101 - started with PIPE
+        lo, hi = self.runs[i]
+        while (line := await proc.stdout.readline()).startswith(b"+"):
+            self.on_bytes(int(line[1:]))
+        if not line.startswith(b"="):
+            raise Lost(f"said {line[:40]!r}" if line else "its output ended")
+        length, unreported = (int(n) for n in line[1:].split())
+        records = (await proc.stdout.readexactly(length)).split(b"\n")
+        if len(records) != hi - lo + 1 or records[-1]:
+            raise Lost(f"{len(records) - 1} outcomes for {hi - lo} files")
+        files = self.files[lo:hi]
+        return [_outcome(path, rec) for (path, _), rec in zip(files, records, strict=False)], (
+            unreported
+        )
+
+
+def _outcome(path: str, record: bytes) -> Hashed:
+    """One line of ``hashproc``'s answer as ``hash_file`` in a thread would have had it."""
+    if record == b"-":
+        return None
+    if record.startswith(b"!"):
+        code, _, why = record[1:].partition(b" ")
+        return Unreadable(path, describe_os_error(OSError(int(code), why.decode())))
+    size, _, digest = record.partition(b" ")
+    return int(size), digest.decode("ascii")
