@@ -342,8 +342,15 @@ larger listed file is hashed once the index is known, at a cost of its share of 
 
 def _may_be_listed(path: str) -> bool:
     """Whether the index may list ``path``: a file in a release directory, not one the mirror
-    writes there itself."""
-    return release_dir(path) is not None and path.rpartition("/")[2] not in TAG_FILES
+    writes there itself, with a name the index could hold (an operator's file named with a
+    control character is unlisted, never hashed: it would fail the whole verify)."""
+    if release_dir(path) is None or path.rpartition("/")[2] in TAG_FILES:
+        return False
+    try:
+        check_relpath(path)
+    except UnsafeName:
+        return False
+    return True
 
 
 async def _stopped(job: asyncio.Future[None]) -> None:

@@ -138,6 +138,15 @@ async def test_full_mode_never_reads_a_large_unlisted_file(synced: Mirror) -> No
     ]
 
 
+async def test_full_mode_reports_an_unsafe_unlisted_name(synced: Mirror) -> None:
+    """A file named with a line end in a release directory (no index can list it) is reported
+    as unlisted by --full as by the fast mode; it does not fail the verify."""
+    (synced.root / DIGEST_TAG / "notes\nold.txt").write_bytes(b"x")
+    for full in (False, True):
+        report = await verify(open_root(synced.root), full=full)
+        assert kinds(report) == [(f"{DIGEST_TAG}/notes\nold.txt", "unlisted")]
+
+
 async def test_full_mode_hashes_a_listed_file_behind_a_link(synced: Mirror) -> None:
     """A listed file that is a link (the walk does not hash it) is still hashed in full mode:
     through a link to a copy with one byte changed, its sha256 is reported."""
