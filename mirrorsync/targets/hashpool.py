@@ -24,8 +24,14 @@ from mirrorsync.targets.base import Hashed, Unreadable
 log = logging.getLogger(__name__)
 
 SCRIPT = Path(__file__).with_name("hashproc.py")
-AHEAD = 2
-"""Runs sent to a process before it has answered the first: it never waits for the loop."""
+AHEAD = 8
+"""Runs sent to a process before it has answered the first (~40 MiB or 2,000 small files of
+work, well within its widened pipe): it does not wait for this loop, which may wait up to the
+interpreter's switch interval for its lock while a thread parses the index; more would leave
+one process with a longer tail of work at the end."""
+
+_FS_ENCODING, _FS_ERRORS = sys.getfilesystemencoding(), sys.getfilesystemencodeerrors()
+"""What ``os.fsencode`` encodes a path with."""
 
 Outcome = tuple[list[Hashed], int]
 """One run's outcomes, in order, and the bytes read that were not yet told to ``on_bytes``."""
@@ -68,7 +74,7 @@ class HashPool:
                 proc = await asyncio.create_subprocess_exec(
                     sys.executable,
                     "-I",  # no environment, no user site, no current directory on the path
-                    "-S",  # no site-packages: it imports three standard modules
+                    "-S",  # no site-packages: it imports four standard modules
                     os.fspath(SCRIPT),
                     stdin=asyncio.subprocess.PIPE,
                     stdout=asyncio.subprocess.PIPE,
@@ -83,15 +89,16 @@ class HashPool:
             self._pumps.append(asyncio.create_task(self._pump(proc), name="mirrorsync-hashproc"))
         return len(self._procs)
 
-    async def stop(self) -> None:
+    async def stop(self, *, finished: bool) -> None:
         """Every pump ended and every process gone and waited for, also through a second
-        Ctrl-C: idle ones end at the end of their input, busy ones are killed."""
+        Ctrl-C: once every run is ``finished`` they are idle and end at the end of their input;
+        else (an error, Ctrl-C) they are killed."""
         for pump in self._pumps:
             pump.cancel()
         for proc in self._procs:
             if proc.stdin is not None:
                 proc.stdin.close()
-            if proc.returncode is None:
+            if not finished and proc.returncode is None:
                 with contextlib.suppress(ProcessLookupError):
                     proc.kill()
         waits = [*self._pumps, *(asyncio.ensure_future(p.wait()) for p in self._procs)]
@@ -142,7 +149,8 @@ class HashPool:
 
     def _request(self, i: int) -> bytes:
         lo, hi = self.runs[i]
-        return b"\0".join(os.fsencode(path) for path, _ in self.files[lo:hi]) + b"\n"
+        paths = "\0".join(path for path, _ in self.files[lo:hi])  # one encode, not one a path
+        return paths.encode(_FS_ENCODING, _FS_ERRORS) + b"\n"
 
     async def _receive(self, proc: asyncio.subprocess.Process, i: int) -> Outcome:
         assert proc.stdout is not None  # noqa: S101 - started with PIPE

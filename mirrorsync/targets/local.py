@@ -388,13 +388,15 @@ class LocalTree:
                     procs = HashPool(
                         files, runs, root=hashing.root, on_bytes=on_bytes, in_thread=in_thread
                     )
+                    finished = False
                     try:
                         if await procs.start(processes):
                             for (lo, _), outcome in zip(runs, procs.outcomes, strict=True):
                                 await hashing.deliver(lo, outcome, found=found)
+                            finished = True
                             return
                     finally:
-                        await procs.stop()
+                        await procs.stop(finished=finished)
                 pending: collections.deque[tuple[int, asyncio.Future[tuple[list[Hashed], int]]]]
                 pending = collections.deque()
                 for lo, hi in _runs(sizes, workers=workers):
