@@ -6,11 +6,10 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import os
-from collections.abc import Callable
 from pathlib import Path
-from typing import Any
 
 import pytest
+from processes import reaped, spawned
 
 from mirrorsync.targets import hashpool, local
 from mirrorsync.targets.base import Hashed, Unreadable
@@ -46,20 +45,6 @@ def tree(tmp_path: Path) -> tuple[LocalTree, list[tuple[str, int]]]:
     return LocalTree(tmp_path), files
 
 
-def started(monkeypatch: pytest.MonkeyPatch) -> list[int]:
-    """The process ids of the hashing processes started from now on."""
-    pids: list[int] = []
-    real: Callable[..., Any] = asyncio.create_subprocess_exec
-
-    async def spy(*args: Any, **kwargs: Any) -> asyncio.subprocess.Process:
-        proc: asyncio.subprocess.Process = await real(*args, **kwargs)
-        pids.append(proc.pid)
-        return proc
-
-    monkeypatch.setattr(asyncio, "create_subprocess_exec", spy)
-    return pids
-
-
 async def hash_all(
     target: LocalTree, files: list[tuple[str, int]], *, workers: int = 2
 ) -> tuple[list[tuple[str, object]], int]:
@@ -74,11 +59,6 @@ async def hash_all(
     return found, sum(told)
 
 
-def gone(pid: int) -> bool:
-    """Whether the process has exited and been reaped (no zombie left either)."""
-    return not Path(f"/proc/{pid}").exists()
-
-
 async def test_processes_find_what_threads_find(
     tree: tuple[LocalTree, list[tuple[str, int]]], monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -90,7 +70,7 @@ async def test_processes_find_what_threads_find(
     in_threads = await hash_all(target, files)
     monkeypatch.setattr(local, "_PROCESS_MIN_FILES", 1)
     monkeypatch.setattr(local, "_RUN_FILES", 3)  # several runs: their order is kept
-    pids = started(monkeypatch)
+    pids = spawned(monkeypatch)
     in_processes = await hash_all(target, files)
     assert pids
     assert in_processes == in_threads
@@ -104,7 +84,7 @@ async def test_processes_find_what_threads_find(
     assert loop[0] == "unreadable"
     assert found[f"{TAG}/link.tar.gz"] == found[f"{TAG}/file-2.tar.gz"]
     assert in_threads[1] == sum(size for _, size in files[:5]) + 5000
-    assert all(gone(pid) for pid in pids)
+    assert all(reaped(pid) for pid in pids)
 
 
 async def test_a_few_files_start_no_process(
@@ -113,7 +93,7 @@ async def test_a_few_files_start_no_process(
     """Fewer files than the threshold are hashed in threads: no process is started."""
     target, files = tree
     assert len(files) < local._PROCESS_MIN_FILES
-    pids = started(monkeypatch)
+    pids = spawned(monkeypatch)
     found, _ = await hash_all(target, files)
     assert len(found) == len(files)
     assert pids == []
@@ -137,11 +117,11 @@ async def test_a_process_that_fails_leaves_its_files_to_threads(
     monkeypatch.setattr(hashpool, "SCRIPT", broken)
     monkeypatch.setattr(local, "_PROCESS_MIN_FILES", 1)
     monkeypatch.setattr(local, "_RUN_FILES", 2)
-    pids = started(monkeypatch)
+    pids = spawned(monkeypatch)
     found, _ = await hash_all(target, files)
     assert found == in_threads
     assert len(pids) == (0 if script is None else 2)
-    assert all(gone(pid) for pid in pids)
+    assert all(reaped(pid) for pid in pids)
 
 
 async def test_cancelling_stops_and_reaps_every_process(
@@ -156,7 +136,7 @@ async def test_cancelling_stops_and_reaps_every_process(
         files.append((f"{TAG}/f{i}", MIB // 2))
     monkeypatch.setattr(local, "_PROCESS_MIN_FILES", 1)
     monkeypatch.setattr(local, "_RUN_FILES", 1)
-    pids = started(monkeypatch)
+    pids = spawned(monkeypatch)
     task: asyncio.Task[None] | None = None
     found: list[str] = []
 
@@ -170,4 +150,4 @@ async def test_cancelling_stops_and_reaps_every_process(
         await task
     assert len(found) < len(files)  # runs already hashed may still be delivered
     assert len(pids) == min(2, os.cpu_count() or 1)
-    assert all(gone(pid) for pid in pids)
+    assert all(reaped(pid) for pid in pids)
