@@ -25,10 +25,13 @@ log = logging.getLogger(__name__)
 
 SCRIPT = Path(__file__).with_name("hashproc.py")
 AHEAD = 8
-"""Runs sent to a process before it has answered the first (~40 MiB or 2,000 small files of
-work, well within its widened pipe): it does not wait for this loop, which may wait up to the
-interpreter's switch interval for its lock while a thread parses the index; more would leave
-one process with a longer tail of work at the end."""
+AHEAD_BYTES = 64 << 20
+"""A process is sent up to ``AHEAD`` runs before it has answered the first, as long as they
+hold at most ``AHEAD_BYTES`` (two at least, whatever their size): the small files of a whole
+history are then a few thousand files ahead, well within its widened pipe, and it does not
+wait for this loop, which may wait an interpreter's switch interval for its lock while a thread
+parses the index; large files are two runs ahead, so that no process is left with a long tail
+of work at the end while the others idle."""
 
 _FS_ENCODING, _FS_ERRORS = sys.getfilesystemencoding(), sys.getfilesystemencodeerrors()
 """What ``os.fsencode`` encodes a path with."""
@@ -62,6 +65,7 @@ class HashPool:
         loop = asyncio.get_running_loop()
         self.outcomes: list[asyncio.Future[Outcome]] = [loop.create_future() for _ in runs]
         self._next = 0
+        self._weights = [sum(size for _, size in files[lo:hi]) for lo, hi in runs]
         self._procs: list[asyncio.subprocess.Process] = []
         self._pumps: list[asyncio.Task[None]] = []
 
@@ -109,6 +113,12 @@ class HashPool:
             if not w.cancelled():
                 w.exception()  # retrieved: a pump's failure reached the caller through its run
 
+    def _room(self, sent: Sequence[int]) -> bool:
+        """Whether a process that has ``sent`` runs to answer may be sent one more."""
+        if len(sent) < 2:  # noqa: PLR2004 - one hashed while the next is on its way
+            return True
+        return len(sent) < AHEAD and sum(self._weights[i] for i in sent) < AHEAD_BYTES
+
     def _take(self) -> int | None:
         i = self._next
         if i >= len(self.runs):
@@ -117,12 +127,12 @@ class HashPool:
         return i
 
     async def _pump(self, proc: asyncio.subprocess.Process) -> None:
-        """Feed one process runs, ``AHEAD`` at a time, and resolve their outcomes; once it is
+        """Feed one process runs, a few ahead, and resolve their outcomes; once it is
         lost, hash the runs it had and any left in threads."""
         sent: list[int] = []
         alive = True
         while True:
-            while alive and len(sent) < AHEAD and (i := self._take()) is not None:
+            while alive and self._room(sent) and (i := self._take()) is not None:
                 assert proc.stdin is not None  # noqa: S101 - started with PIPE
                 proc.stdin.write(self._request(i))
                 sent.append(i)
