@@ -26,12 +26,12 @@ log = logging.getLogger(__name__)
 SCRIPT = Path(__file__).with_name("hashproc.py")
 AHEAD = 8
 AHEAD_BYTES = 64 << 20
-"""A process is sent up to ``AHEAD`` runs before it has answered the first, as long as they
-hold at most ``AHEAD_BYTES`` (two at least, whatever their size): the small files of a whole
-history are then a few thousand files ahead, well within its widened pipe, and it does not
-wait for this loop, which may wait an interpreter's switch interval for its lock while a thread
-parses the index; large files are two runs ahead, so that no process is left with a long tail
-of work at the end while the others idle."""
+"""A process is sent up to ``AHEAD`` runs (at most its share of them) before it has answered
+the first, as long as they hold at most ``AHEAD_BYTES`` (two at least, whatever their size):
+the small files of a whole history are then a few thousand files ahead, well within its
+widened pipe, and it does not wait for this loop, which may wait an interpreter's switch
+interval for its lock while a thread parses the index; large files are two runs ahead, so that
+no process is left with a long tail of work at the end while the others idle."""
 
 _FS_ENCODING, _FS_ERRORS = sys.getfilesystemencoding(), sys.getfilesystemencodeerrors()
 """What ``os.fsencode`` encodes a path with."""
@@ -41,7 +41,12 @@ Outcome = tuple[list[Hashed], int]
 
 
 class Lost(Exception):
-    """A hashing process stopped answering as the protocol says (it died, or was killed)."""
+    """A hashing process stopped answering as the protocol says: it ``ended`` its output (it
+    died, or was killed), or said something else."""
+
+    def __init__(self, message: str, *, ended: bool) -> None:
+        super().__init__(message)
+        self.ended = ended
 
 
 class HashPool:
@@ -65,6 +70,7 @@ class HashPool:
         loop = asyncio.get_running_loop()
         self.outcomes: list[asyncio.Future[Outcome]] = [loop.create_future() for _ in runs]
         self._next = 0
+        self._ahead = AHEAD
         self._weights = [sum(size for _, size in files[lo:hi]) for lo, hi in runs]
         self._procs: list[asyncio.subprocess.Process] = []
         self._pumps: list[asyncio.Task[None]] = []
@@ -73,6 +79,8 @@ class HashPool:
         """Start the processes and their pumps; how many started (0: hash in threads)."""
         if not sys.executable or not SCRIPT.is_file():
             return 0
+        # No process takes more than its share of the runs ahead: each has work from the start.
+        self._ahead = max(1, min(AHEAD, -(-len(self.runs) // processes)))
         for _ in range(processes):
             try:
                 proc = await asyncio.create_subprocess_exec(
@@ -95,16 +103,15 @@ class HashPool:
 
     async def stop(self, *, finished: bool) -> None:
         """Every pump ended and every process gone and waited for, also through a second
-        Ctrl-C: once every run is ``finished`` they are idle and end at the end of their input;
-        else (an error, Ctrl-C) they are killed."""
+        Ctrl-C: once every run is ``finished`` they are idle and end at the end of their input
+        (a kill could race their exit); else (an error, Ctrl-C) they are killed."""
         for pump in self._pumps:
             pump.cancel()
         for proc in self._procs:
             if proc.stdin is not None:
                 proc.stdin.close()
-            if not finished and proc.returncode is None:
-                with contextlib.suppress(ProcessLookupError):
-                    proc.kill()
+            if not finished:
+                _kill(proc)
         waits = [*self._pumps, *(asyncio.ensure_future(p.wait()) for p in self._procs)]
         while not all(w.done() for w in waits):
             with contextlib.suppress(asyncio.CancelledError):
@@ -115,9 +122,11 @@ class HashPool:
 
     def _room(self, sent: Sequence[int]) -> bool:
         """Whether a process that has ``sent`` runs to answer may be sent one more."""
+        if len(sent) >= self._ahead:
+            return False
         if len(sent) < 2:  # noqa: PLR2004 - one hashed while the next is on its way
             return True
-        return len(sent) < AHEAD and sum(self._weights[i] for i in sent) < AHEAD_BYTES
+        return sum(self._weights[i] for i in sent) < AHEAD_BYTES
 
     def _take(self) -> int | None:
         i = self._next
@@ -149,6 +158,11 @@ class HashPool:
                 except (Lost, OSError, ValueError, asyncio.IncompleteReadError) as e:
                     alive = False
                     log.warning("a hashing process stopped (%s): hashing in threads", e)
+                    ended = isinstance(e, asyncio.IncompleteReadError) or (
+                        isinstance(e, Lost) and e.ended
+                    )
+                    if not ended:
+                        _kill(proc)  # it talks nonsense: it may not end with its input
             try:
                 if outcome is None:
                     outcome = await self.in_thread(*self.runs[i])
@@ -168,15 +182,22 @@ class HashPool:
         while (line := await proc.stdout.readline()).startswith(b"+"):
             self.on_bytes(int(line[1:]))
         if not line.startswith(b"="):
-            raise Lost(f"said {line[:40]!r}" if line else "its output ended")
+            raise Lost(f"said {line[:40]!r}" if line else "its output ended", ended=not line)
         length, unreported = (int(n) for n in line[1:].split())
         records = (await proc.stdout.readexactly(length)).split(b"\n")
         if len(records) != hi - lo + 1 or records[-1]:
-            raise Lost(f"{len(records) - 1} outcomes for {hi - lo} files")
+            raise Lost(f"{len(records) - 1} outcomes for {hi - lo} files", ended=False)
         files = self.files[lo:hi]
         return [_outcome(path, rec) for (path, _), rec in zip(files, records, strict=False)], (
             unreported
         )
+
+
+def _kill(proc: asyncio.subprocess.Process) -> None:
+    """SIGKILL, unless it is known to have exited."""
+    if proc.returncode is None:
+        with contextlib.suppress(ProcessLookupError):
+            proc.kill()
 
 
 def _outcome(path: str, record: bytes) -> Hashed:

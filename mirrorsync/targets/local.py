@@ -385,6 +385,7 @@ class LocalTree:
             try:
                 if processes:
                     runs = list(_runs(sizes, workers=processes))
+                    processes = min(processes, len(runs))
                     procs = HashPool(
                         files, runs, root=hashing.root, on_bytes=on_bytes, in_thread=in_thread
                     )

@@ -99,15 +99,24 @@ async def test_a_few_files_start_no_process(
     assert pids == []
 
 
-@pytest.mark.parametrize("script", ["import sys; sys.exit(3)\n", "print('nonsense')\n", None])
+@pytest.mark.parametrize(
+    "script",
+    [
+        "import sys; sys.exit(3)\n",
+        "print('nonsense')\n",
+        "import signal; print('nonsense', flush=True); signal.pause()\n",  # and never ends
+        None,
+    ],
+)
 async def test_a_process_that_fails_leaves_its_files_to_threads(
     tree: tuple[LocalTree, list[tuple[str, int]]],
     monkeypatch: pytest.MonkeyPatch,
     tmp_path: Path,
     script: str | None,
 ) -> None:
-    """A hashing process that exits at once, answers nonsense, or cannot be found costs no
-    outcome: its files are hashed in threads, with the same outcomes."""
+    """A hashing process that exits at once, answers nonsense (and then hangs), or cannot be
+    found costs no outcome: its files are hashed in threads, with the same outcomes, and it is
+    gone afterwards."""
     target, files = tree
     monkeypatch.setattr(local, "_PROCESS_MIN_FILES", 10**9)
     in_threads, _ = await hash_all(target, files)
