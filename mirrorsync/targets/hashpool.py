@@ -163,13 +163,16 @@ class HashPool:
                     )
                     if not ended:
                         _kill(proc)  # it talks nonsense: it may not end with its input
+            waiting = self.outcomes[i]  # cancelled with the caller, if it was awaiting it
             try:
                 if outcome is None:
                     outcome = await self.in_thread(*self.runs[i])
             except Exception as e:  # noqa: BLE001 - raised where the caller awaits this run
-                self.outcomes[i].set_exception(e)
+                if not waiting.done():
+                    waiting.set_exception(e)
                 return
-            self.outcomes[i].set_result(outcome)
+            if not waiting.done():
+                waiting.set_result(outcome)
 
     def _request(self, i: int) -> bytes:
         lo, hi = self.runs[i]
