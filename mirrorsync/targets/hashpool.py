@@ -151,18 +151,8 @@ class HashPool:
                 i = taken
             else:
                 return
-            outcome: Outcome | None = None
-            if alive:
-                try:
-                    outcome = await self._receive(proc, i)
-                except (Lost, OSError, ValueError, asyncio.IncompleteReadError) as e:
-                    alive = False
-                    log.warning("a hashing process stopped (%s): hashing in threads", e)
-                    ended = isinstance(e, asyncio.IncompleteReadError) or (
-                        isinstance(e, Lost) and e.ended
-                    )
-                    if not ended:
-                        _kill(proc)  # it talks nonsense: it may not end with its input
+            outcome = await self._answer(proc, i) if alive else None
+            alive = outcome is not None
             waiting = self.outcomes[i]  # cancelled with the caller, if it was awaiting it
             try:
                 if outcome is None:
@@ -173,6 +163,18 @@ class HashPool:
                 return
             if not waiting.done():
                 waiting.set_result(outcome)
+
+    async def _answer(self, proc: asyncio.subprocess.Process, i: int) -> Outcome | None:
+        """The process's outcome of run ``i``; None once it is lost (then killed, unless it
+        ended its output: it is exiting)."""
+        try:
+            return await self._receive(proc, i)
+        except (Lost, OSError, ValueError, asyncio.IncompleteReadError) as e:
+            log.warning("a hashing process stopped (%s): hashing in threads", e)
+            ended = isinstance(e, asyncio.IncompleteReadError) or (isinstance(e, Lost) and e.ended)
+            if not ended:
+                _kill(proc)  # it talks nonsense: it may not end with its input
+            return None
 
     def _request(self, i: int) -> bytes:
         lo, hi = self.runs[i]
