@@ -49,7 +49,23 @@ class ChildRun:
 def child_env() -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if k not in _SCRUBBED}
     env["NO_PROXY"] = env["no_proxy"] = "127.0.0.1,localhost"
+    # Bytecode kept, as an installed mirrorsync has it (pip compiles it at install, Python itself
+    # on the first run): with PYTHONDONTWRITEBYTECODE from the caller's shell every measured run
+    # compiled mirrorsync's modules from source, ~0.07 CPU s of start-up no operator pays.
+    env.pop("PYTHONDONTWRITEBYTECODE", None)
     return env
+
+
+def compile_bytecode(*, env: Mapping[str, str], cwd: Path) -> None:
+    """Compile mirrorsync's modules once, before any measured run (see ``child_env``)."""
+    subprocess.run(
+        [sys.executable, "-m", "compileall", "-q", "mirrorsync"],
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.DEVNULL,
+        env=env,
+        cwd=cwd,
+        check=True,
+    )
 
 
 # A tiny launcher between us and the measured program. On Linux a process's ``ru_maxrss`` starts

@@ -28,6 +28,7 @@ from benchmarks.measure import (
     MIB,
     ChildRun,
     child_env,
+    compile_bytecode,
     disk_write,
     hash_file,
     hash_file_hashlib,
@@ -313,6 +314,7 @@ class Suite:
         self.failures: list[str] = []
         self.pool = load_pool()
         self.env = child_env()
+        compile_bytecode(env=self.env, cwd=REPO)
         self.tools = {name: program(name) for name in ("aria2c", "curl")}
         self.upstream_cpu: dict[str, float] = {}
         self._s4_runs: dict[str, list[Measured]] = {}

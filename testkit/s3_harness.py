@@ -507,6 +507,18 @@ class S3Mirror:
     async def indexed(self) -> dict[str, dict[str, Any]]:
         return {f["path"]: f for f in (await self.index())["files"]}
 
+    def quiet_run(self, index: Literal["GET", "HEAD"]) -> list[tuple[str, str]]:
+        """The requests of a sync with nothing to do: the lock, the listing of unfinished
+        uploads, ``index`` of index.json (GET: a plan reads it; HEAD: the idle proof's ETag),
+        the unlock."""
+        bucket = f"/{self.bucket.name}"
+        return [
+            ("PUT", f"{bucket}/{PREFIX}/.mirrorsync/lock"),
+            ("GET", f"{bucket}?uploads&prefix={PREFIX}%2F"),
+            (index, f"{bucket}/{PREFIX}/index.json"),
+            ("DELETE", f"{bucket}/{PREFIX}/.mirrorsync/lock"),
+        ]
+
 
 def sha256(data: bytes) -> str:
     return hashlib.sha256(data).hexdigest()

@@ -231,3 +231,45 @@ def test_every_imported_package_is_declared_and_every_declared_one_imported() ->
     assert eager - required == set(), "imported when mirrorsync loads, not a dependency"
     assert lazy - required - s3_extra == set(), "imported on demand, declared nowhere"
     assert (required | s3_extra) - eager - lazy == set(), "declared but never imported"
+
+
+KINDS = frozenset(
+    {
+        "LocalTree",
+        "S3Target",
+        "GitHubReleases",
+        "DownloadBase",
+        "AstralReleases",
+        "MirrorReleases",
+        "MirrorUvReleases",
+    }
+)
+"""The kinds of target and source: only ``targets.open`` and ``upstream.open`` choose one."""
+
+
+def named(module: str) -> set[str]:
+    """Every name ``module`` uses, reads an attribute by, or imports."""
+    found: set[str] = set()
+    for node in ast.walk(source(module)):
+        if isinstance(node, ast.Name):
+            found.add(node.id)
+        elif isinstance(node, ast.Attribute):
+            found.add(node.attr)
+        elif isinstance(node, ast.ImportFrom):
+            found |= {a.name for a in node.names}
+    return found
+
+
+@pytest.mark.parametrize(
+    "module",
+    [
+        m
+        for m in modules()
+        if unit_of(m, frozenset({"mirrorsync.commands"})) or m == "mirrorsync.cli"
+    ],
+)
+def test_commands_ask_capabilities_never_kinds(module: str) -> None:
+    """Commands and the CLI never name a kind of target or source (no isinstance on LocalTree,
+    GitHubReleases, DownloadBase...): what differs is a capability of the Target or
+    ReleaseSource seam, answered by each kind."""
+    assert not named(module) & KINDS, f"{module} names {sorted(named(module) & KINDS)}"

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
+from pathlib import Path
 
 from mirrorsync.commands.records import GENERATOR, Ledger
 from mirrorsync.config.records import Config
@@ -16,9 +17,6 @@ from mirrorsync.core.idle import (
 )
 from mirrorsync.targets.base import Target
 from mirrorsync.targets.files import write_atomic
-from mirrorsync.targets.local import LocalTree
-from mirrorsync.targets.signature import tree_signature
-from mirrorsync.upstream.github import DownloadBase, GitHubReleases
 from mirrorsync.upstream.source import ReleaseSource
 
 log = logging.getLogger(__name__)
@@ -29,27 +27,25 @@ PROOF_PATH = "idle.json"
 
 @dataclass(slots=True)
 class IdleCheck:
-    """Takes the last run's proof, tells whether this run may skip its work, leaves a new one."""
+    """Takes the last run's proof, tells whether this run may skip its work, leaves a new one.
+
+    What the source and the target can prove is theirs to say (``unchanged_listing`` and
+    ``cached_listing`` of the ``ReleaseSource``, ``idle_signature`` of the ``Target``): a source
+    or a target that cannot tell answers None, and every run plans."""
 
     cfg: Config
     tree: Target
     source: ReleaseSource
 
     @property
-    def _listing(self) -> GitHubReleases | None:
-        github = self.source.inner if isinstance(self.source, DownloadBase) else self.source
-        return github if isinstance(github, GitHubReleases) else None
+    def _eligible(self) -> bool:
+        """Nothing read from outside the source's listing: no uv download list
+        (``select.uv_metadata``), no uv bundle (``bundle.uv``: another listing)."""
+        return self.cfg.select.uv_metadata is None and not self.cfg.bundle.uv
 
     @property
-    def _eligible(self) -> bool:
-        """A GitHub listing, a local tree, nothing read from outside that listing: no uv
-        download list (``select.uv_metadata``), no uv bundle (``bundle.uv``: another listing)."""
-        return (
-            self._listing is not None
-            and isinstance(self.tree, LocalTree)
-            and self.cfg.select.uv_metadata is None
-            and not self.cfg.bundle.uv
-        )
+    def _path(self) -> Path:
+        return self.tree.state_dir / PROOF_PATH
 
     def _fingerprint(self) -> str:
         return config_fingerprint(repr(self.cfg), generator=GENERATOR)
@@ -58,28 +54,24 @@ class IdleCheck:
         """The last run's proof when this run may skip its work, else None.
 
         The proof stays where it is (removing it would change nothing: anything a later run
-        changes no longer matches it, and it is replaced after every success).
+        changes no longer matches it, and it is replaced after every success). The listing is
+        asked before the target: a new release (the common change) costs the target nothing.
         """
-        listing = self._listing
-        if not self._eligible or listing is None or not isinstance(self.tree, LocalTree):
+        if not self._eligible:
             return None
         try:
-            proof = parse_proof((self.tree.state_dir / PROOF_PATH).read_bytes())
+            proof = parse_proof(self._path.read_bytes())
         except OSError:
             return None
         config = self._fingerprint()
-        if proof is None or proof.config != config or last_status != "success":
-            reason = idle_reason(
-                proof, last_status=last_status, config=config, listing=None, tree=None
-            )
-        else:
-            reason = idle_reason(
-                proof,
-                last_status=last_status,
-                config=config,
-                listing=await listing.unchanged_listing(),
-                tree=await tree_signature(self.tree.root),
-            )
+        listing = tree = None
+        if proof is not None and proof.config == config and last_status == "success":
+            listing = await self.source.unchanged_listing()
+            if listing is not None and listing == proof.listing:
+                tree = await self.tree.idle_signature()
+        reason = idle_reason(
+            proof, last_status=last_status, config=config, listing=listing, tree=tree
+        )
         if reason is not None:
             log.debug("planning the run: %s", reason)
             return None
@@ -89,11 +81,11 @@ class IdleCheck:
     async def leave(self, proof: IdleProof | None = None, *, ledger: Ledger | None = None) -> None:
         """Write ``proof``, or one for the run that just succeeded with ``ledger``; a proof that
         cannot be made or written only costs the next run its shortcut."""
-        listing = self._listing
-        if not self._eligible or listing is None or not isinstance(self.tree, LocalTree):
+        if not self._eligible:
             return
         if proof is None:
-            digest, tree = listing.cached_listing(), await tree_signature(self.tree.root)
+            digest = self.source.cached_listing()
+            tree = await self.tree.idle_signature() if digest is not None else None
             if ledger is None or digest is None or tree is None:
                 return
             proof = IdleProof(
@@ -106,6 +98,6 @@ class IdleCheck:
                 notes=tuple(ledger.notes),
             )
         try:
-            write_atomic(self.tree.state_dir / PROOF_PATH, render_proof(proof))
+            write_atomic(self._path, render_proof(proof))
         except OSError as e:
             log.debug("cannot write %s: %s", PROOF_PATH, e)

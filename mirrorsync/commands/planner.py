@@ -54,7 +54,7 @@ from mirrorsync.net.client import HttpClient
 from mirrorsync.net.retry import RetryPolicy
 from mirrorsync.targets.base import Target
 from mirrorsync.upstream.cache import StateCache
-from mirrorsync.upstream.github import DownloadBase, GitHubReleases, fetch_small
+from mirrorsync.upstream.github import fetch_small
 from mirrorsync.upstream.source import ReleaseSource
 
 log = logging.getLogger(__name__)
@@ -112,14 +112,6 @@ class Planner:
 
         ``uv``: where uv's releases come from, when ``bundle.uv`` names any."""
         releases = await source.list_releases()
-        github = source.inner if isinstance(source, DownloadBase) else source
-        if isinstance(github, GitHubReleases):
-            log.debug(
-                "listing: %d page(s) fetched, %d unchanged (304), %d taken from the cache",
-                github.pages_fetched,
-                github.pages_unchanged,
-                github.pages_trusted,
-            )
         check_listing(releases, description=source.description)
         chosen = select_releases(releases, self.cfg.releases)
         for tag in chosen.unsafe_tags:

@@ -123,7 +123,14 @@ async def verify(
         if full and not target.keeps_sha256 and isinstance(target, HashesInBulk):
             inventory = await target.inventory()
             entries = await _hash_in_bulk(
-                target, target, data, scan, workers=limit, on_bytes=on_bytes, on_total=on_total
+                target,
+                target,
+                data,
+                scan,
+                found=inventory.files,
+                workers=limit,
+                on_bytes=on_bytes,
+                on_total=on_total,
             )
         else:
             entries = _parse_entries(data, scan)
@@ -135,9 +142,9 @@ async def verify(
                 on_total(sum(e.size for e in present))
             if target.keeps_sha256 or full:
                 await _check_files(target, present, scan, full=full, limit=limit, on_bytes=on_bytes)
+            if entries is not None:
+                await _check_sums(target, entries, inventory.files, scan)
         listed = entries or {}
-        if entries is not None:
-            await _check_sums(target, entries, inventory.files, scan)
         leftovers = await target.leftovers()
     _account(inventory, leftovers, listed=listed, scan=scan)
     scan.problems.sort(key=lambda p: (p.path, p.kind, p.detail))
@@ -272,15 +279,17 @@ async def _hash_in_bulk(
     data: bytes | Unreadable | None,
     scan: _Scan,
     *,
+    found: Iterable[str],
     workers: int,
     on_bytes: Callable[[int], None],
     on_total: Callable[[int], None],
 ) -> dict[str, IndexEntry] | None:
-    """``full`` on a target that hashes in threads of its own, right after its ``inventory``:
-    the regular files up to ``AHEAD_MAX`` the walk found in release directories are hashed
-    while the index is parsed (both cores busy), and each listed file that is there with its
-    size is then judged by its outcome; a listed file the walk did not hash (a link, a large
-    file) is hashed afterwards. The entries of the index, as ``_parse_entries`` returns them."""
+    """``full`` on a target that hashes in threads or processes of its own, right after its
+    ``inventory`` (which ``found`` the files): the regular files up to ``AHEAD_MAX`` the walk
+    found in release directories are hashed while the index is parsed and each release's
+    ``SHA256SUMS`` checked (both cores busy), and each listed file that is there with its size
+    is then judged by its outcome; a listed file the walk did not hash (a link, a large file) is
+    hashed afterwards. The entries of the index, as ``_parse_entries`` returns them."""
     walked = bulk.walked()
     ahead = _Ahead(on_bytes)
     files = [(p, n) for p, n in sorted(walked.items()) if n <= AHEAD_MAX and _may_be_listed(p)]
@@ -294,6 +303,8 @@ async def _hash_in_bulk(
         present = [e for e in listed.values() if _size_ok(e, sizes[e.path], scan)]
         on_total(sum(e.size for e in present))
         ahead.tell()
+        if entries is not None:
+            await _check_sums(target, entries, found, scan)
         await hashing
         rest = [(e.path, e.size) for e in present if e.path not in ahead.outcomes]
         if rest:
@@ -342,8 +353,15 @@ larger listed file is hashed once the index is known, at a cost of its share of 
 
 def _may_be_listed(path: str) -> bool:
     """Whether the index may list ``path``: a file in a release directory, not one the mirror
-    writes there itself."""
-    return release_dir(path) is not None and path.rpartition("/")[2] not in TAG_FILES
+    writes there itself, with a name the index could hold (an operator's file named with a
+    control character is unlisted, never hashed: it would fail the whole verify)."""
+    if release_dir(path) is None or path.rpartition("/")[2] in TAG_FILES:
+        return False
+    try:
+        check_relpath(path)
+    except UnsafeName:
+        return False
+    return True
 
 
 async def _stopped(job: asyncio.Future[None]) -> None:

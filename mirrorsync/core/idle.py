@@ -3,28 +3,50 @@
 A run that would find nothing to do still lists upstream, parses every release and asset name,
 reads the whole ``index.json``, stats every file and diffs them: for a whole history that is
 seconds and a hundred megabytes, spent to learn that nothing changed. A run that ends with
-``success`` therefore leaves an ``IdleProof`` in the state directory: a digest of the listing
-it planned from (every page's URL, ETag and the fields read of it), a digest of the tree as the
-run left it (path, size, mtime and inode of every file and link below the root, ``.mirrorsync/``
-excepted but for its staging area: ``index.json``, the ``SHA256SUMS``, the archives, the client
-files, partial downloads), and a fingerprint of the configuration and the program. The next
-``sync``, when the last run recorded ``success``, asks upstream for every page conditionally
-without parsing it, stats the tree, and when all three digests match (``idle_reason`` gives
-None) it records a successful run with the same figures and does nothing else.
+``success`` therefore leaves an ``IdleProof`` in the (local) state directory: a digest of the
+listing it planned from (every page's URL, ETag and the fields read of it), a signature of the
+target as the run left it, and a fingerprint of the configuration and the program. The next
+``sync``, when the last run recorded ``success`` and the configuration is the same, asks
+upstream for every page conditionally without parsing it, then (the listing unchanged) takes the
+target's signature, and when all three match (``idle_reason`` gives None) it records a
+successful run with the same figures and does nothing else.
+
+Who proves what is a capability of each seam, answered by each kind, never asked by kind: the
+``ReleaseSource``'s ``unchanged_listing``/``cached_listing`` (the GitHub API's pages; a download
+base delegates to its GitHub listing; an NDJSON index or another mirror's ``index.json`` cannot
+be confirmed without reading it, and says None) and the ``Target``'s ``idle_signature``:
+
+- a directory: ``tree_digest`` of path, size, mtime and inode of every file and link below the
+  root, ``.mirrorsync/`` excepted but for its staging area (``index.json``, the ``SHA256SUMS``,
+  the archives, the client files, partial downloads);
+- a bucket: ``bucket_digest`` of its ``index.json``'s ETag (one HEAD) and the ``tree_digest`` of
+  what the state directory keeps of the bucket (the copies of its small files and their record,
+  ``targets.s3.known``, and the staging area). That is all a plan reads of a bucket: it trusts
+  ``index.json`` for the archives (no listing, no HEAD per object) and this machine's copies of
+  the small files while ``index.json`` keeps the ETag they were kept with. A HEAD that shows
+  another ETag than the one this machine knows gives None (the plan would relearn the small
+  files). After a run, the ETag is the one the bucket gave that run for its GET or PUT of
+  ``index.json`` (the lock held meanwhile: no other run wrote it); one changed by hand since
+  only costs the next run its shortcut.
 
 Why every guarantee holds: the plan is a function of the listing's fields read, the checksum
 files (tied to the listing by their asset's id, update time and size), the configuration and
-the tree (the index and the size of each file). With all of them unchanged since a run that
-ended ``success`` (nothing failed, nothing unverifiable skipped, no prune refused), the plan
-fetches nothing, prunes nothing it did not prune then, and writes no index: exactly what
-skipping it does. A file deleted, truncated, replaced or added by hand changes its size, mtime
-or inode, or its directory's listing: the digest differs and the run plans as usual. A run
-that stopped or failed in between recorded another status (the shortcut needs ``success``), and
-whatever it changed (pages cached, files or partial downloads written) no longer matches the
-proof; a run that succeeded wrote a new one. What is not covered disables the shortcut: a uv
-download list (``select.uv_metadata``) or a uv bundle (``bundle.uv``: another listing), sources
-other than the GitHub API, and targets that cannot stat their tree cheaply (a bucket). ``plan``
-never takes it: it prints every file.
+what it reads of the target (a directory: the index and the size of each file; a bucket: the
+index and the copies of its small files). With all of them unchanged since a run that ended
+``success`` (nothing failed, nothing unverifiable skipped, no prune refused), the plan fetches
+nothing, prunes nothing it did not prune then, and writes no index: exactly what skipping it
+does. In a directory, a file deleted, truncated, replaced or added by hand changes its size,
+mtime or inode, or its directory's listing: the digest differs and the run plans as usual. In a
+bucket, another ``index.json`` (another machine's run, a hand edit) changes its ETag, and lost
+or edited local copies change their stat; an object deleted or replaced in the bucket by hand
+(an archive, or a small file this machine keeps a copy of) is noticed by neither the shortcut
+nor a planned run (both trust the index and the copies: ``verify`` finds a missing or damaged
+archive or ``SHA256SUMS``, ``verify --repair`` restores it). A run that stopped or failed in
+between recorded another status (the shortcut needs ``success``), and whatever it changed (pages
+cached, files or partial downloads written) no longer matches the proof; a run that succeeded
+wrote a new one. What is not covered disables the shortcut: a uv download list
+(``select.uv_metadata``) or a uv bundle (``bundle.uv``: another listing), sources that cannot
+confirm their listing unread. ``plan`` never takes it: it prints every file.
 """
 
 from __future__ import annotations
@@ -78,6 +100,13 @@ def tree_digest(rows: Iterable[tuple[str, int, int, int]]) -> str:
     for path, size, mtime_ns, inode in rows:
         digest.update(f"{path}\0{size}\0{mtime_ns}\0{inode}\n".encode("utf-8", "surrogatepass"))
     return digest.hexdigest()
+
+
+def bucket_digest(index_etag: str | None, state: str) -> str:
+    """The signature of a mirror in a bucket: the ETag of its ``index.json`` (None: absent)
+    and the ``tree_digest`` of what this machine keeps of the bucket."""
+    index = "absent" if index_etag is None else f"etag {index_etag}"
+    return hashlib.sha256(f"bucket\n{index}\n{state}\n".encode()).hexdigest()
 
 
 def idle_reason(

@@ -64,9 +64,9 @@ is absent."""
 
 @runtime_checkable
 class HashesInBulk(Protocol):
-    """A target that hashes many published files in threads of its own, with no event-loop round
-    trip per file (a directory: tens of thousands of small files cost their reads, not their
-    scheduling); ``verify --full`` uses it where a target offers it."""
+    """A target that hashes many published files in threads or processes of its own, with no
+    event-loop round trip per file (a directory: tens of thousands of small files cost their
+    reads, not their scheduling); ``verify --full`` uses it where a target offers it."""
 
     async def hash_files(
         self,
@@ -77,8 +77,9 @@ class HashesInBulk(Protocol):
         on_bytes: Callable[[int], None] = lambda _: None,
     ) -> None:
         """Hash each of ``files`` (path, expected size: only to share the work out evenly) with
-        ``workers`` threads; ``found`` is called on the event loop with each file's outcome, in
-        the order of ``files``; ``on_bytes`` with the bytes read as they are read."""
+        at most ``workers`` threads or processes; ``found`` is called on the event loop with
+        each file's outcome, in the order of ``files``; ``on_bytes`` with the bytes read as they
+        are read."""
         ...
 
     def walked(self) -> Mapping[str, int]:
@@ -215,6 +216,16 @@ class Target(Protocol):
     async def quarantine(self, path: str, *, stamp: str) -> str | None:
         """Move a damaged file below ``<state>/quarantine/<stamp>/``, never deleting it; where it
         went, or None when there was no file to move."""
+        ...
+
+    # -- the idle-run proof (``core.idle``) -------------------------------------------------------
+
+    async def idle_signature(self) -> str | None:
+        """A digest of everything a plan reads of this target, taken without reading it: equal
+        to the one the last successful run left, the plan would find the target as that run
+        left it. Taken again after a run, it describes the target as the run left it; a target
+        may answer then from what it saw during the run. None where it cannot tell cheaply (no
+        shortcut: every run plans)."""
         ...
 
     # -- capabilities: False where the target has none, having done nothing -----------------------

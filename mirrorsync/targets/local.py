@@ -48,7 +48,9 @@ from mirrorsync.targets.files import (
     temp_path_for,
     write_atomic,
 )
+from mirrorsync.targets.hashpool import HashPool
 from mirrorsync.targets.lock import hold_lock, lock_holder
+from mirrorsync.targets.signature import tree_signature
 
 __all__ = ["LocalTree", "Target", "fsync_dir", "temp_path_for", "write_atomic"]
 
@@ -367,21 +369,45 @@ class LocalTree:
         found: Callable[[str, Hashed], None],
         on_bytes: Callable[[int], None] = lambda _: None,
     ) -> None:
-        """Share ``files`` out in runs of consecutive files, hashed by ``workers`` threads, each
-        reading into one reused buffer; the event loop hears once per run, not per file."""
+        """Share ``files`` out in runs of consecutive files; the event loop hears once per run,
+        not per file. Many files go to hashing processes (``hashpool``), one per core: the
+        per-file work then runs beside this interpreter, not under its lock; a few, or where
+        no process starts, go to ``workers`` threads, each reading into one reused buffer."""
         for path, _ in files:
             check_relpath(path)
         hashing = _HashRuns(files, root=os.fspath(self.root), on_bytes=on_bytes)
-        runs = _runs([size for _, size in files], workers=workers)
-        pending: collections.deque[tuple[int, asyncio.Future[tuple[list[Hashed], int]]]]
-        pending = collections.deque()
+        sizes = [size for _, size in files]
+        processes = _processes(len(files), workers)
         loop = asyncio.get_running_loop()
+        threads: list[asyncio.Future[tuple[list[Hashed], int]]] = []
+
+        def in_thread(lo: int, hi: int) -> asyncio.Future[tuple[list[Hashed], int]]:
+            threads.append(loop.run_in_executor(pool, hashing.run, lo, hi))
+            return threads[-1]
+
         with concurrent.futures.ThreadPoolExecutor(
             max_workers=workers, thread_name_prefix="mirrorsync-hash"
         ) as pool:
             try:
-                for lo, hi in runs:
-                    pending.append((lo, loop.run_in_executor(pool, hashing.run, lo, hi)))
+                if processes:
+                    runs = list(_runs(sizes, workers=processes))
+                    processes = min(processes, len(runs))
+                    procs = HashPool(
+                        files, runs, root=hashing.root, on_bytes=on_bytes, in_thread=in_thread
+                    )
+                    finished = False
+                    try:
+                        if await procs.start(processes):
+                            for (lo, _), outcome in zip(runs, procs.outcomes, strict=True):
+                                await hashing.deliver(lo, outcome, found=found)
+                            finished = True
+                            return
+                    finally:
+                        await procs.stop(finished=finished)
+                pending: collections.deque[tuple[int, asyncio.Future[tuple[list[Hashed], int]]]]
+                pending = collections.deque()
+                for lo, hi in _runs(sizes, workers=workers):
+                    pending.append((lo, in_thread(lo, hi)))
                     if len(pending) < 2 * workers:
                         continue  # a few runs ahead, so that no thread waits for the loop
                     await hashing.deliver(*pending.popleft(), found=found)
@@ -389,7 +415,7 @@ class LocalTree:
                     await hashing.deliver(*pending.popleft(), found=found)
             finally:
                 hashing.stop.set()  # cancelled or failed: the threads stop at their next read
-                await _wait_all([job for _, job in pending])
+                await _wait_all(threads)
 
     async def leftovers(self) -> Leftovers:
         """Files in the staging area: ``<tag>/<name>.part`` is resumable, anything else is not.
@@ -466,6 +492,14 @@ class LocalTree:
             return str(moved)
 
         return await asyncio.to_thread(move)
+
+    # -- the idle-run proof -----------------------------------------------------------------------
+
+    async def idle_signature(self) -> str | None:
+        """The stat digest of the whole tree (``signature.tree_signature``): what a plan reads of
+        a directory is its index and the size of each file, and a file changed by hand changes
+        its size, mtime or inode, or its directory's listing."""
+        return await tree_signature(self.root)
 
     # -- capabilities ----------------------------------------------------------------------------
     # On the event loop, like the small writes they follow: a few metadata operations each.
@@ -577,6 +611,19 @@ class _Hasher:
         self.digest.update(data)  # hashlib drops the GIL on large buffers: threads run in parallel
         self.size += len(data)
         return len(data)
+
+
+_PROCESS_MIN_FILES = 2000
+"""Fewer files than this are hashed in threads: starting a hashing process costs ~20 ms of
+CPU, what the per-file work of about that many small files costs in threads."""
+
+
+def _processes(files: int, workers: int) -> int:
+    """How many hashing processes to hash ``files`` files with: one per core, at most
+    ``workers``; none for a few files."""
+    if files < _PROCESS_MIN_FILES:
+        return 0
+    return max(1, min(workers, os.cpu_count() or 1))
 
 
 _PROGRESS_STEP = 8 << 20

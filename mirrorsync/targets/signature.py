@@ -1,10 +1,15 @@
-"""The stat signature of a local tree: what ``core.idle`` compares between runs."""
+"""Stat signatures of local files: what ``core.idle`` compares between runs.
+
+``tree_signature``: a local mirror's whole tree; ``state_signature``: named entries of a state
+directory (what a bucket's target keeps of the bucket locally, its staging area).
+"""
 
 from __future__ import annotations
 
 import asyncio
 import os
-from collections.abc import Iterator
+import stat
+from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 
 from mirrorsync.core.idle import tree_digest
@@ -45,9 +50,35 @@ def _directory(path: Path, prefix: str, *, top: bool) -> Iterator[tuple[str, int
         yield from _directory(directory, rel, top=False)
 
 
-async def tree_signature(root: Path) -> str | None:
-    """``tree_digest`` of the tree at ``root``; None when it cannot be read."""
+def _named(base: Path, names: Iterable[str]) -> Iterator[tuple[str, int, int, int]]:
+    """The rows of each of ``names`` below ``base`` (by name): a file or link itself, a directory
+    everything below it; an absent name gives no row."""
+    for name in sorted(names):
+        path = base / name
+        try:
+            st = path.lstat()
+        except FileNotFoundError:
+            continue
+        if stat.S_ISDIR(st.st_mode):
+            yield from _directory(path, f"{name}/", top=False)
+        else:
+            yield name, st.st_size, st.st_mtime_ns, st.st_ino
+
+
+async def _signature(rows: Callable[[], Iterator[tuple[str, int, int, int]]]) -> str | None:
     try:
-        return await asyncio.to_thread(lambda: tree_digest(_rows(root)))
+        return await asyncio.to_thread(lambda: tree_digest(rows()))
     except OSError:
         return None
+
+
+async def tree_signature(root: Path) -> str | None:
+    """``tree_digest`` of the tree at ``root``; None when it cannot be read."""
+    return await _signature(lambda: _rows(root))
+
+
+async def state_signature(base: Path, names: Iterable[str]) -> str | None:
+    """``tree_digest`` of the entries ``names`` of the directory ``base`` (files, or directories
+    walked as ``tree_signature`` walks a tree); None when one cannot be read."""
+    wanted = tuple(names)
+    return await _signature(lambda: _named(base, wanted))

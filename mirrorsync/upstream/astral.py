@@ -48,6 +48,7 @@ from mirrorsync.upstream.conditional import (
     store_record,
 )
 from mirrorsync.upstream.github import fetch_small, with_retries
+from mirrorsync.upstream.source import UnprovenListing
 
 log = logging.getLogger(__name__)
 
@@ -169,7 +170,7 @@ def _moved(tag: str, asset: UpstreamAsset, *, base: str | None, fallback: bool) 
     )
 
 
-class AstralReleases:
+class AstralReleases(UnprovenListing):
     """Lists the releases Astral's NDJSON index names, downloaded from ``download_url``."""
 
     def __init__(

@@ -255,7 +255,8 @@ async def with_retries(retry: RetryPolicy, attempt: Callable[[], Awaitable[T]], 
     except (RequestFailed, TimeoutError) as e:
         reason = str(e) or type(e).__name__
         if is_transient(e):
-            reason += " (retries exhausted)"
+            # With ``download.retries: 0`` nothing was retried: say so rather than "exhausted".
+            reason += " (retries exhausted)" if retry.retries else " (download.retries is 0)"
         raise UpstreamError(f"{what}: {reason}") from e
 
 
@@ -335,6 +336,12 @@ class GitHubReleases:
         for _ in range(LISTING_TRIES):
             releases, asked = await self._list_once()
             if not self._prove_consistent or await self._all_unchanged(asked):
+                log.debug(
+                    "listing: %d page(s) fetched, %d unchanged (304), %d taken from the cache",
+                    self.pages_fetched,
+                    self.pages_unchanged,
+                    self.pages_trusted,
+                )
                 kept, repeats = distinct_releases(releases)
                 if repeats:
                     log.info(
@@ -601,6 +608,14 @@ class DownloadBase:
         return await self.inner.read_small(
             replace(asset, link=original, link_is_base=False), limit=limit
         )
+
+    async def unchanged_listing(self) -> str | None:
+        """The inner listing's: the download base changes no field the plan reads of it but
+        the URLs, and those are derived from the configuration (in the proof's fingerprint)."""
+        return await self.inner.unchanged_listing()
+
+    def cached_listing(self) -> str | None:
+        return self.inner.cached_listing()
 
 
 def _is_small(name: str) -> bool:

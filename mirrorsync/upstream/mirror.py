@@ -36,6 +36,7 @@ from mirrorsync.upstream.conditional import (
     store_record,
 )
 from mirrorsync.upstream.github import fetch_small, with_retries
+from mirrorsync.upstream.source import UnprovenListing
 
 log = logging.getLogger(__name__)
 
@@ -54,7 +55,7 @@ def is_local(url: str) -> bool:
     return not url.startswith(("http://", "https://"))
 
 
-class MirrorUvReleases:
+class MirrorUvReleases(UnprovenListing):
     """The uv archives another mirrorsync mirror carries (``bundle.uv`` with ``source: mirror``):
     its ``index.json``'s ``uv`` list, read once with its Python listing."""
 
@@ -69,7 +70,7 @@ class MirrorUvReleases:
         return await self._mirror.read_small(asset, limit=limit)
 
 
-class MirrorReleases:
+class MirrorReleases(UnprovenListing):
     """Lists the files another mirrorsync mirror holds, from its ``index.json``."""
 
     def __init__(

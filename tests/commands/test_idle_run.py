@@ -32,6 +32,7 @@ async def test_idle_run_does_nothing_but_record_success(
     tree = {p: p.stat().st_mtime_ns for p in mirror.root.rglob("*") if p.is_file()}
     tree = {p: m for p, m in tree.items() if ".mirrorsync" not in p.parts}
     mirror.fake.reset_hits()
+    caplog.clear()  # the runs before may have logged at INFO already
     with caplog.at_level(logging.INFO):
         outcome = await mirror.sync()
     assert IDLE in caplog.text
@@ -60,6 +61,7 @@ async def test_tree_changed_by_hand_is_planned(
         target.write_bytes(b"")
     else:
         (target.parent / "stray.txt").write_bytes(b"x")
+    caplog.clear()  # the runs before may have logged at INFO already
     with caplog.at_level(logging.INFO):
         outcome = await mirror.sync()
     assert IDLE not in caplog.text
@@ -72,6 +74,7 @@ async def test_new_release_is_fetched(mirror: Mirror, caplog: pytest.LogCaptureF
     await settled(mirror)
     name = "cpython-3.13.1+20300101-x86_64-unknown-linux-gnu-install_only.tar.gz"
     mirror.fake.add_release("20300101", {name: b"new"}, checksums="digest")
+    caplog.clear()  # the runs before may have logged at INFO already
     with caplog.at_level(logging.INFO):
         outcome = await mirror.sync()
     assert IDLE not in caplog.text
@@ -82,6 +85,7 @@ async def test_config_change_is_planned(mirror: Mirror, caplog: pytest.LogCaptur
     """Another configuration (here: prune on) never takes the last run's shortcut."""
     await settled(mirror)
     mirror.configure(prune=True)
+    caplog.clear()  # the runs before may have logged at INFO already
     with caplog.at_level(logging.INFO):
         assert await mirror.run() == 0
     assert IDLE not in caplog.text
@@ -98,6 +102,7 @@ async def test_run_after_a_failed_one_plans(
     fake_github.corrupt(name, times=1)
     assert await mirror.run() == 1
     assert mirror.status()["status"] == "partial"
+    caplog.clear()  # the runs before may have logged at INFO already
     with caplog.at_level(logging.INFO):
         outcome = await mirror.sync()
     assert IDLE not in caplog.text

@@ -12,6 +12,7 @@ from pathlib import Path
 
 import pytest
 from mirror_harness import Mirror
+from processes import reaped, spawned
 
 from mirrorsync.commands.verify import BLOCK, VerifyReport, verify, verify_document
 from mirrorsync.targets import local
@@ -101,6 +102,43 @@ async def test_full_mode_finds_the_same_with_one_worker_or_many(synced: Mirror) 
     )
 
 
+async def test_full_mode_finds_the_same_in_processes_as_in_threads(
+    synced: Mirror, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A corrupt file, a missing one, an extra one and a listed path that is a directory are
+    reported the same whether hashing processes or threads read the files; the bytes told to
+    the progress bar add up the same (the small unlisted file's too: hashed ahead of the
+    index); the processes are gone afterwards."""
+    corrupt = synced.root / LINUX
+    data = bytearray(corrupt.read_bytes())
+    data[0] ^= 0xFF
+    corrupt.write_bytes(bytes(data))
+    (synced.root / NO_SUMS_TAG / NO_SUMS[0]).unlink()
+    (synced.root / DIGEST_TAG / "notes.txt").write_bytes(b"x" * 5000)
+    big = synced.root / DIGEST_TAG / BIG
+    big.unlink()
+    big.mkdir()
+    reports, told = [], []
+    for threshold in (10**9, 1):
+        monkeypatch.setattr(local, "_PROCESS_MIN_FILES", threshold)
+        pids = spawned(monkeypatch)
+        seen: list[int] = []
+        reports.append(await verify(open_root(synced.root), full=True, on_bytes=seen.append))
+        told.append(sum(seen))
+        assert bool(pids) == (threshold == 1)
+        assert all(reaped(pid) for pid in pids)
+    assert kinds(reports[0]) == sorted(
+        [
+            (f"{NO_SUMS_TAG}/{NO_SUMS[0]}", "missing"),
+            (f"{DIGEST_TAG}/{BIG}", "missing"),
+            (LINUX, "sha256"),
+            (f"{DIGEST_TAG}/notes.txt", "unlisted"),
+        ]
+    )
+    assert reports[1] == reports[0]
+    assert told[1] == told[0] == reports[0].bytes_hashed + 5000  # the notes, hashed ahead
+
+
 async def test_full_mode_announces_the_bytes_to_hash_first(synced: Mirror) -> None:
     """Full mode calls on_total once, before any on_bytes, with the bytes it then hashes."""
     seen: list[tuple[str, int]] = []
@@ -136,6 +174,15 @@ async def test_full_mode_never_reads_a_large_unlisted_file(synced: Mirror) -> No
     assert [(p.path, p.kind) for p in report.problems] == [
         (f"{DIGEST_TAG}/operator.iso", "unlisted")
     ]
+
+
+async def test_full_mode_reports_an_unsafe_unlisted_name(synced: Mirror) -> None:
+    """A file named with a line end in a release directory (no index can list it) is reported
+    as unlisted by --full as by the fast mode; it does not fail the verify."""
+    (synced.root / DIGEST_TAG / "notes\nold.txt").write_bytes(b"x")
+    for full in (False, True):
+        report = await verify(open_root(synced.root), full=full)
+        assert kinds(report) == [(f"{DIGEST_TAG}/notes\nold.txt", "unlisted")]
 
 
 async def test_full_mode_hashes_a_listed_file_behind_a_link(synced: Mirror) -> None:

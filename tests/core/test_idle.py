@@ -8,6 +8,7 @@ import pytest
 
 from mirrorsync.core.idle import (
     IdleProof,
+    bucket_digest,
     config_fingerprint,
     idle_reason,
     listing_digest,
@@ -124,3 +125,16 @@ def test_listing_and_config_digests_see_every_part() -> None:
     assert listing_digest(pages) == base
     assert config_fingerprint("a", generator="g1") != config_fingerprint("a", generator="g2")
     assert config_fingerprint("a", generator="g") != config_fingerprint("b", generator="g")
+
+
+@pytest.mark.parametrize(
+    ("etag", "state"),
+    [('"e2"', "s"), (None, "s"), ("", "s"), ('"e"', "s2"), ("absent", "s"), ("None", "s")],
+)
+def test_bucket_digest_sees_the_etag_and_the_local_state(etag: str | None, state: str) -> None:
+    """A bucket's signature changes with its index.json's ETag (absent is no ETag, not even one
+    spelled like it) and with the digest of what this machine keeps of it."""
+    base = bucket_digest('"e"', "s")
+    assert bucket_digest('"e"', "s") == base
+    assert bucket_digest(etag, state) != base
+    assert bucket_digest(None, "s") not in {bucket_digest(t, "s") for t in ("", "absent", "None")}

@@ -276,6 +276,19 @@ async def test_a_refused_connection_is_the_policys_connection_failure(
     assert len(no_sleep.delays) == 2
 
 
+async def test_a_transient_failure_without_retries_names_the_setting(no_sleep: NoSleep) -> None:
+    """With ``download.retries: 0`` a transient failure says no retry was configured, never
+    "retries exhausted", and nothing sleeps."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]  # bound, never listening: connecting is refused
+    retry = RetryPolicy(retries=0, sleep=no_sleep)
+    async with client() as http:
+        with pytest.raises(UpstreamError, match=r"\(download\.retries is 0\)$"):
+            await fetch_small(http, f"http://127.0.0.1:{port}/x", retry=retry, limit=9, what="f")
+    assert no_sleep.delays == []
+
+
 async def test_a_gzip_bomb_of_a_small_file_is_refused_at_the_cap(no_sleep: NoSleep) -> None:
     """A checksum list (or uv list) that inflates past its cap is refused, naming it, however
     small it is on the wire; it is never retried."""

@@ -21,6 +21,7 @@ from yarl import URL
 from mirrorsync.core.model import Asset, UpstreamAsset
 from mirrorsync.core.names import parse_asset_name
 from mirrorsync.errors import DownloadError
+from mirrorsync.net import download
 from mirrorsync.net.client import HttpClient, open_client
 from mirrorsync.net.download import fetch_asset
 from mirrorsync.net.policy import ConnectionFailed, Hop, is_transient
@@ -157,6 +158,73 @@ async def test_downloads_reuse_their_connection(
             assert got.staged.read_bytes() == BODY
     assert len(origin.peers) == 5
     assert len(set(origin.peers)) == 1
+
+
+def numbered(size: int, seed: int) -> bytes:
+    """``size`` bytes in which no 4-byte word repeats (a misplaced block changes the sha256)."""
+    words = (size + 3) // 4
+    return b"".join(((seed << 28) + i).to_bytes(4, "big") for i in range(words))[:size]
+
+
+@pytest.mark.parametrize("chunked", [False, True], ids=["content-length", "chunked"])
+async def test_large_bodies_in_one_thread_arrive_whole(
+    tmp_path: Path,
+    no_sleep: NoSleep,
+    monkeypatch: pytest.MonkeyPatch,
+    chunked: bool,  # noqa: FBT001
+) -> None:
+    """Two bodies of several MiB fetched one after the other by one download thread (which
+    reads both through the same buffer) each arrive whole and verified, over one kept-alive
+    connection, and the disk is told to start writing each file every 4 MiB, in order."""
+    bodies = {f"f{n}": numbered((9 << 20) + 12345 * n + 1, seed=n) for n in range(2)}
+    peers: list[int] = []
+
+    async def handler(request: web.Request) -> web.StreamResponse:
+        peer = request.transport.get_extra_info("peername") if request.transport else None
+        peers.append(peer[1] if peer else 0)
+        body = bodies[request.match_info["name"]]
+        if not chunked:
+            return web.Response(body=body, content_type="application/octet-stream")
+        response = web.StreamResponse()
+        response.enable_chunked_encoding()
+        await response.prepare(request)
+        for start in range(0, len(body), 300_000):
+            await response.write(body[start : start + 300_000])
+        await response.write_eof()
+        return response
+
+    started: list[tuple[int, int]] = []
+    writeback = download.start_writeback
+
+    def recording(fd: int, start: int, end: int) -> None:
+        started.append((start, end))
+        writeback(fd, start, end)
+
+    monkeypatch.setattr(download, "start_writeback", recording)
+    app = web.Application()
+    app.router.add_get("/{name}", handler)
+    runner = await serve_app(app)
+    try:
+        async with loopback_client() as http:
+            for name, body in bodies.items():
+                got = await fetch_asset(
+                    http,
+                    dataclasses.replace(
+                        asset_at(f"http://127.0.0.1:{port_of(runner)}/{name}", size=len(body)),
+                        sha256=hashlib.sha256(body).hexdigest(),
+                    ),
+                    staged=tmp_path / f"{name}.part",
+                    retry=RetryPolicy(retries=0, sleep=no_sleep),
+                )
+                assert got.staged.read_bytes() == body
+    finally:
+        await runner.cleanup()
+    assert len(peers) == 2
+    assert len(set(peers)) == 1
+    # Each file: its first 8 MiB in two steps, from its start, contiguous; the rest is fsynced.
+    step, most = download.WRITEBACK_STEP, download.WRITEBACK_STEP + download.BUFFER
+    assert [start for start, _ in started] == [0, started[0][1], 0, started[2][1]]
+    assert all(step <= end - start < most for start, end in started)
 
 
 async def test_a_connection_the_server_closed_is_replaced_quietly() -> None:

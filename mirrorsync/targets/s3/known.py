@@ -57,6 +57,11 @@ class Known:
     """The copies on disk no longer count (reset without ``persist``)."""
     memory: dict[str, bytes] = field(default_factory=dict)
 
+    @property
+    def files(self) -> tuple[str, str]:
+        """The names of what this keeps in the state directory: the copies and their record."""
+        return self.copies.name, self.meta.name
+
     @classmethod
     def load(cls, state_dir: Path) -> Known:
         known = cls(copies=state_dir / "published", meta=state_dir / "published.json")

@@ -23,6 +23,7 @@ from typing import TYPE_CHECKING, Any
 
 from mirrorsync.config.records import Config
 from mirrorsync.core.checksums import SHA256_HEX
+from mirrorsync.core.idle import bucket_digest
 from mirrorsync.core.layout import INDEX_PATH, QUARANTINE_DIR, STAGING_DIR, STATE_DIR, check_relpath
 from mirrorsync.core.media import CACHE_CONTROL, CacheClass, cache_class, content_type
 from mirrorsync.core.model import Filesystem, IndexEntry
@@ -33,6 +34,7 @@ from mirrorsync.targets.s3.client import BucketClient
 from mirrorsync.targets.s3.known import Known, Unknown, is_asset
 from mirrorsync.targets.s3.lock import LOCK_PATH, LeaseLock
 from mirrorsync.targets.s3.uploads import PARTS_IN_FLIGHT, Uploads
+from mirrorsync.targets.signature import state_signature
 
 if TYPE_CHECKING:
     from types_aiobotocore_s3 import S3Client
@@ -108,6 +110,9 @@ class S3Target:
         self._known = Known.load(state_dir)
         self._listings: dict[str, dict[str, int]] = {}
         """Listings made during this connection, by directory below the prefix ("" = all)."""
+        self._index_seen = False
+        """Whether this connection read or wrote ``index.json`` (``Known.index_etag`` is then
+        the ETag the bucket gave for it in this run)."""
 
     @classmethod
     def from_config(cls, cfg: Config) -> S3Target:
@@ -163,6 +168,7 @@ class S3Target:
             self._uploads.connect()
             self._lease.connect()
             self._listings = {}
+            self._index_seen = False
             yield
 
     def _headers(self, path: str) -> dict[str, Any]:
@@ -207,6 +213,7 @@ class S3Target:
             data, etag = await self.get_object(path)
             if etag is None or etag != self._known.index_etag:
                 self._known.reset(etag)
+            self._index_seen = True
             return data
         known = self._known.get(path)
         if not isinstance(known, Unknown):
@@ -250,6 +257,7 @@ class S3Target:
         if path == INDEX_PATH:
             self._known.index_etag = etag
             self._known.save()
+            self._index_seen = True
 
     async def publish(self, staged: Path, path: str, *, sha256: str) -> None:
         """Upload a verified staging file, then delete it; ``AssetError`` for this file alone."""
@@ -327,6 +335,23 @@ class S3Target:
     def sweep_staging(self, *, keep: set[Path]) -> int:
         return sweep_staging_dir(self.staging_dir, keep=keep)
 
+    async def idle_signature(self) -> str | None:
+        """``core.idle.bucket_digest``: the ETag of the bucket's ``index.json`` and the stat digest
+        of what this machine keeps of the bucket (``known``'s copies and its record, the staging
+        area). A plan reads no more of a bucket: it trusts ``index.json`` for the archives
+        (``present``) and this machine's copies for the small files while that ETag is the one
+        they were kept with. One HEAD, or none when this connection already read or wrote
+        ``index.json`` (the lock held since: only this run wrote it); None when the bucket's
+        ``index.json`` is not the one this machine knows (a plan would relearn the small files)."""
+        if self._index_seen:
+            etag = self._known.index_etag
+        else:
+            etag = await self.index_etag()
+            if etag != self._known.index_etag:
+                return None
+        state = await state_signature(self.state_dir, (*self._known.files, STAGING_DIR))
+        return None if state is None else bucket_digest(etag, state)
+
     # -- reading the bucket --------------------------------------------------------------------
 
     async def head(self, path: str) -> tuple[int, str | None] | None:
@@ -341,6 +366,16 @@ class S3Target:
         sha = response.get("Metadata", {}).get("sha256", "").lower()
         valid = SHA256_HEX.fullmatch(sha) is not None
         return int(response.get("ContentLength", -1)), sha if valid else None
+
+    async def index_etag(self) -> str | None:
+        """The ETag of the bucket's ``index.json`` (one HEAD), or None when it is absent."""
+        try:
+            response = await self.client.head_object(Bucket=self.bucket, Key=self.key(INDEX_PATH))
+        except self._s3.errors as e:
+            if self._s3.missing(e):
+                return None
+            raise self._s3.fatal(e, what=f"look at {INDEX_PATH}") from e
+        return response.get("ETag")
 
     async def listing(self, directory: str = "") -> dict[str, int]:
         """Objects below the prefix (or below its ``directory``): ``/``-paths and sizes, without

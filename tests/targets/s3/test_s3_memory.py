@@ -63,7 +63,8 @@ async def test_a_200_mb_archive_streams_through_with_flat_memory(
     fake_github: FakeGitHub, seaweed_bucket: Bucket, seaweed_server: S3Server, tmp_path: Path
 ) -> None:
     """A 200 MB archive is uploaded in parts with peak RSS far below its size; the no-op run
-    after it sends four requests: the lock (PUT, DELETE), the upload listing, index.json."""
+    after it sends four requests: the lock (PUT, DELETE), the upload listing, a HEAD of
+    index.json (the idle proof)."""
     fake_github.add_release(TAG, [BIG], sizes={BIG: SIZE})
     config = tmp_path / "mirror.yaml"
     doc = {
@@ -85,7 +86,7 @@ async def test_a_200_mb_archive_streams_through_with_flat_memory(
     assert first["peak_rss"] < RSS_LIMIT, first
     again, noop = await run_measured(config, tmp_path / "again.json")
     assert again["exit"] == 0
-    assert noop == {"PutObject": 1, "ListMultipartUploads": 1, "GetObject": 1, "DeleteObject": 1}
+    assert noop == {"PutObject": 1, "ListMultipartUploads": 1, "HeadObject": 1, "DeleteObject": 1}
     sys.stderr.write(
         f"\n200 MB sync: peak RSS {first['peak_rss'] / 2**20:.1f} MiB, requests {counts}; "
         f"no-op: peak RSS {again['peak_rss'] / 2**20:.1f} MiB, requests {noop}\n"
