@@ -29,7 +29,7 @@ def make_asset(
             name=name,
             size=size,
             # GitHub writes '+' as %2B in browser_download_url; quote() does the same.
-            url=f"{DOWNLOAD}/{tag}/{quote(name)}",
+            link=f"{DOWNLOAD}/{tag}/{quote(name)}",
             digest=digest,
         ),
     )
@@ -37,7 +37,7 @@ def make_asset(
 
 def catalog_place(name: str, *, tag: str) -> str:
     """Where ``build_catalog`` files a release's only file: asset, sums, sidecar or unparsed."""
-    up = UpstreamAsset(name=name, size=1, url=f"{DOWNLOAD}/{tag}/{quote(name)}")
+    up = UpstreamAsset(name=name, size=1, link=f"{DOWNLOAD}/{tag}/{quote(name)}")
     catalog = build_catalog([Release(tag=tag, assets=(up,))])
     places = [
         place

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import operator
+from collections import deque
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import KW_ONLY, dataclass
 from datetime import datetime
@@ -45,6 +45,9 @@ from mirrorsync.publish.pages import RunInfo
 from mirrorsync.targets.base import Target
 
 log = logging.getLogger(__name__)
+
+ADOPT_BATCH = 2048
+"""Assets whose paths ``Applier._adopt`` asks the target about at once."""
 
 
 class Progress(Protocol):
@@ -96,12 +99,14 @@ class Applier:
 
     async def apply(self, planned: Planned, http: HttpClient) -> Settlement:
         """Fetch what the plan says, publish the indexes, prune when allowed, record the run."""
-        plan, ledger, report = planned.plan, self.ledger, self.report
+        ledger, report = self.ledger, self.report
         # Everything present stays listed: deselected files until a prune removes them, and
         # old good copies until a verified replacement is renamed over them.
         ledger.entries = dict(planned.present)
-        fetch = await self._adopt(plan.fetch)
-        report.kept = len(plan.keep) + (len(plan.fetch) - len(fetch))
+        listed = len(planned.plan.fetch)
+        fetch = await self._adopt(planned.take_fetch())
+        plan = planned.plan
+        report.kept = len(plan.keep) + (listed - len(fetch))
         await self._fetch_all(fetch, http, unverifiable=planned.unverifiable)
         settled = settle(
             plan,
@@ -114,7 +119,7 @@ class Applier:
             log.error("%s", settled.refused)
         for entry in settled.prune:
             ledger.entries.pop(entry.path, None)
-            ledger.changes.append(("removed", entry.path))
+            ledger.changes.add("removed", entry.path)
         # Indexes and client files stop naming pruned files before the files go.
         touched = await self._write_indexes()
         await self._write_client_files(
@@ -130,12 +135,22 @@ class Applier:
         self.records.finish(settled.status)
         return settled
 
-    async def _adopt(self, fetch: Iterable[Asset]) -> list[Asset]:
+    async def _adopt(self, assets: list[Asset]) -> deque[Asset]:
         """Keep files already in place that a killed run published but did not index.
 
-        Only files whose size and upstream sha256 both match are adopted; the rest is fetched.
+        Only files whose size and upstream sha256 both match are adopted; the rest is fetched
+        (the queue of them: ``_fetch_all`` takes each asset out of it).
         """
-        assets = list(fetch)
+        adopted: set[str] = set()
+        # In batches: the paths asked about (a string each) are never those of a whole cold
+        # history at once, on top of its assets.
+        for start in range(0, len(assets), ADOPT_BATCH):
+            await self._adopt_some(assets[start : start + ADOPT_BATCH], adopted)
+        if not adopted:
+            return deque(assets)
+        return deque(a for a in assets if a.path not in adopted)
+
+    async def _adopt_some(self, assets: list[Asset], adopted: set[str]) -> None:
         previous = self.ledger.previous
         # A file of unknown size (Astral's index lists none) is fetched again, not adopted.
         candidates = [
@@ -144,7 +159,6 @@ class Applier:
             if a.path not in previous and a.sha256 is not None and a.size is not None
         ]
         absent = await self.tree.missing(a.path for a in candidates)
-        adopted: set[str] = set()
         for asset in candidates:
             if asset.path in absent:
                 continue
@@ -155,26 +169,25 @@ class Applier:
                 log.info("%s: already in place and verified; adopted", asset.path)
                 entry = entry_for(asset, sha256=digest, size=size)
                 self.ledger.entries[entry.path] = entry
-                self.ledger.changes.append(("added", entry.path))
+                self.ledger.changes.add("added", entry.path)
                 adopted.add(entry.path)
-        return [a for a in assets if a.path not in adopted]
 
     async def _fetch_all(
-        self, fetch: list[Asset], http: HttpClient, *, unverifiable: dict[str, str]
+        self, queue: deque[Asset], http: HttpClient, *, unverifiable: dict[str, str]
     ) -> None:
-        """Fetch and publish ``fetch`` with ``download.concurrency`` workers, each taking the
-        next assets when it is done: a whole-history sync holds that many coroutines, not one
-        per file. Small files go in streaks (``fetch_streak``), the rest one by one."""
+        """Fetch and publish the assets of ``queue`` with ``download.concurrency`` workers, each
+        taking the next assets out of it when it is done: a whole-history sync holds that many
+        coroutines, not one per file, and no asset past its fetch. Small files go in streaks
+        (``fetch_streak``), the rest one by one."""
         progress = self.progress
-        progress.begin(files=len(fetch), total_bytes=known_total(fetch))
-        queue = iter(fetch)
+        progress.begin(files=len(queue), total_bytes=known_total(queue))
 
-        workers = min(self.cfg.download.concurrency, len(fetch))
+        workers = min(self.cfg.download.concurrency, len(queue))
 
         async def worker() -> None:
             while True:
                 # Streaks shrink as the queue does: every worker keeps a share to the end.
-                most = min(STREAK_FILES, operator.length_hint(queue) // (4 * workers))
+                most = min(STREAK_FILES, len(queue) // (4 * workers))
                 streak, alone = self._take_streak(queue, most, unverifiable=unverifiable)
                 if streak:
                     await self._fetch_streak(streak, http)
@@ -193,7 +206,7 @@ class Applier:
             progress.end()
 
     def _take_streak(
-        self, queue: Iterator[Asset], most: int, *, unverifiable: dict[str, str]
+        self, queue: deque[Asset], most: int, *, unverifiable: dict[str, str]
     ) -> tuple[list[tuple[Asset, Path]], Asset | None]:
         """The next small files from ``queue`` with their staging files, ``most`` of them (at
         least one), up to ``STREAK_BYTES``, and the asset that ended the streak when it must be
@@ -201,9 +214,9 @@ class Applier:
         streak: list[tuple[Asset, Path]] = []
         total = 0
         while not streak or (len(streak) < most and total < STREAK_BYTES):
-            asset = next(queue, None)
-            if asset is None:
+            if not queue:
                 break
+            asset = queue.popleft()
             if asset.path in unverifiable or not streakable(asset):
                 return streak, asset
             try:
@@ -267,7 +280,7 @@ class Applier:
         # builds a new one each time: three per file held to the end of the run otherwise).
         path = entry.path
         change = "changed" if path in ledger.previous else "added"
-        ledger.changes.append((change, path))
+        ledger.changes.add(change, path)
         ledger.entries[path] = entry
         report.fetched += 1
         report.bytes_downloaded += got.downloaded
@@ -276,7 +289,7 @@ class Applier:
 
     # -- indexes and client files --------------------------------------------------------------
 
-    def _index_files(self, touched: Iterable[str]) -> Iterator[tuple[str, bytes | None]]:
+    def _index_files(self, touched: Iterable[str]) -> Iterator[tuple[str, Iterable[bytes] | None]]:
         ledger, upstream = self.ledger, self.cfg.upstream
         return index_files(
             ledger.entries,
@@ -293,12 +306,12 @@ class Applier:
         changed = (path for _, path in ledger.changes)
         return touched_tags(changed, previous=ledger.previous, entries=ledger.entries)
 
-    async def _put(self, files: Iterable[tuple[str, bytes | None]]) -> None:
+    async def _put(self, files: Iterable[tuple[str, Iterable[bytes] | None]]) -> None:
         for path, data in files:
             if data is None:
                 await self.tree.delete(path)
             else:
-                await self.tree.write(path, data)
+                await self.tree.write_pieces(path, data)
 
     async def _write_indexes(self) -> set[str]:
         """Each touched release's SHA256SUMS, then index.json; only what changed is rewritten."""
@@ -328,6 +341,9 @@ class Applier:
                 await self._put([one])
             except TargetError as e:
                 log.error("%s", e)
+            except MirrorsyncError as e:  # index.json failed to render as it was written
+                log.error("cannot write the indexes: %s", e)
+                return
 
     def free_disk(self, error: BaseException) -> None:
         """On a full disk, remove partial downloads so that the indexes still fit."""

@@ -68,17 +68,26 @@ UNPARSED_SAMPLE = 5
 """How many names of upstream files it does not understand a run's warning quotes."""
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
+@dataclass(slots=True, kw_only=True)
 class Planned:
     """A plan and what applying it needs besides."""
 
     plan: Plan
+    """The plan; once ``take_fetch`` handed its assets over, one with an empty ``fetch``."""
     present: dict[str, IndexEntry]
     """The entries of the index as found whose files are there with their recorded size."""
     unverifiable: dict[str, str]
     """Paths whose release has a checksum that could not be read, and why: never fetched."""
     filesystem: Filesystem | None = None
     """What the target's file system can do, as probed before the first download."""
+
+    def take_fetch(self) -> list[Asset]:
+        """The plan's assets to fetch, handed over: ``plan`` keeps none of them, so that each
+        asset (its parsed name, upstream record and strings) is freed once it is fetched, not
+        held to the end of a whole-history sync beside the index entry that replaces it."""
+        fetch = list(self.plan.fetch)
+        self.plan = replace(self.plan, fetch=())
+        return fetch
 
 
 @dataclass(slots=True)

@@ -9,7 +9,7 @@ import json
 import logging
 import os
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import KW_ONLY, dataclass, field
 from datetime import datetime
 from pathlib import Path
@@ -41,6 +41,30 @@ def stop_status(error: BaseException) -> str:
     return "interrupted" if isinstance(error, stopped) else "failed"
 
 
+@dataclass(slots=True)
+class Changes:
+    """What a run changed, for the diff file: (change, path) pairs, ``added``, ``changed`` or
+    ``removed``. Held as a list of paths per change word: no pair object per file of a
+    whole-history run. Iterated by change word (in the order each was first made), then in the
+    order the paths came."""
+
+    _paths: dict[str, list[str]] = field(default_factory=dict)
+
+    def add(self, change: str, path: str) -> None:
+        self._paths.setdefault(change, []).append(path)
+
+    def __iter__(self) -> Iterator[tuple[str, str]]:
+        for change, paths in self._paths.items():
+            for path in paths:
+                yield change, path
+
+    def __bool__(self) -> bool:
+        return bool(self._paths)
+
+    def clear(self) -> None:
+        self._paths.clear()
+
+
 @dataclass(slots=True, kw_only=True)
 class Ledger:
     """What a run found and has changed so far: the planner fills in the first two fields, the
@@ -52,7 +76,7 @@ class Ledger:
     """Whether the run found an ``index.json`` (even a damaged one)."""
     entries: dict[str, IndexEntry] = field(default_factory=dict)
     """What the mirror holds now: the index the run will write."""
-    changes: list[tuple[str, str]] = field(default_factory=list)
+    changes: Changes = field(default_factory=Changes)
     """(change, path) for the diff file: added, changed, removed."""
     client_fingerprint: str | None = None
     """What the client files were last written for (kept in status.json)."""

@@ -79,6 +79,8 @@ class Outcome:
     """The result of ``sync`` or ``plan``: the plan, the report and the exit code."""
 
     plan: Plan
+    """The plan; after a ``sync`` its ``fetch`` is empty (each asset was dropped once fetched:
+    the report says what was)."""
     report: SyncReport
     exit_code: int = 0
     refused: str | None = None

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from typing import Any
 
 
@@ -21,6 +21,14 @@ def write_rows(
 
     ``head`` must be an object whose ``rows`` keys are at its top level.
     """
+    for piece in iter_rows(head, rows, ensure_ascii=ensure_ascii):
+        write(piece)
+
+
+def iter_rows(
+    head: Mapping[str, Any], rows: Mapping[str, Iterable[Any]], *, ensure_ascii: bool = True
+) -> Iterator[str]:
+    """The text ``write_rows`` writes, piece by piece, each rendered when it is asked for."""
     text = json.dumps(head, indent=1, ensure_ascii=ensure_ascii)
     for key, elements in rows.items():
         # At the top level of an indent=1 document a key starts a line with one space; a JSON
@@ -29,11 +37,11 @@ def write_rows(
         before, found, text = text.partition(marker)
         if not found:
             raise ValueError(f"{key!r} is not an empty list at the top level of the document")
-        write(before + marker[:-2])
+        yield before + marker[:-2]
         opening = "[\n  "
         for element in elements:
             rendered = json.dumps(element, indent=1, ensure_ascii=ensure_ascii)
-            write(opening + rendered.replace("\n", "\n  "))
+            yield opening + rendered.replace("\n", "\n  ")
             opening = ",\n  "
-        write("[]" if opening == "[\n  " else "\n ]")
-    write(text)
+        yield "[]" if opening == "[\n  " else "\n ]"
+    yield text

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import hashlib
-import io
 import json
 import sys
 from collections import defaultdict
@@ -14,7 +13,7 @@ from typing import Any, TypeVar
 
 from mirrorsync.config.records import PublishConfig
 from mirrorsync.core.checksums import SHA256_HEX, render_sha256sums
-from mirrorsync.core.jsontext import write_rows
+from mirrorsync.core.jsontext import iter_rows
 from mirrorsync.core.layout import INDEX_PATH, SUMS_NAME, UV_DIR, check_relpath, release_dir
 from mirrorsync.core.model import Asset, IndexEntry, Kind, UvArchive
 from mirrorsync.core.units import timestamp
@@ -126,6 +125,23 @@ def render_index(
     document, the Pythons written one entry at a time: they are never all held as JSON objects
     and text at once besides the result (a whole history's index is ~500 bytes per file).
     """
+    return b"".join(render_index_chunks(entries, generator=generator, now=now, upstream=upstream))
+
+
+INDEX_CHUNK = 256 << 10
+"""Bytes of ``index.json`` text rendered ahead of their write (``render_index_chunks``)."""
+
+
+def render_index_chunks(
+    entries: Iterable[IndexEntry],
+    *,
+    generator: str,
+    now: datetime,
+    upstream: Mapping[str, str],
+) -> Iterator[bytes]:
+    """``render_index``'s bytes in pieces of about ``INDEX_CHUNK``, each rendered when it is
+    asked for: a target that writes them as they come never holds the index whole (~500 bytes
+    per file of a whole history)."""
     ordered = sorted(entries, key=lambda e: e.path)
     head: dict[str, Any] = {
         "format": FORMAT,
@@ -136,13 +152,18 @@ def render_index(
     }
     if uv := [_entry_json(e) for e in ordered if e.kind == "uv"]:
         head[UV_LIST] = uv
-    out = io.BytesIO()
     pythons = (_entry_json(e) for e in ordered if e.kind == "python")
-    write_rows(
-        head, {"files": pythons}, lambda text: out.write(text.encode("utf-8")), ensure_ascii=False
-    )
-    out.write(b"\n")
-    return out.getvalue()
+    pending: list[bytes] = []
+    held = 0
+    for piece in iter_rows(head, {"files": pythons}, ensure_ascii=False):
+        data = piece.encode("utf-8")
+        pending.append(data)
+        held += len(data)
+        if held >= INDEX_CHUNK:
+            yield b"".join(pending)
+            pending, held = [], 0
+    pending.append(b"\n")
+    yield b"".join(pending)
 
 
 def _require(d: Mapping[str, Any], key: str, kind: type[T], where: str) -> T:
@@ -289,27 +310,31 @@ def index_files(
     generator: str,
     now: datetime,
     upstream: Mapping[str, str],
-) -> Iterator[tuple[str, bytes | None]]:
-    """What to rewrite so that the indexes describe ``entries``: ``(path, bytes)`` to write, or
-    ``(path, None)`` to delete, each rendered only when it is asked for (a whole-history mirror
-    never holds its 123 ``SHA256SUMS`` and ``index.json`` rendered at once).
+) -> Iterator[tuple[str, Iterable[bytes] | None]]:
+    """What to rewrite so that the indexes describe ``entries``: ``(path, pieces)`` to write
+    (the file's bytes, in order), or ``(path, None)`` to delete, each rendered only when it is
+    asked for (a whole-history mirror never holds its 123 ``SHA256SUMS`` rendered at once, nor
+    its ``index.json`` whole: those pieces are rendered as they are written).
 
     Each touched release's ``SHA256SUMS`` (deleted when the release has no file left), then
     ``index.json`` when there was none or its entries (``previous``) differ. ``entries`` must not
     change while the files are taken.
     """
     tags = set(touched)
-    by_tag: dict[str, list[tuple[str, str]]] = defaultdict(list)
+    # The entries themselves, by release: a row's name (a new string) is made only as that
+    # release's list is rendered, not for every file of a cold run at once.
+    by_tag: dict[str, list[IndexEntry]] = defaultdict(list)
     for e in entries.values():
-        if e.tag in tags:
-            by_tag[e.tag].append((e.name, e.sha256))
+        if (tag := e.tag) in tags:
+            by_tag[tag].append(e)
     for tag in sorted(tags):
-        rows = by_tag.pop(tag, None)
-        yield f"{tag}/{SUMS_NAME}", None if rows is None else render_sha256sums(rows)
+        held = by_tag.pop(tag, None)
+        rows = None if held is None else [(e.name, e.sha256) for e in held]
+        yield f"{tag}/{SUMS_NAME}", None if rows is None else (render_sha256sums(rows),)
     if not index_existed or entries != previous:
         yield (
             INDEX_PATH,
-            render_index(entries.values(), generator=generator, now=now, upstream=upstream),
+            render_index_chunks(entries.values(), generator=generator, now=now, upstream=upstream),
         )
 
 

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import sys
 from dataclasses import dataclass, field
 from typing import Literal
+from urllib.parse import quote
 
 Flavor = Literal["install_only", "install_only_stripped", "full"]
 FLAVORS: tuple[Flavor, ...] = ("install_only", "install_only_stripped", "full")
@@ -87,8 +89,11 @@ class UpstreamAsset:
     name: str
     size: int | None
     """Bytes; None when the listing does not say (Astral's index): learned from the download."""
-    url: str
-    """Where to download it (GitHub: ``browser_download_url``, used verbatim)."""
+    link: str
+    """Where to download it as held: the URL verbatim, or with ``link_is_base`` the part of it
+    before the name, one string shared by the assets of a release (``split_link``). Read
+    ``url``."""
+    link_is_base: bool = False
     digest: str | None = None
     """Lower-case sha256 hex from the listing (GitHub's ``digest``), when published."""
     id: int | None = None
@@ -103,6 +108,26 @@ class UpstreamAsset:
     verified: bool = True
     """False when the sha256 is not upstream's own (another mirror computed it while copying an
     asset published without a checksum): the mirror records it as unverified too."""
+
+    @property
+    def url(self) -> str:
+        """Where to download it (GitHub: ``browser_download_url``, exactly as listed)."""
+        return self.link + quote(self.name, safe="") if self.link_is_base else self.link
+
+
+def split_link(url: str, name: str) -> tuple[str, bool]:
+    """``(link, link_is_base)`` of an asset ``name`` downloaded from ``url``.
+
+    When ``url`` is a directory followed by the percent-encoded name (GitHub's
+    ``browser_download_url``: ``…/releases/download/<tag>/`` then the name with ``+`` written
+    ``%2B``), only the directory is kept, interned: every asset of a release shares it, and a
+    whole history holds one string per release rather than ~200 bytes per asset. Any other URL
+    is kept verbatim, so ``UpstreamAsset.url`` always gives back exactly ``url``.
+    """
+    tail = quote(name, safe="")
+    if url.endswith(tail) and url[: -len(tail)].endswith("/"):
+        return sys.intern(url[: -len(tail)]), True
+    return url, False
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

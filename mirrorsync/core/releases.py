@@ -6,7 +6,7 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, replace
 
 from mirrorsync.core.layout import SUMS_NAME, check_relpath
-from mirrorsync.core.model import Asset, IndexEntry, Kind, Release, UpstreamAsset
+from mirrorsync.core.model import Asset, IndexEntry, Kind, Release, UpstreamAsset, split_link
 from mirrorsync.core.names import SIDECAR_SUFFIX, parse_asset_name, sidecar_target
 from mirrorsync.errors import InvalidAssetName, UnsafeName
 
@@ -119,11 +119,13 @@ def releases_from_index(
         if entry.kind != kind:
             continue
         tag, name = entry.tag, entry.name
+        link, is_base = split_link(url_of(tag, name), name)
         by_tag.setdefault(tag, []).append(
             UpstreamAsset(
                 name=name,
                 size=entry.size,
-                url=url_of(tag, name),
+                link=link,
+                link_is_base=is_base,
                 local_path=None if local_root is None else f"{local_root}/{tag}/{name}",
                 digest=entry.sha256,
                 id=entry.upstream_id,

@@ -159,14 +159,25 @@ def select_assets(assets: Iterable[Asset], cfg: SelectConfig) -> tuple[Asset, ..
     """The python-build-standalone assets ``cfg`` selects, sorted by path (a uv archive is
     selected by ``core.uvbundle``, never here)."""
     specs = [compile_python_spec(e) for e in cfg.python]
-    versioned = (
-        (a, a.parsed, Version(a.parsed.python)) for a in assets if isinstance(a.parsed, AssetName)
-    )
-    passed = [(a, v) for a, p, v in versioned if _passes(p, v, specs, cfg)]
+    # A few hundred versions among a whole history's assets: one Version each, not one per asset.
+    versions: dict[str, Version] = {}
+    passed = [
+        a
+        for a in assets
+        if isinstance(a.parsed, AssetName)
+        and _passes(a.parsed, _version(a.parsed.python, versions), specs, cfg)
+    ]
     if cfg.latest_patch:
-        passed = _latest_patch(passed)
-    kept = (a for a, _ in passed if not any(fnmatchcase(a.name, glob) for glob in cfg.exclude))
+        passed = _latest_patch(passed, versions)
+    kept = (a for a in passed if not any(fnmatchcase(a.name, glob) for glob in cfg.exclude))
     return tuple(sorted(kept, key=lambda a: a.path))
+
+
+def _version(python: str, versions: dict[str, Version]) -> Version:
+    version = versions.get(python)
+    if version is None:
+        version = versions[python] = Version(python)
+    return version
 
 
 def _passes(
@@ -185,15 +196,18 @@ def _passes(
     )
 
 
-def _latest_patch(passed: list[tuple[Asset, Version]]) -> list[tuple[Asset, Version]]:
+def _latest_patch(passed: list[Asset], versions: dict[str, Version]) -> list[Asset]:
     """Per (major.minor, platform, flavor, build, linkage), the greatest (version, tag)."""
     groups: defaultdict[tuple[object, ...], list[tuple[Asset, Version]]] = defaultdict(list)
-    for asset, version in passed:
+    for asset in passed:
         p = asset.parsed
         if not isinstance(p, AssetName):
             continue
+        version = _version(p.python, versions)
         groups[version.release[:2], p.platform, p.flavor, p.build, p.linkage].append(
             (asset, version)
         )
     # The path breaks the (theoretical) remaining ties, keeping the result order-independent.
-    return [max(group, key=lambda av: (av[1], av[0].tag, av[0].path)) for group in groups.values()]
+    return [
+        max(group, key=lambda av: (av[1], av[0].tag, av[0].path))[0] for group in groups.values()
+    ]

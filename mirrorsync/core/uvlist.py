@@ -21,6 +21,7 @@ entry) and the JSON array that ``uv python list --output-format json`` prints, a
 
 from __future__ import annotations
 
+import io
 import json
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
@@ -255,7 +256,14 @@ def render_uv_metadata(meta: Mapping[str, Any]) -> bytes:
     """
     if "version" in meta:
         raise ValueError("a uv download list must not have a top-level 'version' key")
-    return (json.dumps(dict(meta), sort_keys=True, indent=2, ensure_ascii=False) + "\n").encode()
+    # json.dumps's text, written piece by piece: with an indent, dumps collects every piece in
+    # one list first (for a whole history's list, ~10 MB of small strings at the end of a run).
+    encoder = json.JSONEncoder(sort_keys=True, indent=2, ensure_ascii=False)
+    out = io.StringIO()
+    for piece in encoder.iterencode(dict(meta)):
+        out.write(piece)
+    out.write("\n")
+    return out.getvalue().encode()
 
 
 # --- reading a uv download list -------------------------------------------------------------------

@@ -146,6 +146,13 @@ class Target(Protocol):
         """Publish a small file (an index, a page) atomically."""
         ...
 
+    async def write_pieces(self, path: str, pieces: Iterable[bytes]) -> None:
+        """Publish a file given as its bytes in order (``index.json`` rendered as it is
+        written) atomically, like ``write``; a target that can write them as they come holds
+        no more of the file than a piece. An error raised by ``pieces`` leaves ``path`` as it
+        was and is raised."""
+        ...
+
     async def publish(self, staged: Path, path: str, *, sha256: str) -> None:
         """Publish a verified staging file under ``path`` atomically, consuming the staged file."""
         ...

@@ -231,7 +231,12 @@ class LocalTree:
     async def write(self, path: str, data: bytes) -> None:
         await asyncio.to_thread(self._write, path, data)
 
-    def _write(self, path: str, data: bytes) -> None:
+    async def write_pieces(self, path: str, pieces: Iterable[bytes]) -> None:
+        # Rendered in the worker thread, each piece as it is written: nothing else changes what
+        # they are rendered from while the run awaits this write.
+        await asyncio.to_thread(self._write, path, pieces)
+
+    def _write(self, path: str, data: bytes | Iterable[bytes]) -> None:
         final = self._writable_path(path)
         try:
             self._sync_dirs()

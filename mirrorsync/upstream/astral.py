@@ -24,6 +24,7 @@ import hashlib
 import json
 import logging
 import re
+import sys
 from dataclasses import dataclass, field
 from http import HTTPStatus
 from pathlib import Path
@@ -33,7 +34,7 @@ from urllib.parse import quote, unquote, urlsplit
 import aiohttp
 from yarl import URL
 
-from mirrorsync.core.model import Release, UpstreamAsset
+from mirrorsync.core.model import Release, UpstreamAsset, split_link
 from mirrorsync.errors import UpstreamError
 from mirrorsync.net.bodies import READ_STEP, iter_capped
 from mirrorsync.net.client import HttpClient
@@ -87,7 +88,10 @@ def asset_from_artifact(artifact: object) -> tuple[str, UpstreamAsset]:
     tag, name = unquote(segments[-2]), unquote(segments[-1])
     if not isinstance(sha256, str) or _SHA256.fullmatch(sha256.lower()) is None:
         raise BadLine(f"{name}: sha256 is not 64 hex digits: {sha256!r:.80}")
-    return tag, UpstreamAsset(name=name, size=None, url=url, digest=sha256.lower())
+    link, is_base = split_link(url, name)
+    return tag, UpstreamAsset(
+        name=name, size=None, link=link, link_is_base=is_base, digest=sha256.lower()
+    )
 
 
 def artifacts_of_line(text: bytes) -> list[tuple[str, UpstreamAsset]]:
@@ -156,11 +160,11 @@ def _moved(tag: str, asset: UpstreamAsset, *, base: str | None, fallback: bool) 
     """``asset`` fetched from ``<base>/<tag>/<name>`` (its own URL kept as the fallback)."""
     if base is None:
         return asset
-    url = f"{base}/{quote(tag, safe='')}/{quote(asset.name, safe='')}"
     return UpstreamAsset(
         name=asset.name,
         size=asset.size,
-        url=url,
+        link=sys.intern(f"{base}/{quote(tag, safe='')}/"),
+        link_is_base=True,
         digest=asset.digest,
         fallback_url=asset.url if fallback else None,
     )

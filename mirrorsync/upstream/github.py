@@ -18,7 +18,9 @@ from yarl import URL
 
 from mirrorsync.core.checksums import parse_digest
 from mirrorsync.core.idle import listing_digest
-from mirrorsync.core.model import Release, UpstreamAsset
+from mirrorsync.core.layout import SUMS_NAME
+from mirrorsync.core.model import Release, UpstreamAsset, split_link
+from mirrorsync.core.names import SIDECAR_SUFFIX
 from mirrorsync.core.releases import distinct_releases
 from mirrorsync.errors import UpstreamError
 from mirrorsync.net.bodies import read_capped, read_head
@@ -146,14 +148,18 @@ def _asset_from_json(data: object) -> UpstreamAsset | None:
     if not isinstance(size, int) or isinstance(size, bool) or size < 0:
         return None
     aid, updated, state, digest = (data.get(k) for k in ("id", "updated_at", "state", "digest"))
+    link, is_base = split_link(url, name)
     return UpstreamAsset(
         name=name,
         size=size,
-        url=url,
+        link=link,
+        link_is_base=is_base,
         digest=parse_digest(digest if isinstance(digest, str) else None),
         id=aid if isinstance(aid, int) and not isinstance(aid, bool) else None,
-        # Many assets share an upload time and every one a state: each distinct value held once.
-        updated_at=sys.intern(updated) if isinstance(updated, str) else None,
+        # Upload times are nearly all distinct (a release's assets go up one by one): interned,
+        # each would also cost an entry of the interpreter's table of interned strings. States
+        # are a handful of words: each held once.
+        updated_at=updated if isinstance(updated, str) else None,
         state=sys.intern(state) if isinstance(state, str) else "uploaded",
     )
 
@@ -586,13 +592,22 @@ class DownloadBase:
         return [replace(r, assets=tuple(self._moved(r.tag, a) for a in r.assets)) for r in releases]
 
     def _moved(self, tag: str, asset: UpstreamAsset) -> UpstreamAsset:
-        url = f"{self._base}/{quote(tag, safe='')}/{quote(asset.name, safe='')}"
-        self._original[url] = asset.url
-        return replace(asset, url=url, fallback_url=asset.url if self._fallback else None)
+        moved = replace(
+            asset,
+            # One directory string per release, shared by its assets (``split_link``).
+            link=sys.intern(f"{self._base}/{quote(tag, safe='')}/"),
+            link_is_base=True,
+            fallback_url=asset.url if self._fallback else None,
+        )
+        if _is_small(asset.name):
+            self._original[moved.url] = asset.url
+        return moved
 
     async def read_small(self, asset: UpstreamAsset, *, limit: int) -> bytes:
-        original = replace(asset, url=self._original.get(asset.url, asset.url))
-        return await self.inner.read_small(original, limit=limit)
+        original = self._original.get(asset.url, asset.url)
+        return await self.inner.read_small(
+            replace(asset, link=original, link_is_base=False), limit=limit
+        )
 
     async def unchanged_listing(self) -> str | None:
         """The inner listing's: the download base changes no field the plan reads of it but
@@ -601,3 +616,9 @@ class DownloadBase:
 
     def cached_listing(self) -> str | None:
         return self.inner.cached_listing()
+
+
+def _is_small(name: str) -> bool:
+    """Whether ``name`` is a checksum file, which ``read_small`` reads from GitHub (only their
+    original URLs are remembered: not two URLs for each of a whole history's archives)."""
+    return name == SUMS_NAME or name.endswith(SIDECAR_SUFFIX)

@@ -180,7 +180,7 @@ async def test_body_longer_than_announced_is_a_size_mismatch(
 ) -> None:
     """A body longer than the listing's size is cut off, reported, and leaves no staging file."""
     fake_github.add_release(TAG, {NAME: b"x" * 100}, checksums="none")
-    up = UpstreamAsset(name=NAME, size=50, url=fake_github.browser_download_url(TAG, NAME))
+    up = UpstreamAsset(name=NAME, size=50, link=fake_github.browser_download_url(TAG, NAME))
     asset = Asset(tag=TAG, parsed=parse_asset_name(NAME), upstream=up)
     staged = tmp_path / "staging" / "x.part"
     async with open_client(

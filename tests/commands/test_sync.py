@@ -443,3 +443,15 @@ async def test_index_json_entries_round_trip(mirror: Mirror) -> None:
     raw = json.loads((mirror.root / "index.json").read_text(encoding="utf-8"))
     required = {"path", "size", "sha256", "verified", "python", "platform", "flavor", "build"}
     assert all(required | {"variant"} <= set(f) for f in raw["files"])
+
+
+async def test_a_sync_hands_its_assets_over_once_fetched(mirror: Mirror) -> None:
+    """A sync's plan gives its assets to the applier, which drops each once it is fetched: the
+    outcome's plan holds none of them, the report counts every one the dry run planned."""
+    three_eras(mirror.fake)
+    planned = await mirror.sync(dry_run=True)
+    outcome = await mirror.sync()
+    assert planned.plan.fetch
+    assert outcome.plan.fetch == ()
+    assert outcome.report.fetched == len(planned.plan.fetch)
+    assert mirror.published() == {a.path for a in planned.plan.fetch}

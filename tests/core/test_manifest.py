@@ -6,6 +6,7 @@ import dataclasses
 import hashlib
 import json
 from datetime import UTC, datetime
+from typing import Any
 
 import pytest
 from selection_table import make_asset
@@ -46,6 +47,16 @@ A1, A2, B1, C1 = (
 
 def by_path(*entries: IndexEntry) -> dict[str, IndexEntry]:
     return {e.path: e for e in entries}
+
+
+def rendered_index_files(
+    entries: dict[str, IndexEntry], **kwargs: Any
+) -> list[tuple[str, bytes | None]]:
+    """``index_files`` with each file's pieces joined."""
+    return [
+        (path, None if pieces is None else b"".join(pieces))
+        for path, pieces in index_files(entries, **kwargs)
+    ]
 
 
 @pytest.mark.parametrize(
@@ -110,7 +121,7 @@ def test_index_files(
 ) -> None:
     """Touched releases' SHA256SUMS are written (or deleted), index.json only when it changed."""
     files = list(
-        index_files(
+        rendered_index_files(
             entries,
             touched=touched,
             previous=previous,
@@ -133,7 +144,7 @@ def test_index_files(
 def test_index_files_sums_list_the_release_files() -> None:
     """A touched release's SHA256SUMS lists exactly the files the mirror holds for it."""
     files = dict(
-        index_files(
+        rendered_index_files(
             by_path(A1, A2, B1),
             touched=("20240726",),
             previous=by_path(A1, A2, B1),
@@ -200,7 +211,7 @@ def test_client_files_due(
 
 
 def uv_entry(version: str, triple: str = "x86_64-unknown-linux-gnu") -> IndexEntry:
-    up = UpstreamAsset(name=f"uv-{triple}.tar.gz", size=1, url="https://x/uv", digest=H)
+    up = UpstreamAsset(name=f"uv-{triple}.tar.gz", size=1, link="https://x/uv", digest=H)
     (asset,) = uv_catalog([Release(tag=version, assets=(up,))], platforms=[]).assets
     return entry_for(resolve_expected(asset, sums=None, sidecar=None), sha256=H, size=1)
 
@@ -212,7 +223,7 @@ def test_uv_archives_are_listed_apart_and_read_back_as_uv() -> None:
     """index.json keeps ``files`` for the Pythons and lists uv archives under ``uv`` (kind,
     version, triple); reading it back gives the same entries."""
     entries = by_path(A1, U1)
-    ((_, data),) = index_files(
+    ((_, data),) = rendered_index_files(
         entries, touched=(), previous={}, index_existed=False, generator="g", now=NOW, upstream={}
     )
     assert data is not None
@@ -238,7 +249,7 @@ def test_uv_archives_are_listed_apart_and_read_back_as_uv() -> None:
 
 def test_an_index_without_uv_has_no_uv_key() -> None:
     """A mirror without bundle.uv writes the index it always wrote (no ``uv`` key)."""
-    ((_, data),) = index_files(
+    ((_, data),) = rendered_index_files(
         by_path(A1),
         touched=(),
         previous={},
@@ -294,7 +305,7 @@ def test_a_uv_path_in_files_is_a_damaged_index() -> None:
 def test_a_uv_version_is_a_release_of_its_own_for_sha256sums() -> None:
     """uv/<version>/SHA256SUMS is written for a touched uv version, beside the Pythons'."""
     files = dict(
-        index_files(
+        rendered_index_files(
             by_path(A1, U1),
             touched=touched_tags([U1.path], previous={}, entries=by_path(A1, U1)),
             previous=by_path(A1, U1),

@@ -47,7 +47,7 @@ def test_catalog_files_each_release_file_by_its_kind(name: str, tag: str, place:
 def test_catalog_keys_sidecars_and_sums_by_what_they_describe() -> None:
     """A sidecar is filed under its archive's path, SHA256SUMS under its release's tag."""
     archive = SIDECAR.removesuffix(".sha256")
-    files = [UpstreamAsset(name=n, size=1, url=n) for n in (archive, SIDECAR, "SHA256SUMS")]
+    files = [UpstreamAsset(name=n, size=1, link=n) for n in (archive, SIDECAR, "SHA256SUMS")]
     catalog = build_catalog([Release(tag=SIDECAR_TAG, assets=tuple(files))])
     assert [a.path for a in catalog.assets] == [f"{SIDECAR_TAG}/{archive}"]
     assert catalog.sidecars == {f"{SIDECAR_TAG}/{archive}": files[1]}
@@ -57,8 +57,8 @@ def test_catalog_keys_sidecars_and_sums_by_what_they_describe() -> None:
 def test_catalog_holds_back_files_still_uploading() -> None:
     """A file whose upload is still open is listed as in progress and is neither asset nor sums."""
     files = [
-        UpstreamAsset(name=GOOD_C, size=1, url=GOOD_C, state="open"),
-        UpstreamAsset(name="SHA256SUMS", size=1, url="s", state="starter"),
+        UpstreamAsset(name=GOOD_C, size=1, link=GOOD_C, state="open"),
+        UpstreamAsset(name="SHA256SUMS", size=1, link="s", state="starter"),
     ]
     catalog = build_catalog([Release(tag=TAG, assets=tuple(files))])
     assert catalog.in_progress == (f"{TAG}/SHA256SUMS", f"{TAG}/{GOOD_C}")
@@ -66,7 +66,7 @@ def test_catalog_holds_back_files_still_uploading() -> None:
 
 
 def asset(name: str) -> UpstreamAsset:
-    return UpstreamAsset(name=name, size=1, url=f"https://example.invalid/{name}")
+    return UpstreamAsset(name=name, size=1, link=f"https://example.invalid/{name}")
 
 
 def test_a_release_listed_twice_is_kept_once() -> None:
@@ -88,7 +88,7 @@ def test_a_tag_listed_twice_under_another_id_is_kept_once() -> None:
 
 def test_a_file_listed_twice_in_a_release_is_kept_once() -> None:
     """Two assets of one name in a release: one download, the first asset object."""
-    one, again = asset("x.tar.gz"), UpstreamAsset(name="x.tar.gz", size=2, url="u")
+    one, again = asset("x.tar.gz"), UpstreamAsset(name="x.tar.gz", size=2, link="u")
     kept, repeats = distinct_releases([Release(tag="20250101", id=1, assets=(one, again))])
     assert kept[0].assets == (one,)
     assert repeats == ["20250101/x.tar.gz"]

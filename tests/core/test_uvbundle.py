@@ -122,7 +122,7 @@ def test_latest_of_a_listing_without_a_stable_release_is_missing() -> None:
 
 
 def up(name: str, *, digest: str | None = None, state: str = "uploaded") -> UpstreamAsset:
-    return UpstreamAsset(name=name, size=10, url=f"https://x/{name}", digest=digest, state=state)
+    return UpstreamAsset(name=name, size=10, link=f"https://x/{name}", digest=digest, state=state)
 
 
 RELEASE = Release(

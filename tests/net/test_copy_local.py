@@ -18,7 +18,7 @@ BODY = bytes(range(256)) * 1000
 
 
 def asset_from(path: Path, *, body: bytes = BODY) -> Asset:
-    upstream = UpstreamAsset(name=NAME, size=len(body), url=path.as_uri(), local_path=str(path))
+    upstream = UpstreamAsset(name=NAME, size=len(body), link=path.as_uri(), local_path=str(path))
     return Asset(
         tag="20251217",
         parsed=parse_asset_name(NAME),

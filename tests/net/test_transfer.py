@@ -61,7 +61,7 @@ class Origin:
 
 
 def asset_at(url: str, *, size: int = len(BODY)) -> Asset:
-    upstream = UpstreamAsset(name=NAME, size=size, url=url)
+    upstream = UpstreamAsset(name=NAME, size=size, link=url)
     return Asset(tag="20251217", parsed=parse_asset_name(NAME), upstream=upstream)
 
 

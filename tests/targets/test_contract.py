@@ -12,7 +12,7 @@ import contextlib
 import hashlib
 import json
 import os
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -260,6 +260,26 @@ async def test_small_files_are_written_whole_and_read_back(kit: Kit) -> None:
         assert await target.read("index.json", fresh=True) == b"second, longer"
         assert await target.read(f"{TAG}/SHA256SUMS") == b"sums\n"
     assert await kit.peek("index.json") == b"second, longer"
+
+
+async def test_a_file_written_in_pieces_lands_whole_or_not_at_all(kit: Kit) -> None:
+    """write_pieces publishes the pieces joined; a piece that fails to render leaves the file as
+    it was and the error is raised."""
+
+    class RenderError(Exception):
+        pass
+
+    def failing() -> Iterator[bytes]:
+        yield b"half of a new index"
+        raise RenderError
+
+    async with running(kit.target) as target:
+        await target.write_pieces("index.json", iter([b"first ", b"", b"second"]))
+        assert await target.read("index.json", fresh=True) == b"first second"
+        with pytest.raises(RenderError):
+            await target.write_pieces("index.json", failing())
+        assert await target.read("index.json", fresh=True) == b"first second"
+    assert await kit.peek("index.json") == b"first second"
 
 
 async def test_fresh_read_sees_a_change_made_behind_the_targets_back(kit: Kit) -> None:

@@ -243,6 +243,10 @@ class S3Target:
             raise self._s3.fatal(e, what=f"read {path}") from e
         return data, response.get("ETag")
 
+    async def write_pieces(self, path: str, pieces: Iterable[bytes]) -> None:
+        """One PUT of the pieces joined (an upload is atomic only whole)."""
+        await self.write(path, b"".join(pieces))
+
     async def write(self, path: str, data: bytes) -> None:
         """Upload a small file in one PUT (atomic for readers), with its checksum."""
         key = self.key(path)
