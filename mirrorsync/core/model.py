@@ -115,6 +115,12 @@ class UpstreamAsset:
         return self.link + quote(self.name, safe="") if self.link_is_base else self.link
 
 
+def release_link(base: str, tag: str) -> str:
+    """The ``link`` (with ``link_is_base``) of the assets of release ``tag`` below a download
+    base: ``<base>/<tag>/``, the tag percent-encoded; interned, one string per release."""
+    return sys.intern(f"{base}/{quote(tag, safe='')}/")
+
+
 def split_link(url: str, name: str) -> tuple[str, bool]:
     """``(link, link_is_base)`` of an asset ``name`` downloaded from ``url``.
 

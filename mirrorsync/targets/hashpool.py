@@ -4,7 +4,7 @@ beside the main interpreter, not in its threads under its lock.
 
 A process that cannot start, or dies, costs nothing but speed: its runs are hashed in the
 caller's threads instead. Whatever happens (the last run delivered, an error, Ctrl-C), every
-process is stopped and waited for before ``HashPool.run`` returns: none outlives a verify, and a
+process is stopped and waited for once ``HashPool.stop`` returns: none outlives a verify, and a
 measuring parent that waits for the main process counts their CPU time too.
 """
 

@@ -24,17 +24,16 @@ import hashlib
 import json
 import logging
 import re
-import sys
 from dataclasses import dataclass, field
 from http import HTTPStatus
 from pathlib import Path
 from typing import BinaryIO, NoReturn, Self
-from urllib.parse import quote, unquote, urlsplit
+from urllib.parse import unquote, urlsplit
 
 import aiohttp
 from yarl import URL
 
-from mirrorsync.core.model import Release, UpstreamAsset, split_link
+from mirrorsync.core.model import Release, UpstreamAsset, release_link, split_link
 from mirrorsync.errors import UpstreamError
 from mirrorsync.net.bodies import READ_STEP, iter_capped
 from mirrorsync.net.client import HttpClient
@@ -163,7 +162,7 @@ def _moved(tag: str, asset: UpstreamAsset, *, base: str | None, fallback: bool) 
     return UpstreamAsset(
         name=asset.name,
         size=asset.size,
-        link=sys.intern(f"{base}/{quote(tag, safe='')}/"),
+        link=release_link(base, tag),
         link_is_base=True,
         digest=asset.digest,
         fallback_url=asset.url if fallback else None,

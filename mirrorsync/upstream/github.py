@@ -11,7 +11,6 @@ from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import replace
 from http import HTTPStatus
 from typing import TypeVar
-from urllib.parse import quote
 
 import aiohttp
 from yarl import URL
@@ -19,7 +18,7 @@ from yarl import URL
 from mirrorsync.core.checksums import parse_digest
 from mirrorsync.core.idle import listing_digest
 from mirrorsync.core.layout import SUMS_NAME
-from mirrorsync.core.model import Release, UpstreamAsset, split_link
+from mirrorsync.core.model import Release, UpstreamAsset, release_link, split_link
 from mirrorsync.core.names import SIDECAR_SUFFIX
 from mirrorsync.core.releases import distinct_releases
 from mirrorsync.errors import UpstreamError
@@ -595,7 +594,7 @@ class DownloadBase:
         moved = replace(
             asset,
             # One directory string per release, shared by its assets (``split_link``).
-            link=sys.intern(f"{self._base}/{quote(tag, safe='')}/"),
+            link=release_link(self._base, tag),
             link_is_base=True,
             fallback_url=asset.url if self._fallback else None,
         )

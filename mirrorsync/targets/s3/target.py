@@ -356,26 +356,26 @@ class S3Target:
 
     async def head(self, path: str) -> tuple[int, str | None] | None:
         """(size, sha256 from x-amz-meta-sha256) of an object, or None when it is absent."""
-        key = self.key(path)
-        try:
-            response = await self.client.head_object(Bucket=self.bucket, Key=key)
-        except self._s3.errors as e:
-            if self._s3.missing(e):
-                return None
-            raise self._s3.fatal(e, what=f"look at {path}") from e
+        response = await self._head_object(path)
+        if response is None:
+            return None
         sha = response.get("Metadata", {}).get("sha256", "").lower()
         valid = SHA256_HEX.fullmatch(sha) is not None
         return int(response.get("ContentLength", -1)), sha if valid else None
 
     async def index_etag(self) -> str | None:
         """The ETag of the bucket's ``index.json`` (one HEAD), or None when it is absent."""
+        response = await self._head_object(INDEX_PATH)
+        return None if response is None else response.get("ETag")
+
+    async def _head_object(self, path: str) -> Mapping[str, Any] | None:
+        """The HEAD answer for the object at ``path``, or None when it is absent."""
         try:
-            response = await self.client.head_object(Bucket=self.bucket, Key=self.key(INDEX_PATH))
+            return await self.client.head_object(Bucket=self.bucket, Key=self.key(path))
         except self._s3.errors as e:
             if self._s3.missing(e):
                 return None
-            raise self._s3.fatal(e, what=f"look at {INDEX_PATH}") from e
-        return response.get("ETag")
+            raise self._s3.fatal(e, what=f"look at {path}") from e
 
     async def listing(self, directory: str = "") -> dict[str, int]:
         """Objects below the prefix (or below its ``directory``): ``/``-paths and sizes, without
