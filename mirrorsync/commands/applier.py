@@ -234,6 +234,7 @@ class Applier:
             retry=self.retry,
             on_bytes=self.progress.advance,
             limiter=self.limiter,
+            drop_cached=not self.tree.reads_staged,
         )
         for (asset, _), got in zip(streak, outcomes, strict=True):
             if isinstance(got, AssetError):
@@ -261,6 +262,7 @@ class Applier:
                 retry=self.retry,
                 on_bytes=self.progress.advance,
                 limiter=self.limiter,
+                drop_cached=not self.tree.reads_staged,
             )
             await self.tree.publish(got.staged, asset.path, sha256=got.sha256)
         except AssetError as e:

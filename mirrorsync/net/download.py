@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import concurrent.futures
+import contextlib
 import hashlib
 import http.client
 import logging
@@ -90,10 +91,12 @@ class Fetched:
 
 
 class _Part:
-    """The staging file of one download, with the running hash of the bytes it holds."""
+    """The staging file of one download, with the running hash of the bytes it holds; with
+    ``drop_cached``, its pages leave the page cache once it is on disk (``drop_cached_pages``)."""
 
-    def __init__(self, path: Path) -> None:
+    def __init__(self, path: Path, *, drop_cached: bool = False) -> None:
         self.path = path
+        self.drop_cached = drop_cached
         self.hash = hashlib.sha256()
         self.size = 0
         self._written_back = 0
@@ -152,14 +155,19 @@ class _Part:
         """Flush to stable storage, so that a crash after the rename cannot lose the bytes."""
         if self._file is not None:  # still open from this attempt: fsync it as it is
             self._file.flush()
-            os.fsync(self._file.fileno())
+            self._durable(self._file.fileno())
             self.close()
             return
         fd = os.open(self.path, os.O_RDONLY)
         try:
-            os.fsync(fd)
+            self._durable(fd)
         finally:
             os.close(fd)
+
+    def _durable(self, fd: int) -> None:
+        os.fsync(fd)
+        if self.drop_cached:
+            drop_cached_pages(fd)
 
     def close(self) -> None:
         if self._file is not None:
@@ -184,6 +192,22 @@ def start_writeback(fd: int, start: int, end: int) -> None:
     call = _sync_file_range()
     if call is not None:
         call(fd, start, end - start, SYNC_FILE_RANGE_WRITE)
+
+
+def drop_cached_pages(fd: int) -> None:
+    """Have the kernel drop ``fd``'s pages from the page cache, once they are on disk (fsynced).
+
+    A sync writes gigabytes nothing reads back soon: left cached, they push out what the
+    machine does use (a web server's hot files, the cache of a container's memory limit, which
+    counts them), and a virtual machine whose host reclaims freed memory pays again for every
+    fresh page: on S1 here the same 1 GiB of durable writes cost 0.5 or 1.0-1.9 CPU s by how
+    warm the guest's memory was, 0.5 when the written pages were dropped (BENCHMARKS.md). Only
+    clean pages are dropped; where ``posix_fadvise`` is missing (macOS) or refused, nothing is.
+    """
+    advise = getattr(os, "posix_fadvise", None)
+    if advise is not None:
+        with contextlib.suppress(OSError):
+            advise(fd, 0, 0, os.POSIX_FADV_DONTNEED)
 
 
 SYNC_FILE_RANGE_WRITE = 2
@@ -214,22 +238,31 @@ async def fetch_asset(
     retry: RetryPolicy,
     on_bytes: Callable[[int], None] = lambda _: None,
     limiter: RateLimiter | None = None,
+    drop_cached: bool = False,
 ) -> Fetched:
     """Download ``asset`` into ``staged``, resuming what a previous attempt left there.
 
     Transient failures are retried (resuming with ``Range``); a size or sha256 mismatch is never
     retried and leaves nothing behind, except that a mismatch after resuming an old partial file
     is tried once more from the first byte. Raises ``AssetError`` subclasses, or ``TargetError``
-    when the staging file cannot be written.
+    when the staging file cannot be written. With ``drop_cached`` (nothing reads the file
+    back: it is renamed into place), its pages leave the page cache once it is on disk.
     """
     if asset.upstream.local_path is not None:
-        return await _copy_in_thread(asset, staged=staged, on_bytes=on_bytes)
+        return await _copy_in_thread(
+            asset, staged=staged, on_bytes=on_bytes, drop_cached=drop_cached
+        )
     if asset.sha256 is None:
         # Without a checksum nothing could tell an earlier run's partial file of another upstream
         # version from a prefix of this one: start afresh (retries in this run still resume).
         _discard(staged)
     download = _new_download(
-        http, asset, staged=staged, retry=retry, on_bytes=on_bytes, limiter=limiter
+        http,
+        asset,
+        part=_Part(staged, drop_cached=drop_cached),
+        retry=retry,
+        on_bytes=on_bytes,
+        limiter=limiter,
     )
     return await _conclude(download, download.run)
 
@@ -238,7 +271,7 @@ def _new_download(
     http: HttpClient,
     asset: Asset,
     *,
-    staged: Path,
+    part: _Part,
     retry: RetryPolicy,
     on_bytes: Callable[[int], None],
     limiter: RateLimiter | None,
@@ -246,7 +279,7 @@ def _new_download(
     return _Download(
         http.transfers,
         asset,
-        part=_Part(staged),
+        part=part,
         retry=retry,
         on_bytes=on_bytes,
         limiter=limiter,
@@ -304,6 +337,7 @@ async def fetch_streak(
     retry: RetryPolicy,
     on_bytes: Callable[[int], None] = lambda _: None,
     limiter: RateLimiter | None = None,
+    drop_cached: bool = False,
 ) -> list[Fetched | AssetError]:
     """Download each ``(asset, staging file)`` as ``fetch_asset`` would, in order, each one's
     outcome (``Fetched`` or its ``AssetError``) in its place; other errors are raised.
@@ -315,7 +349,14 @@ async def fetch_streak(
     the rest of the streak goes on in a new one.
     """
     downloads = [
-        _new_download(http, a, staged=staged, retry=retry, on_bytes=on_bytes, limiter=limiter)
+        _new_download(
+            http,
+            a,
+            part=_Part(staged, drop_cached=drop_cached),
+            retry=retry,
+            on_bytes=on_bytes,
+            limiter=limiter,
+        )
         for a, staged in assets
     ]
     for download in downloads:
@@ -366,7 +407,7 @@ def _first_attempts(
 
 
 async def _copy_in_thread(
-    asset: Asset, *, staged: Path, on_bytes: Callable[[int], None]
+    asset: Asset, *, staged: Path, on_bytes: Callable[[int], None], drop_cached: bool
 ) -> Fetched:
     """``copy_local`` in a worker thread, its progress on the event loop; Ctrl-C stops it."""
     loop, cancel = asyncio.get_running_loop(), Cancel()
@@ -374,7 +415,13 @@ async def _copy_in_thread(
 
     def copy() -> Fetched:
         try:
-            return copy_local(asset, staged=staged, on_bytes=progress.add, cancel=cancel)
+            return copy_local(
+                asset,
+                staged=staged,
+                on_bytes=progress.add,
+                cancel=cancel,
+                drop_cached=drop_cached,
+            )
         finally:
             progress.flush()
 
@@ -393,13 +440,14 @@ def copy_local(
     staged: Path,
     on_bytes: Callable[[int], None] = lambda _: None,
     cancel: Cancel | None = None,
+    drop_cached: bool = False,
 ) -> Fetched:
     """Copy an asset of a local upstream mirror (``local_path``: a courier disk, a mount) into
     ``staged``, hashing as it goes; verified exactly like a download: a wrong size or sha256
     leaves nothing behind."""
     source = Path(asset.upstream.local_path or "")
     cancel = cancel or Cancel()
-    part = _Part(staged)
+    part = _Part(staged, drop_cached=drop_cached)
     try:
         reader = source.open("rb")
     except OSError as e:

@@ -105,6 +105,10 @@ class Target(Protocol):
     metadata), which ``recorded`` returns and ``verify`` compares; a directory keeps none."""
     parallel_reads: int
     """How many files ``verify --full`` reads at once: a disk seeks, a bucket waits."""
+    reads_staged: bool
+    """Whether ``publish`` reads a staged file's bytes (a bucket uploads them); where it does
+    not (a directory renames the file into place), a download's pages leave the page cache once
+    the file is on disk: nothing reads them back soon."""
 
     # -- the write side ------------------------------------------------------------------------
 

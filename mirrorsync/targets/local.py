@@ -66,6 +66,7 @@ class LocalTree:
 
     keeps_sha256 = False
     parallel_reads = 4
+    reads_staged = False
     """Hashing is bound by the disk and the cores: more readers only seek more."""
 
     def __init__(self, root: Path) -> None:

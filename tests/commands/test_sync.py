@@ -14,6 +14,7 @@ from eras import DIGEST_TAG, LINUX, NO_SUMS, NO_SUMS_TAG, PRERELEASE, SUMS, SUMS
 from eras import three_eras as publish_three_eras
 from fake_github import FakeGitHub
 from mirror_harness import Mirror
+from pagecache import cached_pages, require_droppable
 
 from mirrorsync.errors import GuardRefused, LockHeld
 from mirrorsync.targets.lock import hold_lock
@@ -37,6 +38,27 @@ async def test_first_sync_publishes_byte_identical_files(mirror: Mirror) -> None
     for path in expected:
         tag, name = path.split("/")
         assert (mirror.root / path).read_bytes() == mirror.fake.content(tag, name)
+
+
+async def test_archives_written_into_a_directory_leave_the_page_cache(mirror: Mirror) -> None:
+    """A sync into a directory leaves none of the archives it wrote in the page cache, small
+    ones fetched in a streak and a large one alike: a cron run does not push out what the
+    server keeps cached, and the files are intact on disk."""
+    require_droppable(mirror.base)
+    tag = "20251217"
+    names = [
+        f"cpython-3.{minor}.1+{tag}-x86_64-unknown-linux-gnu-install_only.tar.gz"
+        for minor in (10, 11, 12, 13)
+    ]
+    sizes = {**dict.fromkeys(names[:3], 40 << 10), names[3]: 9 << 20}  # over a streak's limit
+    mirror.fake.add_release(tag, names, sizes=sizes)
+    outcome = await mirror.sync()
+    assert outcome.exit_code == 0
+    cached = {path: cached_pages(mirror.root / path) for path in mirror.published()}
+    assert set(cached) == {f"{tag}/{name}" for name in names}
+    assert not any(cached.values()), cached
+    for name in names:
+        assert (mirror.root / tag / name).read_bytes() == mirror.fake.content(tag, name)
 
 
 async def test_index_json_describes_every_file(mirror: Mirror) -> None:

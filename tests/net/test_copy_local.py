@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import hashlib
+import mmap
 from pathlib import Path
 
 import pytest
+from pagecache import cached_pages, require_droppable
 
 from mirrorsync.core.model import Asset, UpstreamAsset
 from mirrorsync.core.names import parse_asset_name
@@ -42,6 +44,21 @@ def test_a_good_file_is_staged_with_its_sha256(tmp_path: Path) -> None:
         len(BODY),
         len(BODY),
     )
+
+
+@pytest.mark.parametrize("drop", ["drop", "keep"])
+def test_drop_cached_leaves_the_copy_out_of_the_page_cache(tmp_path: Path, drop: str) -> None:
+    """With drop_cached the staged copy is on disk and none of its pages stay cached; without
+    it they all do (the file is read back: a bucket uploads it)."""
+    require_droppable(tmp_path)
+    source = tmp_path / "disk" / NAME
+    source.parent.mkdir()
+    source.write_bytes(BODY)
+    staged = tmp_path / "staging" / NAME
+    copy_local(asset_from(source), staged=staged, drop_cached=drop == "drop")
+    pages = -(-len(BODY) // mmap.PAGESIZE)
+    assert cached_pages(staged) == (0 if drop == "drop" else pages)
+    assert staged.read_bytes() == BODY
 
 
 @pytest.mark.parametrize(

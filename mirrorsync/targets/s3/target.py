@@ -56,6 +56,7 @@ class S3Target:
     """A mirror under ``s3://BUCKET/PREFIX``; open it with ``connect()`` for each run."""
 
     keeps_sha256 = True
+    reads_staged = True
     """Every object carries the sha256 it was uploaded with (``x-amz-meta-sha256``)."""
 
     def __init__(
