@@ -25,7 +25,6 @@ from mirrorsync.commands.documents import (
 )
 from mirrorsync.commands.records import stop_status
 from mirrorsync.commands.verify import VerifyReport, verify, verify_document
-from mirrorsync.config.load import find_config, load_config
 from mirrorsync.config.records import Config
 from mirrorsync.core.model import SyncReport
 from mirrorsync.errors import ConfigError, Interrupted, MirrorsyncError
@@ -253,6 +252,10 @@ def _failure_document(
 
 
 def _load(args: argparse.Namespace, environ: Mapping[str, str]) -> Config:
+    # The config's reader (YAML, the schema, PEP 440) is imported by the commands that read a
+    # config: verify --root and serve --root start without it.
+    from mirrorsync.config.load import find_config, load_config  # noqa: PLC0415
+
     path = find_config(args.config, environ, Path.cwd())
     return load_config(path)
 

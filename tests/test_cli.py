@@ -137,6 +137,30 @@ async def test_python_dash_m_version(tmp_path: Path) -> None:
     assert out.decode() == f"mirrorsync {__version__}\n"
 
 
+async def test_the_command_line_starts_without_the_network_side_or_the_config_reader(
+    tmp_path: Path,
+) -> None:
+    """Importing the command line (what ``verify --root`` and ``serve --root`` start with) loads
+    neither aiohttp nor the config's reader (YAML, the schema): they cost start-up only to the
+    commands that use them."""
+    probe = (
+        "import sys, mirrorsync.cli; "
+        "print(sorted({'aiohttp', 'yaml', 'mirrorsync.config.load'} & set(sys.modules)))"
+    )
+    proc = await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-c",
+        probe,
+        cwd=tmp_path,
+        env=child_env(),
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
+    )
+    out, err = await asyncio.wait_for(proc.communicate(), WAIT)
+    assert proc.returncode == 0, err.decode()
+    assert out.decode().strip() == "[]"
+
+
 # -- sync output ---------------------------------------------------------------------------------
 
 

@@ -23,10 +23,22 @@ MAX_COMPONENT = 255 - len(PART_SUFFIX)
 
 _CONTROL = re.compile("[\x00-\x1f\x7f]")
 """ASCII control characters (one regular-expression scan: this runs for every path, twice)."""
+_PART = rf"(?!\.\.?(?:/|\Z))[^\x00-\x1f\x7f\\/]{{1,{MAX_COMPONENT}}}"
+_PLAIN = re.compile(rf"(?!.:)(?!{re.escape(STATE_DIR)}(?:/|\Z)){_PART}(?:/{_PART})*", re.DOTALL)
+"""An ASCII path ``check_relpath`` accepts, in one match: parts of 1 to ``MAX_COMPONENT``
+characters (bytes, in ASCII) with no control character, backslash or slash, none ``.`` or
+``..``, no drive letter, not below the state directory."""
 
 
 def check_relpath(path: str) -> None:
     """Accept only ``part/part`` paths that stay inside the root; raise ``UnsafeName`` else."""
+    if path.isascii() and _PLAIN.fullmatch(path) is not None:
+        return  # the common case, a few times per file of a whole-history verify: one match
+    check_relpath_slowly(path)
+
+
+def check_relpath_slowly(path: str) -> None:
+    """``check_relpath`` rule by rule, each failure with its own sentence."""
     if not path:
         raise UnsafeName(path, "empty path")
     if _CONTROL.search(path) is not None:

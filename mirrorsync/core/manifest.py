@@ -233,6 +233,13 @@ def parse_index(data: bytes, *, origin: str = INDEX_PATH) -> dict[str, IndexEntr
 
 
 def _parse_entry(raw: object, where: str, *, kind: Kind = "python") -> IndexEntry:
+    if kind == "python" and type(raw) is dict and (entry := _plain_entry(raw)) is not None:
+        return entry
+    return _checked_entry(raw, where, kind=kind)
+
+
+def _checked_entry(raw: object, where: str, *, kind: Kind) -> IndexEntry:
+    """The entry of ``raw``, field by field, or ``StateError`` naming what is wrong."""
     if not isinstance(raw, dict):
         raise StateError(f"{where}: not an object")
     sha = _require(raw, "sha256", str, where)
@@ -259,6 +266,48 @@ def _parse_entry(raw: object, where: str, *, kind: Kind = "python") -> IndexEntr
 
 
 _shared = sys.intern
+
+
+def _plain_entry(raw: dict[str, Any]) -> IndexEntry | None:
+    """A Python file's entry as ``_parse_entry`` makes it, when every field has its type at a
+    glance (an index mirrorsync wrote); None for anything else, which ``_parse_entry`` then
+    checks field by field to say what is wrong. A whole history's index is 28,561 of these: the
+    main process of ``verify --full`` parses it while the hashing processes wait for it."""
+    get = raw.get
+    path, size, sha, verified = get("path"), get("size"), get("sha256"), get("verified")
+    python, platform, flavor = get("python"), get("platform"), get("flavor")
+    build, variant, linkage = get("build"), get("variant"), get("linkage")
+    upstream_id, updated = get("upstream_id"), get("upstream_updated_at")
+    if (
+        type(path) is not str
+        or type(size) is not int
+        or type(sha) is not str
+        or type(verified) is not bool
+        or type(python) is not str
+        or type(platform) is not str
+        or type(flavor) is not str
+        or type(build) is not str
+        or type(variant) is not str
+        or (linkage is not None and type(linkage) is not str)
+        or (upstream_id is not None and type(upstream_id) is not int)
+        or (updated is not None and type(updated) is not str)
+        or SHA256_HEX.fullmatch(sha) is None
+    ):
+        return None
+    return IndexEntry(
+        path=path,
+        size=size,
+        sha256=sha,
+        verified=verified,
+        python=_shared(python),
+        platform=_shared(platform),
+        flavor=_shared(flavor),
+        build=_shared(build),
+        variant=_shared(variant),
+        linkage=None if linkage is None else _shared(linkage),
+        upstream_id=upstream_id,
+        upstream_updated_at=None if updated is None else _shared(updated),
+    )
 
 
 def safe_entries(entries: dict[str, IndexEntry]) -> dict[str, IndexEntry]:

@@ -12,6 +12,7 @@ import pytest
 from selection_table import make_asset
 
 from mirrorsync.config.records import PublishConfig
+from mirrorsync.core import manifest
 from mirrorsync.core.checksums import resolve_expected
 from mirrorsync.core.layout import INDEX_PATH
 from mirrorsync.core.manifest import (
@@ -316,3 +317,69 @@ def test_a_uv_version_is_a_release_of_its_own_for_sha256sums() -> None:
         )
     )
     assert files == {"uv/0.9.28/SHA256SUMS": f"{H}  uv-x86_64-unknown-linux-gnu.tar.gz\n".encode()}
+
+
+_RAW: dict[str, Any] = {
+    "path": "20251217/cpython-3.13.11+20251217-x86_64-unknown-linux-gnu-install_only.tar.gz",
+    "size": 1234,
+    "sha256": "a" * 64,
+    "verified": True,
+    "python": "3.13.11",
+    "platform": "x86_64-unknown-linux-gnu",
+    "flavor": "install_only",
+    "build": "",
+    "variant": "",
+    "linkage": "gnu",
+    "upstream_id": 7,
+    "upstream_updated_at": "2025-12-17T00:00:00Z",
+}
+
+
+@pytest.mark.parametrize(
+    "optional",
+    [{}, {"linkage": None, "upstream_id": None, "upstream_updated_at": None}, {"unknown": 1}],
+)
+def test_the_quick_entry_reading_equals_the_careful_one(optional: dict[str, Any]) -> None:
+    """An entry mirrorsync wrote (optional fields present, null or absent; unknown keys) reads
+    the same through the quick path as field by field."""
+    raw = {**_RAW, **optional}
+    quick = manifest._plain_entry(raw)
+    assert quick is not None
+    assert quick == manifest._checked_entry(raw, "", kind="python")
+
+
+@pytest.mark.parametrize(
+    ("key", "value"),
+    [
+        ("path", 1),
+        ("size", True),
+        ("size", "1234"),
+        ("sha256", "A" * 64),
+        ("sha256", "a" * 63),
+        ("verified", 1),
+        ("platform", None),
+        ("build", 0),
+        ("linkage", 3),
+        ("upstream_id", True),
+        ("upstream_id", 1.5),
+        ("upstream_updated_at", 5),
+    ],
+)
+def test_the_quick_entry_reading_declines_what_it_would_doubt(key: str, value: object) -> None:
+    """Any field of another type, a malformed sha256 or a missing field is left to the careful
+    reading (which then says what is wrong, or reads the field as it always has)."""
+    assert manifest._plain_entry({**_RAW, key: value}) is None
+
+
+@pytest.mark.parametrize("key", sorted(_RAW))
+def test_the_quick_entry_reading_needs_every_required_field(key: str) -> None:
+    """Without a required field the quick path declines (the careful one names it); without
+    an optional one it reads the entry as the careful one does."""
+    raw = {k: v for k, v in _RAW.items() if k != key}
+    quick = manifest._plain_entry(raw)
+    if key in {"linkage", "upstream_id", "upstream_updated_at"}:
+        assert quick == manifest._checked_entry(raw, "", kind="python")
+    else:
+        assert quick is None
+        with pytest.raises(StateError, match=key):
+            manifest._checked_entry(raw, "files[0]", kind="python")
