@@ -269,8 +269,8 @@ _shared = sys.intern
 
 
 def _plain_entry(raw: dict[str, Any]) -> IndexEntry | None:
-    """A Python file's entry as ``_parse_entry`` makes it, when every field has its type at a
-    glance (an index mirrorsync wrote); None for anything else, which ``_parse_entry`` then
+    """A Python file's entry as ``_checked_entry`` makes it, when every field has its type at
+    a glance (an index mirrorsync wrote); None for anything else, which ``_checked_entry`` then
     checks field by field to say what is wrong. A whole history's index is 28,561 of these: the
     main process of ``verify --full`` parses it while the hashing processes wait for it."""
     get = raw.get

@@ -66,8 +66,9 @@ class LocalTree:
 
     keeps_sha256 = False
     parallel_reads = 4
-    reads_staged = False
     """Hashing is bound by the disk and the cores: more readers only seek more."""
+    reads_staged = False
+    """A staged file is renamed into place, never read back."""
 
     def __init__(self, root: Path) -> None:
         self.root = root

@@ -56,8 +56,9 @@ class S3Target:
     """A mirror under ``s3://BUCKET/PREFIX``; open it with ``connect()`` for each run."""
 
     keeps_sha256 = True
-    reads_staged = True
     """Every object carries the sha256 it was uploaded with (``x-amz-meta-sha256``)."""
+    reads_staged = True
+    """A staged file is read to be uploaded: its pages stay cached until then."""
 
     def __init__(
         self,
