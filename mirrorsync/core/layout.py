@@ -22,7 +22,7 @@ MAX_COMPONENT = 255 - len(PART_SUFFIX)
 
 
 _CONTROL = re.compile("[\x00-\x1f\x7f]")
-"""ASCII control characters (one regular-expression scan: this runs for every path, twice)."""
+"""ASCII control characters (one regular-expression scan, for a path ``_PLAIN`` did not take)."""
 _PART = rf"(?!\.\.?(?:/|\Z))[^\x00-\x1f\x7f\\/]{{1,{MAX_COMPONENT}}}"
 _PLAIN = re.compile(rf"(?!.:)(?!{re.escape(STATE_DIR)}(?:/|\Z)){_PART}(?:/{_PART})*", re.DOTALL)
 """An ASCII path ``check_relpath`` accepts, in one match: parts of 1 to ``MAX_COMPONENT``
